@@ -1,0 +1,1 @@
+"""Real adapters behind the ports: Redis stores, the Kafka publisher, push gateways, clocks."""

@@ -1,0 +1,53 @@
+"""Redis key layout, in one place. Every key starts with the deployment prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Keys"]
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    def dispatch(self, dispatch_id: str) -> str:
+        return f"{self.prefix}:dispatch:{dispatch_id}"
+
+    @property
+    def timers(self) -> str:
+        """Sorted set: timer member -> score (due, or lease end once claimed)."""
+        return f"{self.prefix}:timers"
+
+    @property
+    def timer_due(self) -> str:
+        """Hash: timer member -> original due time (ms), for lateness."""
+        return f"{self.prefix}:timers:due"
+
+    def held(self, held_id: str) -> str:
+        return f"{self.prefix}:held:{held_id}"
+
+    def seen(self, key: str) -> str:
+        return f"{self.prefix}:seen:{key}"
+
+    def practice(self, practice_id: str) -> str:
+        return f"{self.prefix}:practice:{practice_id}"
+
+    @property
+    def practices(self) -> str:
+        return f"{self.prefix}:practices"
+
+    @property
+    def practices_revision(self) -> str:
+        return f"{self.prefix}:practices:rev"
+
+    def devices(self, clinician_id: str) -> str:
+        return f"{self.prefix}:devices:{clinician_id}"
+
+    @property
+    def recorded_pushes(self) -> str:
+        return f"{self.prefix}:pushes"
+
+    @property
+    def clock_offset(self) -> str:
+        return f"{self.prefix}:clock:offset"

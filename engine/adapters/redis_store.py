@@ -1,0 +1,183 @@
+"""Dispatch state, held messages and the timer index in Redis.
+
+A dispatch is one hash (state JSON, version, outbox, meta). ``commit`` is a Lua
+compare-and-set on the version that also adds and removes timers, so the state
+and its deadlines change together or not at all. Timers are one sorted set
+scored by due time: ``claim_due`` atomically re-scores due entries to a lease
+end, so a worker that dies after claiming loses nothing (the timer fires again
+after the lease) and handlers drop stale firings by step.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from engine.adapters.redis_keys import Keys
+from engine.ports import DueTimer, StoredDispatch
+
+__all__ = ["RedisDispatchStore", "RedisHeldStore", "RedisTimerIndex", "to_ms"]
+
+_COMMIT = """
+local current = redis.call('HGET', KEYS[1], 'version') or '0'
+if current ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3], 'outbox', ARGV[4], 'meta', ARGV[5])
+local n_remove = tonumber(ARGV[6])
+for i = 1, n_remove do
+  redis.call('ZREM', KEYS[2], ARGV[6 + i])
+  redis.call('HDEL', KEYS[3], ARGV[6 + i])
+end
+for i = 7 + n_remove, #ARGV, 2 do
+  redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
+  redis.call('HSET', KEYS[3], ARGV[i + 1], ARGV[i])
+end
+return 1
+"""
+
+_CLEAR_OUTBOX = """
+if redis.call('HGET', KEYS[1], 'version') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'outbox', '[]')
+end
+return 1
+"""
+
+_CLAIM = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], ARGV[2], member)
+  table.insert(out, member)
+  table.insert(out, redis.call('HGET', KEYS[2], member) or ARGV[1])
+end
+return out
+"""
+
+_HOLD = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[2])
+return 1
+"""
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(value: int | float | bytes | str) -> datetime:
+    return datetime.fromtimestamp(int(float(value)) / 1000, tz=UTC)
+
+
+class RedisDispatchStore:
+    """:class:`engine.ports.DispatchStore` on Redis."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._commit = redis.register_script(_COMMIT)
+        self._clear = redis.register_script(_CLEAR_OUTBOX)
+
+    async def load(self, dispatch_id: str) -> StoredDispatch | None:
+        raw = await self._redis.hmget(
+            self._keys.dispatch(dispatch_id), ["version", "state", "outbox", "meta"]
+        )
+        if raw[0] is None:
+            return None
+        return StoredDispatch(
+            state=json.loads(raw[1]),
+            version=int(raw[0]),
+            outbox=json.loads(raw[2] or "[]"),
+            meta=json.loads(raw[3] or "{}"),
+        )
+
+    async def commit(
+        self,
+        dispatch_id: str,
+        expected_version: int,
+        stored: StoredDispatch,
+        add_timers: dict[str, datetime],
+        remove_timers: list[str],
+    ) -> bool:
+        args: list[Any] = [
+            str(expected_version),
+            str(stored.version),
+            json.dumps(stored.state),
+            json.dumps(stored.outbox),
+            json.dumps(stored.meta),
+            str(len(remove_timers)),
+            *remove_timers,
+        ]
+        for member, due in add_timers.items():
+            args += [to_ms(due), member]
+        keys = [self._keys.dispatch(dispatch_id), self._keys.timers, self._keys.timer_due]
+        return bool(await self._commit(keys=keys, args=args))
+
+    async def clear_outbox(self, dispatch_id: str, version: int) -> None:
+        await self._clear(keys=[self._keys.dispatch(dispatch_id)], args=[str(version)])
+
+
+class RedisHeldStore:
+    """:class:`engine.ports.HeldStore` on Redis."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._hold = redis.register_script(_HOLD)
+
+    async def hold(
+        self, held_id: str, record: dict[str, Any], release_at: datetime, timer_member: str
+    ) -> bool:
+        keys = [self._keys.held(held_id), self._keys.timers, self._keys.timer_due]
+        args = [json.dumps(record), to_ms(release_at), timer_member]
+        return bool(await self._hold(keys=keys, args=args))
+
+    async def get(self, held_id: str) -> dict[str, Any] | None:
+        raw = await self._redis.get(self._keys.held(held_id))
+        return None if raw is None else dict(json.loads(raw))
+
+    async def forget(self, held_id: str, timer_member: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._keys.held(held_id))
+            pipe.zrem(self._keys.timers, timer_member)
+            pipe.hdel(self._keys.timer_due, timer_member)
+            await pipe.execute()
+
+    async def mark_seen(self, key: str, ttl_s: int) -> bool:
+        return bool(await self._redis.set(self._keys.seen(key), "1", nx=True, ex=ttl_s))
+
+
+class RedisTimerIndex:
+    """:class:`engine.ports.TimerIndex` on a Redis sorted set."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._claim = redis.register_script(_CLAIM)
+
+    async def claim_due(self, now: datetime, lease_s: float, limit: int) -> list[DueTimer]:
+        keys = [self._keys.timers, self._keys.timer_due]
+        args = [to_ms(now), to_ms(now) + int(lease_s * 1000), limit]
+        flat = await self._claim(keys=keys, args=args)
+        return [
+            DueTimer(member=_text(flat[i]), due_at=from_ms(_text(flat[i + 1])))
+            for i in range(0, len(flat), 2)
+        ]
+
+    async def remove(self, members: list[str]) -> None:
+        if not members:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(self._keys.timers, *members)
+            pipe.hdel(self._keys.timer_due, *members)
+            await pipe.execute()
+
+    async def pending(self) -> int:
+        return int(await self._redis.zcard(self._keys.timers))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

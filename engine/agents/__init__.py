@@ -1,0 +1,1 @@
+"""Faust stream agents: decode, call a handler, send. No decisions live here."""

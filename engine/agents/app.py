@@ -1,0 +1,99 @@
+"""``create_app(settings)``: the Faust app with its topics, agents, periodic
+tasks and web pages. Nothing is created at import time.
+
+Agents run with ``concurrency=1``: faust-streaming issue 606 shows that with
+more, the consumer can commit an offset past a message still in flight.
+Periodic tasks run on every worker on purpose (``on_leader=False``): timer
+claims are atomic in Redis, so each worker scanning gives fail-over, not
+duplicates.
+"""
+
+from __future__ import annotations
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from engine.adapters.clocks import RedisOffsetClock
+from engine.adapters.dead_letters import DeadLetterWriter, load_or_create_key
+from engine.agents.streams import register_agents
+from engine.bootstrap import Runtime, build_runtime
+from engine.handlers.timers import scan_due_timers
+from engine.schemas.catalogue import CATALOGUE
+from engine.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_servers}",
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        datadir=str(settings.state_dir / "worker" / settings.app_id),
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=0.5,
+        producer_linger=0.0,
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_s / 3),
+    )
+    topics = {
+        spec.name: app.topic(settings.topic(spec.name), key_type=bytes, value_type=bytes,
+                             partitions=spec.partitions or settings.topic_partitions)
+        for spec in CATALOGUE
+    }
+    runtime = build_runtime(settings, topics)
+    dead_letters = DeadLetterWriter(
+        runtime.services.publisher,
+        load_or_create_key(settings.dead_letter_key, settings.state_dir),
+    )
+    register_agents(app, topics, runtime.services, dead_letters, settings)
+    _register_periodic(app, runtime, settings)
+    _register_pages(app, runtime)
+    return app
+
+
+def _register_periodic(app: faust.App, runtime: Runtime, settings: Settings) -> None:
+    svc = runtime.services
+
+    @app.timer(settings.timer_scan_interval_s, on_leader=False)
+    async def scan_deadlines() -> None:
+        await scan_due_timers(svc)
+
+    @app.timer(1.0, on_leader=False)
+    async def refresh_practices() -> None:
+        await runtime.practices.refresh()
+        svc.metrics.pending_timers.set(await svc.timers.pending())
+
+    if isinstance(runtime.clock, RedisOffsetClock):
+        clock = runtime.clock
+
+        @app.timer(0.05, on_leader=False)
+        async def sync_clock() -> None:
+            await clock.sync()
+
+    @app.task
+    async def warm_up() -> None:
+        await runtime.practices.refresh()
+        if isinstance(runtime.clock, RedisOffsetClock):
+            await runtime.clock.sync()
+
+
+def _register_pages(app: faust.App, runtime: Runtime) -> None:
+    registry = runtime.services.metrics.registry
+
+    @app.page("/metrics")
+    async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+    @app.page("/healthz")
+    async def healthz(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        redis_ok = bool(await runtime.redis.ping())
+        return web.json({"status": "ok" if redis_ok else "degraded", "redis": redis_ok},
+                        status=200 if redis_ok else 503)

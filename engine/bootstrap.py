@@ -1,0 +1,57 @@
+"""Build the adapters a worker needs from its settings (the only place that
+knows which concrete class stands behind each port)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+
+from engine.adapters.clocks import RedisOffsetClock, SystemClock
+from engine.adapters.kafka_publisher import FaustPublisher, TopicAuditSink
+from engine.adapters.recording_push import RedisRecordingPushGateway
+from engine.adapters.redis_directory import RedisDeviceDirectory, RedisPracticeDirectory
+from engine.adapters.redis_keys import Keys
+from engine.adapters.redis_store import RedisDispatchStore, RedisHeldStore, RedisTimerIndex
+from engine.handlers.services import Services
+from engine.metrics import Metrics
+from engine.ports import Clock
+from engine.settings import Settings
+
+__all__ = ["Runtime", "build_runtime"]
+
+
+class Runtime:
+    """Services plus the handles the app needs for its periodic tasks."""
+
+    def __init__(self, services: Services, redis: Redis, practices: RedisPracticeDirectory,
+                 clock: Clock) -> None:
+        self.services = services
+        self.redis = redis
+        self.practices = practices
+        self.clock = clock
+
+
+def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
+    redis = Redis.from_url(settings.redis_dsn)
+    keys = Keys(settings.topic_prefix)
+    clock: Clock = (RedisOffsetClock(redis, keys.clock_offset) if settings.clock == "redis-offset"
+                    else SystemClock())
+    practices = RedisPracticeDirectory(redis, keys)
+    publisher = FaustPublisher(topics)
+    services = Services(
+        clock=clock,
+        practices=practices,
+        devices=RedisDeviceDirectory(redis, keys),
+        push=RedisRecordingPushGateway(redis, keys.recorded_pushes),
+        dispatches=RedisDispatchStore(redis, keys),
+        held=RedisHeldStore(redis, keys),
+        timers=RedisTimerIndex(redis, keys),
+        publisher=publisher,
+        audit=TopicAuditSink(publisher),
+        metrics=Metrics(),
+        dedupe_ttl_s=settings.dedupe_ttl_s,
+        timer_lease_s=settings.timer_lease_s,
+    )
+    return Runtime(services, redis, practices, clock)

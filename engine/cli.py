@@ -1,0 +1,226 @@
+"""The ``nightline`` command line: worker, local stack, topics, schemas, and
+tools to publish sample calls and watch what happens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from engine.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+
+@click.group()
+def main() -> None:
+    """Nightline: event-driven dispatch for medical answering services."""
+
+
+@main.command()
+@click.option("--ensure-topics/--no-ensure-topics", default=True, show_default=True)
+def worker(ensure_topics: bool) -> None:
+    """Run a stream worker (intake, acks, commands, timers)."""
+    from engine.worker import run_worker
+
+    settings = load_settings()
+    run_worker(settings, ensure=ensure_topics)
+
+
+@main.group()
+def settings() -> None:
+    """Settings (environment variables)."""
+
+
+@settings.command("sample")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("deploy/nightline.env.sample"),
+              show_default=True)
+def settings_sample(out: Path) -> None:
+    """Write the documented sample env file."""
+    from engine.settings import render_env_sample
+
+    out.write_text(render_env_sample())
+    click.echo(str(out))
+
+
+@main.group()
+def topics() -> None:
+    """Kafka topics of the catalogue."""
+
+
+@topics.command("create")
+def topics_create() -> None:
+    """Create missing catalogue topics with their retention settings."""
+    from engine.producer import ensure_topics
+
+    s = load_settings()
+    created = ensure_topics(s.kafka_servers, s.topic_prefix, s.topic_partitions,
+                            s.topic_replication)
+    click.echo("\n".join(created) if created else "all topics exist")
+
+
+@main.group()
+def schemas() -> None:
+    """JSON Schema of every event contract."""
+
+
+@schemas.command("export")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None)
+def schemas_export(directory: Path | None) -> None:
+    """Write JSON Schema files (default: engine/schemas/json/)."""
+    from engine.schemas.export import SCHEMA_DIR, export_schemas
+
+    for path in export_schemas(directory or SCHEMA_DIR):
+        click.echo(str(path))
+
+
+@main.command()
+@click.option("--sample", type=click.Choice(["urgent", "emergency", "routine"]), default=None)
+@click.option("--practice", default="demo-peds", show_default=True)
+@click.option("--file", "file", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A JSON intake event to validate and send.")
+def publish(sample: str | None, practice: str, file: Path | None) -> None:
+    """Publish a sample call or an intake event from a JSON file."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from engine.producer import NightlineProducer
+    from engine.samples import sample_event
+    from engine.schemas.codec import safe_validation_summary
+    from engine.schemas.intake import IntakeEvent
+
+    s = load_settings()
+    if file is not None:
+        try:
+            event = TypeAdapter(IntakeEvent).validate_json(file.read_bytes())
+        except ValidationError as exc:
+            raise click.ClickException(f"{file}: {safe_validation_summary(exc)}") from exc
+    elif sample is not None:
+        event = sample_event(sample, practice, datetime.now(UTC))
+    else:
+        raise click.UsageError("give --sample KIND or --file EVENT.json")
+    with NightlineProducer(s.kafka_servers, s.topic_prefix) as producer:
+        producer.send_intake(event)
+    click.echo(f"sent {event.kind} event {event.event_id}; dispatch id d-{event.event_id}")
+
+
+@main.command()
+@click.argument("dispatch_id")
+@click.option("--clinician", required=True)
+@click.option("--kind", type=click.Choice(["received", "read", "accepted", "declined",
+                                           "callback_completed"]), default="accepted")
+def ack(dispatch_id: str, clinician: str, kind: str) -> None:
+    """Send an acknowledgement as the clinician app would."""
+    from engine.producer import NightlineProducer
+    from engine.schemas.acks import AckKind, Acknowledgement
+
+    s = load_settings()
+    event = Acknowledgement(dispatch_id=dispatch_id, clinician_id=clinician,
+                            kind=AckKind(kind), at=datetime.now(UTC))
+    with NightlineProducer(s.kafka_servers, s.topic_prefix) as producer:
+        producer.send_ack(event)
+    click.echo(f"sent {kind} from {clinician} for {dispatch_id}")
+
+
+@main.group()
+def practice() -> None:
+    """Practice definitions."""
+
+
+@practice.command("load")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def practice_load(path: Path) -> None:
+    """Load a practice (and its clinicians' devices) from YAML or JSON."""
+    from engine.practice_files import PracticeFileError, load_practice_file
+
+    try:
+        loaded = load_practice_file(path)
+    except PracticeFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    asyncio.run(_store_practice(load_settings(), loaded))
+    click.echo(f"loaded practice {loaded.practice.practice_id} "
+               f"with {len(loaded.devices)} device(s)")
+
+
+async def _store_practice(s: Settings, loaded: object) -> None:
+    from redis.asyncio import Redis
+
+    from engine.adapters.redis_directory import RedisDeviceDirectory, RedisPracticeDirectory
+    from engine.adapters.redis_keys import Keys
+    from engine.practice_files import PracticeFile
+
+    assert isinstance(loaded, PracticeFile)
+    redis = Redis.from_url(s.redis_dsn)
+    keys = Keys(s.topic_prefix)
+    try:
+        await RedisPracticeDirectory(redis, keys).put(loaded.practice)
+        devices = RedisDeviceDirectory(redis, keys)
+        for device in loaded.devices:
+            await devices.register(device)
+    finally:
+        await redis.aclose()
+
+
+@main.command()
+def pushes() -> None:
+    """Show what the recording push gateway 'sent' (ids and generic text only)."""
+    from redis import Redis
+
+    from engine.adapters.redis_keys import Keys
+
+    s = load_settings()
+    client = Redis.from_url(s.redis_dsn)
+    for raw in client.lrange(Keys(s.topic_prefix).recorded_pushes, 0, -1):
+        click.echo(json.dumps(json.loads(raw)))
+
+
+@main.command()
+@click.argument("topic")
+@click.option("--timeout", default=2.0, show_default=True)
+def tail(topic: str, timeout: float) -> None:
+    """Print the events of a catalogue topic (audit, dispatch.state, operator.alerts...)."""
+    from kafka import KafkaConsumer
+
+    s = load_settings()
+    consumer = KafkaConsumer(s.topic(topic), bootstrap_servers=s.kafka_servers,
+                             auto_offset_reset="earliest", consumer_timeout_ms=int(timeout * 1000),
+                             group_id=f"nightline-tail-{uuid.uuid4().hex[:8]}")
+    for record in consumer:
+        click.echo(record.value.decode(errors="replace"))
+    consumer.close()
+
+
+@main.group()
+def clock() -> None:
+    """The shared test clock (only with NIGHTLINE_CLOCK=redis-offset)."""
+
+
+@clock.command("advance")
+@click.argument("seconds", type=float)
+def clock_advance(seconds: float) -> None:
+    """Move every worker's clock forward by SECONDS."""
+    from redis import Redis
+
+    from engine.adapters.redis_keys import Keys
+
+    s = load_settings()
+    offset = Redis.from_url(s.redis_dsn).incrbyfloat(Keys(s.topic_prefix).clock_offset, seconds)
+    click.echo(f"clock offset now {offset} s")
+
+
+def _register_optional_groups() -> None:
+    try:
+        from engine.stack.cli import stack
+    except ImportError:  # pragma: no cover - during partial checkouts only
+        return
+    main.add_command(stack)
+
+
+_register_optional_groups()
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""A practice's configuration: time zone, office hours, triage rules, a simple
+on-call schedule and escalation policies.
+
+This is plain data (pydantic models, validated on load). Issue 3 replaces the
+simple schedule with layered rotations; the rest stays.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from engine.schemas._base import AwareDatetime, Identifier
+from engine.schemas.intake import CallerType, CallReason, Urgency
+
+__all__ = [
+    "EscalationPolicy",
+    "OfficeHours",
+    "OnCallShift",
+    "Practice",
+    "SimpleSchedule",
+    "TimeRange",
+    "TriageRules",
+    "Weekday",
+]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @property
+    def index(self) -> int:  # type: ignore[override]  # str.index is not used on weekdays
+        """Monday is 0, as in ``datetime.weekday()``."""
+        return list(Weekday).index(self)
+
+
+class TimeRange(_Config):
+    """Local wall-clock opening hours within one day, ``start`` < ``end``."""
+
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRange:
+        if self.end <= self.start:
+            raise ValueError(f"office hours end {self.end} must be after start {self.start}")
+        return self
+
+
+class OfficeHours(_Config):
+    """When the office is open, in the practice's time zone."""
+
+    weekly: dict[Weekday, list[TimeRange]] = Field(default_factory=dict)
+    closed_dates: list[date] = Field(
+        default_factory=list, description="Holidays and closures: closed all day."
+    )
+
+
+DEFAULT_REASON_URGENCY: dict[CallReason, Urgency] = {
+    CallReason.OFFICE_ROUTINE: Urgency.ROUTINE,
+    CallReason.APPOINTMENT: Urgency.ROUTINE,
+    CallReason.BILLING: Urgency.ROUTINE,
+    CallReason.PRESCRIPTION_REFILL: Urgency.ROUTINE,
+    CallReason.WANTS_ON_CALL: Urgency.URGENT,
+    CallReason.SYMPTOMS: Urgency.URGENT,
+    CallReason.STAT_LAB_RESULT: Urgency.EMERGENCY,
+    CallReason.HOSPITAL_ADMISSION: Urgency.URGENT,
+    CallReason.HOSPITAL_CONSULT: Urgency.URGENT,
+    CallReason.BABY_BORN: Urgency.URGENT,
+    CallReason.NURSING_HOME: Urgency.URGENT,
+    CallReason.HOME_HEALTH: Urgency.URGENT,
+    CallReason.DOCTOR_TO_DOCTOR: Urgency.URGENT,
+    CallReason.OTHER: Urgency.URGENT,
+}
+
+DEFAULT_CALLER_URGENCY: dict[CallerType, Urgency] = {
+    CallerType.HOSPITAL: Urgency.URGENT,
+    CallerType.PHYSICIAN: Urgency.URGENT,
+    CallerType.NURSING_HOME: Urgency.URGENT,
+}
+
+
+class TriageRules(_Config):
+    """How a practice classifies calls. The highest urgency any rule gives wins."""
+
+    reason_urgency: dict[CallReason, Urgency] = Field(
+        default_factory=lambda: dict(DEFAULT_REASON_URGENCY),
+        description="Urgency by reason code; reasons not listed count as urgent (safe side).",
+    )
+    caller_type_minimum: dict[CallerType, Urgency] = Field(
+        default_factory=lambda: dict(DEFAULT_CALLER_URGENCY),
+        description="Lowest urgency for a caller type (hospitals are never routine).",
+    )
+    emergency_keywords: list[str] = Field(
+        default_factory=lambda: ["not breathing", "unresponsive", "chest pain", "seizure"],
+        description="Phrases in the message that make it an emergency (case-insensitive).",
+    )
+    urgent_keywords: list[str] = Field(
+        default_factory=lambda: ["fever", "bleeding", "vomiting", "rash", "pain"],
+        description="Phrases that make it at least urgent (case-insensitive).",
+    )
+    honour_operator_urgency: bool = Field(
+        default=True, description="A trained operator's urgency raises the result."
+    )
+    honour_caller_requested_urgency: bool = Field(
+        default=False,
+        description="Whether a caller's own 'urgent' raises the result (often it is a refill).",
+    )
+    live_transfer_urgencies: list[Urgency] = Field(
+        default_factory=list,
+        description="For voice calls with the caller on hold: patch the call through at these.",
+    )
+    live_transfer_caller_types: list[CallerType] = Field(
+        default_factory=lambda: [CallerType.PHYSICIAN, CallerType.HOSPITAL],
+        description="Caller types patched through live (doctor-to-doctor), urgent or above.",
+    )
+
+
+class EscalationPolicy(_Config):
+    """Acknowledgement timeout and re-pages per level for one urgency."""
+
+    ack_timeout_seconds: float = Field(gt=0, le=24 * 3600)
+    repeats: int = Field(default=1, ge=0, le=10, description="Re-pages of the same level.")
+
+
+def _default_policies() -> dict[Urgency, EscalationPolicy]:
+    return {
+        Urgency.EMERGENCY: EscalationPolicy(ack_timeout_seconds=60, repeats=2),
+        Urgency.URGENT: EscalationPolicy(ack_timeout_seconds=300, repeats=1),
+        Urgency.ROUTINE: EscalationPolicy(ack_timeout_seconds=1800, repeats=0),
+    }
+
+
+class OnCallShift(_Config):
+    """Who is on call between ``start`` and ``end`` (half-open interval)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    primary: list[Identifier] = Field(min_length=1)
+    backup: list[Identifier] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OnCallShift:
+        if self.end <= self.start:
+            raise ValueError("shift end must be after its start")
+        return self
+
+
+class SimpleSchedule(_Config):
+    """Explicit shifts, then a default chain when no shift covers the instant."""
+
+    shifts: list[OnCallShift] = Field(default_factory=list)
+    default_primary: list[Identifier] = Field(default_factory=list)
+    default_backup: list[Identifier] = Field(default_factory=list)
+
+
+class Practice(_Config):
+    """Everything Nightline needs to know about one practice."""
+
+    practice_id: Identifier
+    name: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(description="IANA time zone, e.g. America/New_York.")
+    office_hours: OfficeHours = Field(default_factory=OfficeHours)
+    triage: TriageRules = Field(default_factory=TriageRules)
+    escalation: dict[Urgency, EscalationPolicy] = Field(default_factory=_default_policies)
+    schedule: SimpleSchedule = Field(default_factory=SimpleSchedule)
+    operator_desk: Identifier = Field(
+        default="operator-desk", description="The answering service's human fallback."
+    )
+    revision: int = Field(default=1, ge=1, description="Bumped on every change.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def policy_for(self, urgency: Urgency) -> EscalationPolicy:
+        """The escalation policy for an urgency, falling back to the strictest defined."""
+        if urgency in self.escalation:
+            return self.escalation[urgency]
+        return min(self.escalation.values(), key=lambda p: p.ack_timeout_seconds)
+
+    def local(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.zone)

@@ -1,0 +1,163 @@
+"""In-memory fakes of every port, shipped with the package (like httpx's
+MockTransport) so handler tests and scenario tests need no servers."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from engine.domain.practice import Practice
+from engine.ports import Device, DueTimer, PushRequest, PushResult, StoredDispatch
+
+__all__ = [
+    "FakeClock",
+    "MemoryAuditSink",
+    "MemoryDeviceDirectory",
+    "MemoryDispatchStore",
+    "MemoryHeldStore",
+    "MemoryPracticeDirectory",
+    "MemoryPublisher",
+    "MemoryTimerIndex",
+    "RecordingPushGateway",
+]
+
+
+@dataclass
+class FakeClock:
+    current: datetime = field(default_factory=lambda: datetime(2026, 1, 6, 3, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> datetime:
+        self.current += timedelta(seconds=seconds)
+        return self.current
+
+
+@dataclass
+class RecordingPushGateway:
+    sent: list[PushRequest] = field(default_factory=list)
+    failing_devices: set[str] = field(default_factory=set)
+
+    async def send(self, request: PushRequest) -> PushResult:
+        if request.device.device_id in self.failing_devices:
+            return PushResult(ok=False, detail="fake failure")
+        self.sent.append(request)
+        return PushResult(ok=True)
+
+
+@dataclass
+class MemoryPublisher:
+    published: list[tuple[str, str, BaseModel]] = field(default_factory=list)
+
+    async def publish(self, topic: str, key: str, event: BaseModel) -> None:
+        self.published.append((topic, key, event))
+
+    def on(self, topic: str) -> list[Any]:
+        return [event for name, _, event in self.published if name == topic]
+
+
+@dataclass
+class MemoryAuditSink:
+    entries: list[BaseModel] = field(default_factory=list)
+
+    async def record(self, event: BaseModel) -> None:
+        self.entries.append(event)
+
+
+@dataclass
+class MemoryPracticeDirectory:
+    practices: dict[str, Practice] = field(default_factory=dict)
+
+    async def get(self, practice_id: str) -> Practice | None:
+        return self.practices.get(practice_id)
+
+
+@dataclass
+class MemoryDeviceDirectory:
+    devices: dict[str, list[Device]] = field(default_factory=dict)
+
+    async def devices_for(self, clinician_ids: list[str]) -> dict[str, list[Device]]:
+        return {c: [d for d in self.devices.get(c, []) if d.active] for c in clinician_ids}
+
+
+@dataclass
+class MemoryTimerIndex:
+    timers: dict[str, float] = field(default_factory=dict)  # member -> score (epoch s)
+    due: dict[str, datetime] = field(default_factory=dict)
+
+    def add(self, member: str, at: datetime) -> None:
+        self.timers[member] = at.timestamp()
+        self.due[member] = at
+
+    async def claim_due(self, now: datetime, lease_s: float, limit: int) -> list[DueTimer]:
+        ready = sorted((s, m) for m, s in self.timers.items() if s <= now.timestamp())[:limit]
+        for _, member in ready:
+            self.timers[member] = now.timestamp() + lease_s
+        return [DueTimer(member=m, due_at=self.due[m]) for _, m in ready]
+
+    async def remove(self, members: list[str]) -> None:
+        for member in members:
+            self.timers.pop(member, None)
+            self.due.pop(member, None)
+
+    async def pending(self) -> int:
+        return len(self.timers)
+
+
+@dataclass
+class MemoryDispatchStore:
+    timers: MemoryTimerIndex
+    rows: dict[str, StoredDispatch] = field(default_factory=dict)
+
+    async def load(self, dispatch_id: str) -> StoredDispatch | None:
+        row = self.rows.get(dispatch_id)
+        return copy.deepcopy(row) if row else None
+
+    async def commit(self, dispatch_id: str, expected_version: int, stored: StoredDispatch,
+                     add_timers: dict[str, datetime], remove_timers: list[str]) -> bool:
+        current = self.rows.get(dispatch_id)
+        if (current.version if current else 0) != expected_version:
+            return False
+        self.rows[dispatch_id] = copy.deepcopy(stored)
+        await self.timers.remove(remove_timers)
+        for member, at in add_timers.items():
+            self.timers.add(member, at)
+        return True
+
+    async def clear_outbox(self, dispatch_id: str, version: int) -> None:
+        row = self.rows.get(dispatch_id)
+        if row and row.version == version:
+            self.rows[dispatch_id] = StoredDispatch(row.state, row.version, [], row.meta)
+
+
+@dataclass
+class MemoryHeldStore:
+    timers: MemoryTimerIndex
+    held: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+
+    async def hold(self, held_id: str, record: dict[str, Any], release_at: datetime,
+                   timer_member: str) -> bool:
+        if held_id in self.held:
+            return False
+        self.held[held_id] = dict(record)
+        self.timers.add(timer_member, release_at)
+        return True
+
+    async def get(self, held_id: str) -> dict[str, Any] | None:
+        return self.held.get(held_id)
+
+    async def forget(self, held_id: str, timer_member: str) -> None:
+        self.held.pop(held_id, None)
+        await self.timers.remove([timer_member])
+
+    async def mark_seen(self, key: str, ttl_s: int) -> bool:
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True

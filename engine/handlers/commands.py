@@ -1,0 +1,65 @@
+"""Acknowledgements from the app and dispatch commands (timer firings, cancels)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.domain.dispatch import (
+    Decision,
+    DispatchState,
+    on_ack,
+    on_ack_timeout,
+    on_cancel,
+)
+from engine.handlers.dispatching import decide_and_apply
+from engine.handlers.office import release_held
+from engine.handlers.services import Services
+from engine.handlers.timers import ack_timer_member
+from engine.schemas.acks import Acknowledgement
+from engine.schemas.dispatch import (
+    CancelDispatch,
+    DispatchCommand,
+    FireAckTimer,
+    ReleaseHeldMessage,
+)
+
+__all__ = ["handle_ack", "handle_command"]
+
+
+async def handle_ack(svc: Services, ack: Acknowledgement) -> Decision | None:
+    def decide(state: DispatchState | None, now: datetime) -> Decision | None:
+        if state is None:
+            return None
+        return on_ack(state, ack.kind.value, ack.clinician_id, str(ack.event_id), now)
+
+    return await decide_and_apply(svc, ack.dispatch_id, decide)
+
+
+async def handle_command(svc: Services, command: DispatchCommand) -> object:
+    if isinstance(command, FireAckTimer):
+        return await _fire(svc, command)
+    if isinstance(command, ReleaseHeldMessage):
+        return await release_held(svc, command)
+    if isinstance(command, CancelDispatch):
+        def cancel(state: DispatchState | None, now: datetime) -> Decision | None:
+            return None if state is None else on_cancel(state, command.actor, now)
+
+        return await decide_and_apply(svc, command.dispatch_id, cancel)
+    raise TypeError(f"unhandled command {type(command).__name__}")
+
+
+async def _fire(svc: Services, command: FireAckTimer) -> Decision | None:
+    member = ack_timer_member(command.dispatch_id, command.step)
+
+    def decide(state: DispatchState | None, now: datetime) -> Decision | None:
+        if state is None:
+            return None
+        return on_ack_timeout(state, command.step, now)
+
+    decision = await decide_and_apply(svc, command.dispatch_id, decide, consumed_timer=member)
+    if decision is None:
+        await svc.timers.remove([member])
+    elif not decision.rejected:
+        lateness = (svc.clock.now() - command.due_at).total_seconds()
+        svc.metrics.timer_lateness.labels("ack").observe(max(0.0, lateness))
+    return decision

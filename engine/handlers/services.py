@@ -1,0 +1,36 @@
+"""The bundle of adapters every handler receives (built once by a bootstrap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.metrics import Metrics
+from engine.ports import (
+    AuditSink,
+    Clock,
+    DeviceDirectory,
+    DispatchStore,
+    EventPublisher,
+    HeldStore,
+    PracticeDirectory,
+    PushGateway,
+    TimerIndex,
+)
+
+__all__ = ["Services"]
+
+
+@dataclass
+class Services:
+    clock: Clock
+    practices: PracticeDirectory
+    devices: DeviceDirectory
+    push: PushGateway
+    dispatches: DispatchStore
+    held: HeldStore
+    timers: TimerIndex
+    publisher: EventPublisher
+    audit: AuditSink
+    metrics: Metrics
+    dedupe_ttl_s: int = 7 * 24 * 3600
+    timer_lease_s: float = 10.0

@@ -1,0 +1,49 @@
+"""The deadline scanner: claim due timers from the index and turn each into a
+command on the dispatch-commands topic (keyed by dispatch or held id), where the
+owner of that key handles it idempotently.
+
+Every worker runs the scanner (claims are atomic in Redis, so one timer is
+claimed by one worker; if that worker dies the lease expires and another
+claims it). A claimed timer stays in the index until its handler removes it.
+Members: ``ack|<dispatch_id>|<step>`` and ``rel|<practice_id>|<held_id>``.
+"""
+
+from __future__ import annotations
+
+from engine.handlers.services import Services
+from engine.schemas.dispatch import FireAckTimer, ReleaseHeldMessage
+
+__all__ = ["ack_timer_member", "release_timer_member", "scan_due_timers"]
+
+
+def ack_timer_member(dispatch_id: str, step: int) -> str:
+    return f"ack|{dispatch_id}|{step}"
+
+
+def release_timer_member(practice_id: str, held_id: str) -> str:
+    return f"rel|{practice_id}|{held_id}"
+
+
+async def scan_due_timers(svc: Services, limit: int = 500) -> int:
+    """Claim due timers and publish their commands; returns how many fired."""
+    now = svc.clock.now()
+    due = await svc.timers.claim_due(now, svc.timer_lease_s, limit)
+    for timer in due:
+        kind, first, second = (timer.member.split("|") + ["", ""])[:3]
+        if kind == "ack" and second.isdigit():
+            command: FireAckTimer | ReleaseHeldMessage = FireAckTimer(
+                dispatch_id=first, step=int(second), due_at=timer.due_at, fired_at=now
+            )
+            key = first
+        elif kind == "rel" and second:
+            command = ReleaseHeldMessage(
+                held_id=second, practice_id=first, due_at=timer.due_at, fired_at=now
+            )
+            key = second
+        else:
+            await svc.timers.remove([timer.member])  # not ours: never fire garbage forever
+            continue
+        await svc.publisher.publish("dispatch.commands", key, command)
+    if due:
+        svc.metrics.pending_timers.set(await svc.timers.pending())
+    return len(due)

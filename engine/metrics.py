@@ -1,0 +1,65 @@
+"""Prometheus metrics of a worker. Labels are small closed sets (types, outcomes,
+levels, urgencies, reason codes): never ids, names or message text.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics"]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_ACCEPT_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+_LATENESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    """Every metric of a worker, registered in one registry (fresh in tests)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "nightline_events_total", "Events handled, by topic, type and outcome.",
+            ["topic", "type", "outcome"], registry=r,
+        )
+        self.call_to_push = Histogram(
+            "nightline_call_to_push_seconds",
+            "From intake received_at to the first push of a dispatch.",
+            ["urgency"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.time_to_accept = Histogram(
+            "nightline_time_to_accept_seconds", "From dispatch start to acceptance.",
+            ["urgency"], buckets=_ACCEPT_BUCKETS, registry=r,
+        )
+        self.escalations = Counter(
+            "nightline_escalations_total", "Steps past the first page, by level name.",
+            ["level"], registry=r,
+        )
+        self.operator_fallbacks = Counter(
+            "nightline_operator_fallbacks_total", "Dispatches handed to the operator desk.",
+            ["reason"], registry=r,
+        )
+        self.timer_lateness = Histogram(
+            "nightline_timer_lateness_seconds", "Handled minus due, for every timer.",
+            ["kind"], buckets=_LATENESS_BUCKETS, registry=r,
+        )
+        self.pending_timers = Gauge(
+            "nightline_pending_timers", "Timers in the deadline index.", registry=r
+        )
+        self.dead_letters = Counter(
+            "nightline_dead_letters_total", "Records sent to the dead-letter topic.",
+            ["topic", "reason"], registry=r,
+        )
+        self.pushes = Counter(
+            "nightline_pushes_total", "Push attempts by platform and outcome.",
+            ["platform", "outcome"], registry=r,
+        )
+        self.illegal_transitions = Counter(
+            "nightline_illegal_transitions_total", "Rejected dispatch inputs, by reason.",
+            ["reason"], registry=r,
+        )
+        self.held_messages = Counter(
+            "nightline_held_messages_total", "Routine messages held for or released to offices.",
+            ["outcome"], registry=r,
+        )

@@ -1,0 +1,152 @@
+"""The small Protocols behind which every outside system sits.
+
+Handlers depend on these, never on Redis, Kafka or a push provider directly;
+``engine.fakes`` has one in-memory fake of each for tests, and
+``engine.adapters`` the real ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from engine.domain.practice import Practice
+
+__all__ = [
+    "AuditSink",
+    "Clock",
+    "Device",
+    "DeviceDirectory",
+    "DispatchStore",
+    "DueTimer",
+    "EventPublisher",
+    "HeldStore",
+    "PracticeDirectory",
+    "PushGateway",
+    "PushRequest",
+    "PushResult",
+    "StoredDispatch",
+    "TimerIndex",
+]
+
+
+class Clock(Protocol):
+    """Where handlers get ``now`` from (a fake clock in tests)."""
+
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Device:
+    """A clinician's registered phone."""
+
+    device_id: str
+    clinician_id: str
+    platform: str  # "ios" | "android"
+    push_token: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """One push to one device. Carries no PHI: the app fetches or decrypts the details."""
+
+    dispatch_id: str
+    device: Device
+    urgency: str
+    step: int
+    attempt: int
+    alert_text: str
+
+
+@dataclass(frozen=True)
+class PushResult:
+    ok: bool
+    detail: str = ""
+    device_gone: bool = False
+
+
+class PushGateway(Protocol):
+    async def send(self, request: PushRequest) -> PushResult: ...
+
+
+class DeviceDirectory(Protocol):
+    async def devices_for(self, clinician_ids: list[str]) -> dict[str, list[Device]]: ...
+
+
+class PracticeDirectory(Protocol):
+    async def get(self, practice_id: str) -> Practice | None: ...
+
+
+class EventPublisher(Protocol):
+    """Sends an event to a catalogue topic (relative name), keyed."""
+
+    async def publish(self, topic: str, key: str, event: BaseModel) -> None: ...
+
+
+class AuditSink(Protocol):
+    async def record(self, event: BaseModel) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredDispatch:
+    """A dispatch as stored: the state as a dict, its version, effects not yet run."""
+
+    state: dict[str, Any]
+    version: int
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    member: str  # "ack|<dispatch_id>|<step>" or "rel|<held_id>"
+    due_at: datetime
+
+
+class DispatchStore(Protocol):
+    async def load(self, dispatch_id: str) -> StoredDispatch | None: ...
+
+    async def commit(
+        self,
+        dispatch_id: str,
+        expected_version: int,
+        stored: StoredDispatch,
+        add_timers: dict[str, datetime],
+        remove_timers: list[str],
+    ) -> bool:
+        """Write state, outbox and timer changes atomically if the version matches."""
+        ...
+
+    async def clear_outbox(self, dispatch_id: str, version: int) -> None: ...
+
+
+class HeldStore(Protocol):
+    async def hold(
+        self, held_id: str, record: dict[str, Any], release_at: datetime, timer_member: str
+    ) -> bool:
+        """Store a held message and its release timer; False if already held."""
+        ...
+
+    async def get(self, held_id: str) -> dict[str, Any] | None:
+        """A held message (None if already released)."""
+        ...
+
+    async def forget(self, held_id: str, timer_member: str) -> None:
+        """Delete a released message and its timer."""
+        ...
+
+    async def mark_seen(self, key: str, ttl_s: int) -> bool:
+        """Remember an intake event id; False if it was already seen."""
+        ...
+
+
+class TimerIndex(Protocol):
+    async def claim_due(self, now: datetime, lease_s: float, limit: int) -> list[DueTimer]: ...
+
+    async def remove(self, members: list[str]) -> None: ...
+
+    async def pending(self) -> int: ...

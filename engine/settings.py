@@ -1,0 +1,147 @@
+"""Runtime settings, read from the environment (prefix ``NIGHTLINE_``) once at start.
+
+Nothing here is read at import time: call :func:`load_settings` from an entry point
+and pass the result down. ``KAFKA_BOOTSTRAP_SERVERS`` and ``REDIS_URL`` are also
+accepted without the prefix, because that is how platforms usually inject them;
+when either is set, ``nightline stack up`` starts nothing and uses them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "load_settings", "render_env_sample"]
+
+
+class Settings(BaseSettings):
+    """Every setting of a Nightline process. See ``deploy/nightline.env.sample``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NIGHTLINE_",
+        env_file=None,
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- connections -------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "NIGHTLINE_KAFKA_BOOTSTRAP_SERVERS"),
+        description="External Kafka (host:port[,host:port]). Unset: use the local stack.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "NIGHTLINE_REDIS_URL"),
+        description="External Redis URL (redis://host:port/db). Unset: use the local stack.",
+    )
+
+    # --- local stack -------------------------------------------------------------
+    state_dir: Path = Field(
+        default=Path(".nightline"),
+        description="Where the local stack keeps Kafka logs, Redis AOF, pid files and logs.",
+    )
+    kafka_port: int = Field(default=19092, description="Local Kafka broker (PLAINTEXT) port.")
+    kafka_controller_port: int = Field(default=19093, description="Local KRaft controller port.")
+    redis_port: int = Field(default=16379, description="Local Redis port.")
+    kafka_heap: str = Field(default="512m", description="Max heap of the local Kafka JVM.")
+    maven_repo: Path = Field(
+        default=Path.home() / ".cache" / "nightline" / "m2",
+        description="Maven repository cache for the Kafka jars (outside git).",
+    )
+    kafka_jars_dir: Path = Field(
+        default=Path.home() / ".cache" / "nightline" / "kafka-jars",
+        description="Where the resolved Kafka jars are copied; reused on every start.",
+    )
+
+    # --- worker ------------------------------------------------------------------
+    app_id: str = Field(default="nightline", description="Faust app id (consumer group prefix).")
+    topic_prefix: str = Field(
+        default="nightline",
+        description="Prefix of every topic name; two deployments can share one cluster.",
+    )
+    topic_partitions: int = Field(default=4, description="Partitions of newly created topics.")
+    topic_replication: int = Field(default=1, description="Replication factor of new topics.")
+    web_port: int = Field(default=6066, description="Worker HTTP port (/metrics, /healthz).")
+    web_host: str = Field(default="127.0.0.1", description="Worker HTTP bind address.")
+    kafka_session_timeout_s: float = Field(
+        default=10.0,
+        description="Consumer session timeout: how soon a dead worker's partitions move.",
+    )
+    timer_scan_interval_s: float = Field(
+        default=0.1, description="How often each worker scans the deadline index."
+    )
+    timer_lease_s: float = Field(
+        default=10.0,
+        description="A claimed timer not handled within this many seconds fires again.",
+    )
+    max_event_bytes: int = Field(
+        default=64 * 1024, description="Intake events larger than this go to the dead letters."
+    )
+    dedupe_ttl_s: int = Field(
+        default=7 * 24 * 3600, description="How long an intake event id is remembered."
+    )
+    clock: Literal["system", "redis-offset"] = Field(
+        default="system",
+        description="'redis-offset' lets tests and demos move the worker's clock forward.",
+    )
+    push_gateway: Literal["recording"] = Field(
+        default="recording",
+        description="Push gateway. 'recording' keeps envelopes in Redis (no real push).",
+    )
+    dead_letter_key: str | None = Field(
+        default=None,
+        description="Fernet key that encrypts raw bytes kept in dead letters. "
+        "Unset: a key is generated in the state dir (local use only).",
+    )
+    default_operator_desk: str = Field(
+        default="operator-desk",
+        description="Desk alerted for intake that cannot be tied to a practice's own desk.",
+    )
+    log_level: str = Field(default="info", description="Log level of the worker.")
+
+    @property
+    def local_kafka(self) -> bool:
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def local_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def kafka_servers(self) -> str:
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def redis_dsn(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def topic(self, name: str) -> str:
+        """The full topic name for a catalogue name such as ``intake``."""
+        return f"{self.topic_prefix}.{name}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; keyword overrides win (for tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def render_env_sample() -> str:
+    """The sample env file (``deploy/nightline.env.sample``): every setting, documented."""
+    lines = ["# Nightline settings. Every variable is optional; the value shown is the default.",
+             "# Generated by `nightline settings sample`; a test fails when it is stale.", ""]
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        env_names = list(alias.choices) if isinstance(alias, AliasChoices) else []
+        env_name = str(env_names[0]) if env_names else f"NIGHTLINE_{name.upper()}"
+        default = field.default
+        shown = "" if default is None else str(default)
+        if isinstance(default, Path) and str(default).startswith(str(Path.home())):
+            shown = "~" + str(default)[len(str(Path.home())):]
+        lines.append(f"# {field.description}")
+        lines.append(f"#{env_name}={shown}")
+        lines.append("")
+    return "\n".join(lines)

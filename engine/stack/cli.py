@@ -1,0 +1,77 @@
+"""``nightline stack up|down|status``: the local Kafka + Redis from the command line.
+
+Settings are read inside each command (never at import), so ``--help`` works anywhere.
+Register with ``from engine.stack.cli import stack`` and ``main.add_command(stack)``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from engine.settings import load_settings
+
+__all__ = ["stack"]
+
+
+@click.group(name="stack")
+def stack() -> None:
+    """Run the local Kafka (KRaft) and Redis that a worker needs."""
+
+
+@stack.command()
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for health.")
+def up(timeout: float) -> None:
+    """Start (or reuse) the local Kafka and Redis and wait until both answer."""
+    from engine.stack import KafkaError, RedisError, stack_up
+
+    settings = load_settings()
+    try:
+        info = stack_up(settings, timeout_s=timeout)
+    except (KafkaError, RedisError) as exc:
+        click.echo(f"stack up failed: {exc}", err=True)
+        sys.exit(1)
+    for name, address, pid, state in (
+        ("kafka", info.kafka_servers, info.kafka_pid, info.kafka_state),
+        ("redis", info.redis_url, info.redis_pid, info.redis_state),
+    ):
+        where = f"pid {pid}" if pid else "not managed here"
+        click.echo(f"{name:<6} {address:<28} {state:<8} ({where})")
+    click.echo(f"ready in {info.elapsed_s:.1f} s (state dir {settings.state_dir.resolve()})")
+
+
+@stack.command()
+def down() -> None:
+    """Stop the local Kafka and Redis of this state dir (external ones are left alone)."""
+    from engine.stack import stack_down
+
+    settings = load_settings()
+    stopped = stack_down(settings)
+    for name, local in (("kafka", settings.local_kafka), ("redis", settings.local_redis)):
+        pid = stopped[name]
+        state = (
+            f"stopped (pid {pid})"
+            if pid
+            else "was not running"
+            if local
+            else "external, left alone"
+        )
+        click.echo(f"{name:<6} {state}")
+
+
+@stack.command()
+def status() -> None:
+    """Show each service; exit 1 when one of them is not healthy."""
+    from engine.stack import stack_status
+
+    report = stack_status(load_settings())
+    rows = [("SERVICE", "MODE", "ADDRESS", "PID", "HEALTH")]
+    for name, item in report.items():
+        health = "ok" if item["healthy"] else f"DOWN: {item['error']}"
+        rows.append((name, item["mode"], item["address"], str(item["pid"] or "-"), health))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        click.echo("  ".join([*cells, row[4]]))
+    sys.exit(0 if all(item["healthy"] for item in report.values()) else 1)

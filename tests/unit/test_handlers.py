@@ -1,0 +1,216 @@
+"""Handlers with the in-memory fakes: intake to page, timers to escalation, the
+outbox after a crash, held messages. Fast-forwarded time, no servers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.domain.practice import EscalationPolicy, Practice, SimpleSchedule
+from engine.fakes import (
+    FakeClock,
+    MemoryAuditSink,
+    MemoryDeviceDirectory,
+    MemoryDispatchStore,
+    MemoryHeldStore,
+    MemoryPracticeDirectory,
+    MemoryPublisher,
+    MemoryTimerIndex,
+    RecordingPushGateway,
+)
+from engine.handlers.commands import handle_ack, handle_command
+from engine.handlers.intake import UnknownPracticeError, dispatch_id_for, handle_intake
+from engine.handlers.services import Services
+from engine.handlers.timers import scan_due_timers
+from engine.metrics import Metrics
+from engine.ports import Device
+from engine.schemas.acks import AckKind, Acknowledgement
+from engine.schemas.intake import Caller, CallerType, CallReason, SmsMessage, Urgency, VoiceCall
+
+# Tuesday 2026-01-06 03:00 in New York (08:00 UTC): after hours.
+NIGHT = datetime(2026, 1, 6, 8, 0, tzinfo=UTC)
+
+
+class World:
+    def __init__(
+        self,
+        timeout_s: float = 60,
+        repeats: int = 1,
+        primary: tuple[str, ...] = ("dr-ash",),
+        backup: tuple[str, ...] = ("dr-birch",),
+        devices: tuple[str, ...] = ("dr-ash", "dr-birch"),
+    ) -> None:
+        self.clock = FakeClock(NIGHT)
+        self.timers = MemoryTimerIndex()
+        self.push = RecordingPushGateway()
+        self.publisher = MemoryPublisher()
+        self.audit = MemoryAuditSink()
+        policy = EscalationPolicy(ack_timeout_seconds=timeout_s, repeats=repeats)
+        practice = Practice.model_validate(
+            {
+                "practice_id": "p-1",
+                "name": "Test",
+                "timezone": "America/New_York",
+                "office_hours": {
+                    "weekly": {
+                        d: [{"start": "08:00", "end": "17:00"}]
+                        for d in ("mon", "tue", "wed", "thu", "fri")
+                    }
+                },
+                "escalation": {u: policy.model_dump() for u in ("emergency", "urgent", "routine")},
+                "schedule": SimpleSchedule(
+                    default_primary=list(primary), default_backup=list(backup)
+                ).model_dump(),
+                "operator_desk": "desk-9",
+            }
+        )
+        self.svc = Services(
+            clock=self.clock,
+            practices=MemoryPracticeDirectory({"p-1": practice}),
+            devices=MemoryDeviceDirectory(
+                {c: [Device(f"{c}-phone", c, "ios", "tok")] for c in devices}
+            ),
+            push=self.push,
+            dispatches=MemoryDispatchStore(self.timers),
+            held=MemoryHeldStore(self.timers),
+            timers=self.timers,
+            publisher=self.publisher,
+            audit=self.audit,
+            metrics=Metrics(),
+        )
+
+    async def tick(self, seconds: float) -> None:
+        """Move time on and run what the scanner and the command agent would."""
+        self.clock.advance(seconds)
+        before = len(self.publisher.published)
+        await scan_due_timers(self.svc)
+        for topic, _, command in list(self.publisher.published[before:]):
+            if topic == "dispatch.commands":
+                await handle_command(self.svc, command)
+
+    def paged(self) -> list[tuple[str, int, int]]:
+        return [(p.device.clinician_id, p.step, p.attempt) for p in self.push.sent]
+
+
+def call(practice_id: str = "p-1", event_id: uuid.UUID | None = None) -> VoiceCall:
+    return VoiceCall(
+        event_id=event_id or uuid.uuid4(),
+        practice_id=practice_id,
+        source_system="pbx",
+        received_at=NIGHT,
+        caller=Caller(type=CallerType.PATIENT),
+        reason=CallReason.SYMPTOMS,
+        operator_urgency=Urgency.URGENT,
+        call_id="c-1",
+    )
+
+
+def ack(dispatch_id: str, who: str, kind: AckKind) -> Acknowledgement:
+    return Acknowledgement(dispatch_id=dispatch_id, clinician_id=who, kind=kind, at=NIGHT)
+
+
+async def test_urgent_call_pages_primary_then_repages_then_backup_then_operator() -> None:
+    w = World(timeout_s=60, repeats=1)
+    outcome = await handle_intake(w.svc, call())
+    assert outcome.action == "dispatch" and w.paged() == [("dr-ash", 0, 1)]
+    await w.tick(59)
+    assert len(w.paged()) == 1
+    for _ in range(3):
+        await w.tick(61)
+    assert w.paged() == [("dr-ash", 0, 1), ("dr-ash", 1, 2), ("dr-birch", 2, 1), ("dr-birch", 3, 2)]
+    await w.tick(61)
+    alerts = w.publisher.on("operator.alerts")
+    assert len(alerts) == 1 and alerts[0].desk_id == "desk-9"
+    assert await w.timers.pending() == 0
+
+
+async def test_accept_stops_escalation() -> None:
+    w = World()
+    outcome = await handle_intake(w.svc, call())
+    assert outcome.dispatch_id
+    await handle_ack(w.svc, ack(outcome.dispatch_id, "dr-ash", AckKind.ACCEPTED))
+    for _ in range(5):
+        await w.tick(61)
+    assert len(w.paged()) == 1
+    assert await w.timers.pending() == 0
+    statuses = [e.to_status for e in w.publisher.on("dispatch.state")]
+    assert statuses[-1] == "accepted"
+
+
+async def test_redelivered_intake_dispatches_once() -> None:
+    w = World()
+    event = call(event_id=uuid.uuid4())
+    await handle_intake(w.svc, event)
+    second = await handle_intake(w.svc, event)
+    assert second.action == "duplicate" and len(w.paged()) == 1
+
+
+async def test_crash_after_commit_runs_outbox_on_redelivery() -> None:
+    w = World()
+    w.push.failing_devices = set()
+    event = call()
+
+    class Crash(Exception):
+        pass
+
+    real_send = w.push.send
+
+    async def crash_once(request):  # type: ignore[no-untyped-def]
+        w.push.send = real_send  # type: ignore[method-assign]
+        raise Crash
+
+    w.push.send = crash_once  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        await handle_intake(w.svc, event)
+    assert w.paged() == []
+    await handle_intake(w.svc, event)  # Kafka redelivers: the outbox runs
+    assert w.paged() == [("dr-ash", 0, 1)]
+
+
+async def test_unknown_practice_is_an_error_for_the_dead_letters() -> None:
+    w = World()
+    with pytest.raises(UnknownPracticeError):
+        await handle_intake(w.svc, call(practice_id="nope"))
+
+
+async def test_no_device_skips_to_the_next_level_at_once() -> None:
+    w = World(devices=("dr-birch",))
+    await handle_intake(w.svc, call())
+    assert [p[0] for p in w.paged()] == ["dr-birch"]
+
+
+async def test_routine_at_night_is_held_then_released_at_opening() -> None:
+    w = World()
+    sms = SmsMessage(
+        event_id=uuid.uuid4(),
+        practice_id="p-1",
+        source_system="sms",
+        received_at=NIGHT,
+        caller=Caller(type=CallerType.PATIENT),
+        reason=CallReason.PRESCRIPTION_REFILL,
+    )
+    outcome = await handle_intake(w.svc, sms)
+    assert outcome.action == "hold_for_office"
+    held = w.publisher.on("office.held")
+    assert held[0].release_at == datetime(2026, 1, 6, 13, 0, tzinfo=UTC)  # 08:00 EST
+    await w.tick(timedelta(hours=4, minutes=59).total_seconds())
+    assert len(w.publisher.on("office.held")) == 1
+    await w.tick(61)
+    released = w.publisher.on("office.held")[1]
+    assert type(released).__name__ == "ReleasedToOffice" and released.held
+    await w.tick(3600)
+    assert len(w.publisher.on("office.held")) == 2 and w.paged() == []
+
+
+async def test_stale_timer_is_harmless() -> None:
+    w = World()
+    outcome = await handle_intake(w.svc, call())
+    dispatch_id = outcome.dispatch_id or dispatch_id_for(uuid.uuid4())
+    await w.tick(61)  # step 0 -> 1
+    from engine.schemas.dispatch import FireAckTimer
+
+    stale = FireAckTimer(dispatch_id=dispatch_id, step=0, due_at=NIGHT, fired_at=NIGHT)
+    await handle_command(w.svc, stale)
+    assert len(w.paged()) == 2

@@ -1,0 +1,134 @@
+"""Event contracts: strict, versioned, aware datetimes, safe error reasons, and
+committed JSON Schema / env sample files that are not stale."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from engine.schemas.catalogue import CATALOGUE, spec
+from engine.schemas.codec import DecodeError, decode, encode
+from engine.schemas.export import SCHEMA_DIR, render_schemas
+from engine.schemas.intake import IntakeEvent, VoiceCall
+from engine.settings import render_env_sample
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CALL = {
+    "kind": "voice_call",
+    "event_id": "0b0f3c2e-7d1c-4c55-9a57-5a4bde1e0a01",
+    "practice_id": "p-1",
+    "source_system": "pbx-1",
+    "received_at": "2026-03-08T06:30:00Z",
+    "caller": {"type": "patient", "name": "Synthetic Caller", "callback_number": "+1 555 0100"},
+    "patient": {"name": "Synthetic Patient"},
+    "reason": "symptoms",
+    "message": "fever",
+    "call_id": "c-1",
+}
+
+
+def _raw(**changes: object) -> bytes:
+    return json.dumps({**CALL, **changes}).encode()
+
+
+def test_valid_call_round_trips() -> None:
+    event = decode(spec("intake").adapter, _raw())
+    assert isinstance(event, VoiceCall)
+    assert event.schema_version == 1 and event.received_at.utcoffset() is not None
+    assert decode(spec("intake").adapter, encode(event)) == event
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        pytest.param({"received_at": "2026-03-08T06:30:00"}, "received_at", id="naive-datetime"),
+        pytest.param({"surprise": True}, "surprise", id="unknown-field"),
+        pytest.param({"kind": "fax"}, "kind", id="unknown-kind"),
+        pytest.param({"event_id": None}, "event_id", id="missing-event-id"),
+        pytest.param({"reason": "bored"}, "reason", id="unknown-reason"),
+        pytest.param(
+            {"caller": {"type": "patient", "callback_number": "call me"}},
+            "callback_number",
+            id="bad-phone",
+        ),
+    ],
+)
+def test_schema_violations_name_the_field_but_not_the_value(changes: dict, where: str) -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode(spec("intake").adapter, _raw(**changes))
+    assert caught.value.code == "schema_violation"
+    assert where in caught.value.reason
+    assert "Synthetic Patient" not in caught.value.reason
+    assert "call me" not in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [(b"{oops", "invalid_json"), (b"\xff\xfe", "invalid_json"), (None, "invalid_json")],
+    ids=["broken-json", "not-utf8", "empty"],
+)
+def test_unparseable_input(raw: bytes | None, code: str) -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode(spec("intake").adapter, raw)
+    assert caught.value.code == code
+
+
+def test_oversize_is_rejected_before_parsing() -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode(spec("intake").adapter, _raw(message="x" * 5000), max_bytes=1024)
+    assert caught.value.code == "oversize"
+
+
+def test_events_are_frozen() -> None:
+    event = TypeAdapter(IntakeEvent).validate_json(_raw())
+    with pytest.raises(ValidationError):
+        event.practice_id = "other"  # type: ignore[misc]
+
+
+def test_catalogue_covers_the_required_topics() -> None:
+    names = {t.name for t in CATALOGUE}
+    assert {
+        "intake",
+        "dispatch.commands",
+        "dispatch.state",
+        "acks",
+        "telephony.transfers",
+        "office.held",
+        "operator.alerts",
+        "audit",
+        "deadletter",
+    } <= names
+    assert spec("audit").retention_ms >= 6 * 365 * 24 * 3600 * 1000
+
+
+def test_every_event_model_has_version_and_event_id() -> None:
+    for topic in CATALOGUE:
+        schema = topic.adapter.json_schema()
+        text = json.dumps(schema)
+        assert "schema_version" in text and "event_id" in text, topic.name
+
+
+def test_committed_json_schemas_are_current() -> None:
+    rendered = render_schemas()
+    committed = {p.name: p.read_text() for p in SCHEMA_DIR.glob("*.schema.json")}
+    stale = sorted(
+        n for n in rendered.keys() | committed.keys() if rendered.get(n) != committed.get(n)
+    )
+    assert not stale, f"run `nightline schemas export`; stale: {stale}"
+
+
+def test_committed_env_sample_is_current() -> None:
+    committed = (ROOT / "deploy" / "nightline.env.sample").read_text()
+    assert committed == render_env_sample(), "run `nightline settings sample`"
+
+
+def test_intake_event_id_is_required() -> None:
+    data = {k: v for k, v in CALL.items() if k != "event_id"}
+    with pytest.raises(ValidationError):
+        TypeAdapter(IntakeEvent).validate_python(data)
+    assert isinstance(uuid.UUID(CALL["event_id"]), uuid.UUID)
