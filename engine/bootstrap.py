@@ -25,8 +25,9 @@ __all__ = ["Runtime", "build_runtime"]
 class Runtime:
     """Services plus the handles the app needs for its periodic tasks."""
 
-    def __init__(self, services: Services, redis: Redis, practices: RedisPracticeDirectory,
-                 clock: Clock) -> None:
+    def __init__(
+        self, services: Services, redis: Redis, practices: RedisPracticeDirectory, clock: Clock
+    ) -> None:
         self.services = services
         self.redis = redis
         self.practices = practices
@@ -36,8 +37,11 @@ class Runtime:
 def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
     redis = Redis.from_url(settings.redis_dsn)
     keys = Keys(settings.topic_prefix)
-    clock: Clock = (RedisOffsetClock(redis, keys.clock_offset) if settings.clock == "redis-offset"
-                    else SystemClock())
+    clock: Clock = (
+        RedisOffsetClock(redis, keys.clock_offset)
+        if settings.clock == "redis-offset"
+        else SystemClock()
+    )
     practices = RedisPracticeDirectory(redis, keys)
     publisher = FaustPublisher(topics)
     services = Services(

@@ -38,8 +38,12 @@ def settings() -> None:
 
 
 @settings.command("sample")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("deploy/nightline.env.sample"),
-              show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("deploy/nightline.env.sample"),
+    show_default=True,
+)
 def settings_sample(out: Path) -> None:
     """Write the documented sample env file."""
     from engine.settings import render_env_sample
@@ -59,8 +63,9 @@ def topics_create() -> None:
     from engine.producer import ensure_topics
 
     s = load_settings()
-    created = ensure_topics(s.kafka_servers, s.topic_prefix, s.topic_partitions,
-                            s.topic_replication)
+    created = ensure_topics(
+        s.kafka_servers, s.topic_prefix, s.topic_partitions, s.topic_replication
+    )
     click.echo("\n".join(created) if created else "all topics exist")
 
 
@@ -82,8 +87,13 @@ def schemas_export(directory: Path | None) -> None:
 @main.command()
 @click.option("--sample", type=click.Choice(["urgent", "emergency", "routine"]), default=None)
 @click.option("--practice", default="demo-peds", show_default=True)
-@click.option("--file", "file", type=click.Path(exists=True, path_type=Path), default=None,
-              help="A JSON intake event to validate and send.")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="A JSON intake event to validate and send.",
+)
 def publish(sample: str | None, practice: str, file: Path | None) -> None:
     """Publish a sample call or an intake event from a JSON file."""
     from pydantic import TypeAdapter, ValidationError
@@ -111,16 +121,20 @@ def publish(sample: str | None, practice: str, file: Path | None) -> None:
 @main.command()
 @click.argument("dispatch_id")
 @click.option("--clinician", required=True)
-@click.option("--kind", type=click.Choice(["received", "read", "accepted", "declined",
-                                           "callback_completed"]), default="accepted")
+@click.option(
+    "--kind",
+    type=click.Choice(["received", "read", "accepted", "declined", "callback_completed"]),
+    default="accepted",
+)
 def ack(dispatch_id: str, clinician: str, kind: str) -> None:
     """Send an acknowledgement as the clinician app would."""
     from engine.producer import NightlineProducer
     from engine.schemas.acks import AckKind, Acknowledgement
 
     s = load_settings()
-    event = Acknowledgement(dispatch_id=dispatch_id, clinician_id=clinician,
-                            kind=AckKind(kind), at=datetime.now(UTC))
+    event = Acknowledgement(
+        dispatch_id=dispatch_id, clinician_id=clinician, kind=AckKind(kind), at=datetime.now(UTC)
+    )
     with NightlineProducer(s.kafka_servers, s.topic_prefix) as producer:
         producer.send_ack(event)
     click.echo(f"sent {kind} from {clinician} for {dispatch_id}")
@@ -142,8 +156,9 @@ def practice_load(path: Path) -> None:
     except PracticeFileError as exc:
         raise click.ClickException(str(exc)) from exc
     asyncio.run(_store_practice(load_settings(), loaded))
-    click.echo(f"loaded practice {loaded.practice.practice_id} "
-               f"with {len(loaded.devices)} device(s)")
+    click.echo(
+        f"loaded practice {loaded.practice.practice_id} with {len(loaded.devices)} device(s)"
+    )
 
 
 async def _store_practice(s: Settings, loaded: object) -> None:
@@ -186,9 +201,13 @@ def tail(topic: str, timeout: float) -> None:
     from kafka import KafkaConsumer
 
     s = load_settings()
-    consumer = KafkaConsumer(s.topic(topic), bootstrap_servers=s.kafka_servers,
-                             auto_offset_reset="earliest", consumer_timeout_ms=int(timeout * 1000),
-                             group_id=f"nightline-tail-{uuid.uuid4().hex[:8]}")
+    consumer = KafkaConsumer(
+        s.topic(topic),
+        bootstrap_servers=s.kafka_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=int(timeout * 1000),
+        group_id=f"nightline-tail-{uuid.uuid4().hex[:8]}",
+    )
     for record in consumer:
         click.echo(record.value.decode(errors="replace"))
     consumer.close()

@@ -118,8 +118,14 @@ class MemoryDispatchStore:
         row = self.rows.get(dispatch_id)
         return copy.deepcopy(row) if row else None
 
-    async def commit(self, dispatch_id: str, expected_version: int, stored: StoredDispatch,
-                     add_timers: dict[str, datetime], remove_timers: list[str]) -> bool:
+    async def commit(
+        self,
+        dispatch_id: str,
+        expected_version: int,
+        stored: StoredDispatch,
+        add_timers: dict[str, datetime],
+        remove_timers: list[str],
+    ) -> bool:
         current = self.rows.get(dispatch_id)
         if (current.version if current else 0) != expected_version:
             return False
@@ -141,8 +147,9 @@ class MemoryHeldStore:
     held: dict[str, dict[str, Any]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
 
-    async def hold(self, held_id: str, record: dict[str, Any], release_at: datetime,
-                   timer_member: str) -> bool:
+    async def hold(
+        self, held_id: str, record: dict[str, Any], release_at: datetime, timer_member: str
+    ) -> bool:
         if held_id in self.held:
             return False
         self.held[held_id] = dict(record)

@@ -20,46 +20,68 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.events = Counter(
-            "nightline_events_total", "Events handled, by topic, type and outcome.",
-            ["topic", "type", "outcome"], registry=r,
+            "nightline_events_total",
+            "Events handled, by topic, type and outcome.",
+            ["topic", "type", "outcome"],
+            registry=r,
         )
         self.call_to_push = Histogram(
             "nightline_call_to_push_seconds",
             "From intake received_at to the first push of a dispatch.",
-            ["urgency"], buckets=_LATENCY_BUCKETS, registry=r,
+            ["urgency"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.time_to_accept = Histogram(
-            "nightline_time_to_accept_seconds", "From dispatch start to acceptance.",
-            ["urgency"], buckets=_ACCEPT_BUCKETS, registry=r,
+            "nightline_time_to_accept_seconds",
+            "From dispatch start to acceptance.",
+            ["urgency"],
+            buckets=_ACCEPT_BUCKETS,
+            registry=r,
         )
         self.escalations = Counter(
-            "nightline_escalations_total", "Steps past the first page, by level name.",
-            ["level"], registry=r,
+            "nightline_escalations_total",
+            "Steps past the first page, by level name.",
+            ["level"],
+            registry=r,
         )
         self.operator_fallbacks = Counter(
-            "nightline_operator_fallbacks_total", "Dispatches handed to the operator desk.",
-            ["reason"], registry=r,
+            "nightline_operator_fallbacks_total",
+            "Dispatches handed to the operator desk.",
+            ["reason"],
+            registry=r,
         )
         self.timer_lateness = Histogram(
-            "nightline_timer_lateness_seconds", "Handled minus due, for every timer.",
-            ["kind"], buckets=_LATENESS_BUCKETS, registry=r,
+            "nightline_timer_lateness_seconds",
+            "Handled minus due, for every timer.",
+            ["kind"],
+            buckets=_LATENESS_BUCKETS,
+            registry=r,
         )
         self.pending_timers = Gauge(
             "nightline_pending_timers", "Timers in the deadline index.", registry=r
         )
         self.dead_letters = Counter(
-            "nightline_dead_letters_total", "Records sent to the dead-letter topic.",
-            ["topic", "reason"], registry=r,
+            "nightline_dead_letters_total",
+            "Records sent to the dead-letter topic.",
+            ["topic", "reason"],
+            registry=r,
         )
         self.pushes = Counter(
-            "nightline_pushes_total", "Push attempts by platform and outcome.",
-            ["platform", "outcome"], registry=r,
+            "nightline_pushes_total",
+            "Push attempts by platform and outcome.",
+            ["platform", "outcome"],
+            registry=r,
         )
         self.illegal_transitions = Counter(
-            "nightline_illegal_transitions_total", "Rejected dispatch inputs, by reason.",
-            ["reason"], registry=r,
+            "nightline_illegal_transitions_total",
+            "Rejected dispatch inputs, by reason.",
+            ["reason"],
+            registry=r,
         )
         self.held_messages = Counter(
-            "nightline_held_messages_total", "Routine messages held for or released to offices.",
-            ["outcome"], registry=r,
+            "nightline_held_messages_total",
+            "Routine messages held for or released to offices.",
+            ["outcome"],
+            registry=r,
         )

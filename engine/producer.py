@@ -10,6 +10,7 @@ and the producer is idempotent with ``acks=all`` (kafka-python's defaults).
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import Any
 
@@ -27,11 +28,13 @@ __all__ = ["NightlineProducer", "ensure_topics"]
 
 
 class NightlineProducer:
-    def __init__(self, bootstrap_servers: str, topic_prefix: str = "nightline",
-                 **kafka_options: Any) -> None:
+    def __init__(
+        self, bootstrap_servers: str, topic_prefix: str = "nightline", **kafka_options: Any
+    ) -> None:
         self._prefix = topic_prefix
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all",
-                                       linger_ms=0, **kafka_options)
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap_servers, acks="all", linger_ms=0, **kafka_options
+        )
 
     def send_intake(self, event: IntakeEvent, timeout_s: float = 10.0) -> None:
         self._send("intake", event.practice_id, encode(event), timeout_s)
@@ -56,29 +59,36 @@ class NightlineProducer:
     def __enter__(self) -> NightlineProducer:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
-def ensure_topics(bootstrap_servers: str, topic_prefix: str, partitions: int,
-                  replication: int) -> list[str]:
+def ensure_topics(
+    bootstrap_servers: str, topic_prefix: str, partitions: int, replication: int
+) -> list[str]:
     """Create every catalogue topic that does not exist yet; return the ones created."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
     try:
         existing = set(admin.list_topics())
         wanted = [
-            NewTopic(name=f"{topic_prefix}.{spec.name}",
-                     num_partitions=spec.partitions or partitions,
-                     replication_factor=replication, topic_configs=spec.configs())
-            for spec in CATALOGUE if f"{topic_prefix}.{spec.name}" not in existing
+            NewTopic(
+                name=f"{topic_prefix}.{spec.name}",
+                num_partitions=spec.partitions or partitions,
+                replication_factor=replication,
+                topic_configs=spec.configs(),
+            )
+            for spec in CATALOGUE
+            if f"{topic_prefix}.{spec.name}" not in existing
         ]
         if not wanted:
             return []
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):
             admin.create_topics(wanted)
-        except TopicAlreadyExistsError:
-            pass
         return [t.name for t in wanted]
     finally:
         admin.close()

@@ -47,9 +47,14 @@ class DeadLetterWriter:
     ) -> DeadLetter:
         raw = raw or b""
         letter = DeadLetter(
-            source_topic=source_topic, source_partition=partition, source_offset=offset,
-            reason_code=reason_code, reason=reason[:2000], raw_size=len(raw),
-            raw_encrypted=self._fernet.encrypt(raw).decode(), at=datetime.now(UTC),
+            source_topic=source_topic,
+            source_partition=partition,
+            source_offset=offset,
+            reason_code=reason_code,
+            reason=reason[:2000],
+            raw_size=len(raw),
+            raw_encrypted=self._fernet.encrypt(raw).decode(),
+            at=datetime.now(UTC),
         )
         await self._publisher.publish("deadletter", source_topic, letter)
         log.warning("dead letter from %s[%s]@%s: %s", source_topic, partition, offset, reason_code)

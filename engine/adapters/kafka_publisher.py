@@ -23,9 +23,7 @@ class FaustPublisher:
         self._topics = topics
 
     async def publish(self, topic: str, key: str, event: BaseModel) -> None:
-        pending = await self._topics[topic].send(
-            key=key.encode(), value=encode(event), force=True
-        )
+        pending = await self._topics[topic].send(key=key.encode(), value=encode(event), force=True)
         await pending
 
 

@@ -52,11 +52,14 @@ class RedisPracticeDirectory:
         revision = int(await self._redis.get(self._keys.practices_revision) or 0)
         if revision == self._revision:
             return False
-        ids = sorted(m.decode() if isinstance(m, bytes) else m
-                     for m in await self._redis.smembers(self._keys.practices))
+        ids = sorted(
+            m.decode() if isinstance(m, bytes) else m
+            for m in await self._redis.smembers(self._keys.practices)
+        )
         raws = await self._redis.mget([self._keys.practice(i) for i in ids]) if ids else []
         self._cache = {
-            pid: Practice.model_validate_json(raw) for pid, raw in zip(ids, raws, strict=True)
+            pid: Practice.model_validate_json(raw)
+            for pid, raw in zip(ids, raws, strict=True)
             if raw is not None
         }
         self._revision = revision

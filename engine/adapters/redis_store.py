@@ -24,7 +24,8 @@ __all__ = ["RedisDispatchStore", "RedisHeldStore", "RedisTimerIndex", "to_ms"]
 _COMMIT = """
 local current = redis.call('HGET', KEYS[1], 'version') or '0'
 if current ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3], 'outbox', ARGV[4], 'meta', ARGV[5])
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3],
+           'outbox', ARGV[4], 'meta', ARGV[5])
 local n_remove = tonumber(ARGV[6])
 for i = 1, n_remove do
   redis.call('ZREM', KEYS[2], ARGV[6 + i])

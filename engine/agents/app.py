@@ -44,8 +44,12 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_s / 3),
     )
     topics = {
-        spec.name: app.topic(settings.topic(spec.name), key_type=bytes, value_type=bytes,
-                             partitions=spec.partitions or settings.topic_partitions)
+        spec.name: app.topic(
+            settings.topic(spec.name),
+            key_type=bytes,
+            value_type=bytes,
+            partitions=spec.partitions or settings.topic_partitions,
+        )
         for spec in CATALOGUE
     }
     runtime = build_runtime(settings, topics)
@@ -89,11 +93,13 @@ def _register_pages(app: faust.App, runtime: Runtime) -> None:
     registry = runtime.services.metrics.registry
 
     @app.page("/metrics")
-    async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+    async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
     @app.page("/healthz")
-    async def healthz(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+    async def healthz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         redis_ok = bool(await runtime.redis.ping())
-        return web.json({"status": "ok" if redis_ok else "degraded", "redis": redis_ok},
-                        status=200 if redis_ok else 503)
+        return web.json(
+            {"status": "ok" if redis_ok else "degraded", "redis": redis_ok},
+            status=200 if redis_ok else 503,
+        )

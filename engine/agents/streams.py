@@ -41,23 +41,33 @@ def register_agents(
     dead_letters: DeadLetterWriter,
     settings: Settings,
 ) -> None:
-    async def consume(name: str, stream: Any, handle: Callable[[Any], Awaitable[object]],
-                      max_bytes: int | None = None) -> None:
+    async def consume(
+        name: str,
+        stream: Any,
+        handle: Callable[[Any], Awaitable[object]],
+        max_bytes: int | None = None,
+    ) -> None:
         adapter = spec(name).adapter
         async for event in stream.events():
             message = event.message
             await _process(name, message, adapter, handle, max_bytes)
 
-    async def _process(name: str, message: Any, adapter: Any,
-                       handle: Callable[[Any], Awaitable[object]], max_bytes: int | None) -> None:
+    async def _process(
+        name: str,
+        message: Any,
+        adapter: Any,
+        handle: Callable[[Any], Awaitable[object]],
+        max_bytes: int | None,
+    ) -> None:
         where = {"partition": message.partition, "offset": message.offset}
         try:
             value = decode(adapter, message.value, max_bytes)
         except DecodeError as exc:
             svc.metrics.dead_letters.labels(name, exc.code).inc()
             svc.metrics.events.labels(name, "invalid", exc.code).inc()
-            await dead_letters.write(settings.topic(name), message.value, exc.code, exc.reason,
-                                     **where)
+            await dead_letters.write(
+                settings.topic(name), message.value, exc.code, exc.reason, **where
+            )
             return
         kind = str(getattr(value, "kind", None) or getattr(value, "type", type(value).__name__))
         try:
@@ -65,16 +75,22 @@ def register_agents(
         except UnknownPracticeError as exc:
             svc.metrics.dead_letters.labels(name, "unknown_practice").inc()
             svc.metrics.events.labels(name, kind, "unknown_practice").inc()
-            await dead_letters.write(settings.topic(name), message.value, "unknown_practice",
-                                     str(exc), **where)
+            await dead_letters.write(
+                settings.topic(name), message.value, "unknown_practice", str(exc), **where
+            )
             await _alert_operator_desk(name, value, "unknown practice")
             return
         except Exception as exc:  # a bug must not stop the worker or lose the message
             log.exception("handler failed on %s event %s", name, getattr(value, "event_id", "?"))
             svc.metrics.dead_letters.labels(name, "handler_error").inc()
             svc.metrics.events.labels(name, kind, "error").inc()
-            await dead_letters.write(settings.topic(name), message.value, "handler_error",
-                                     f"{type(exc).__name__} in handler", **where)
+            await dead_letters.write(
+                settings.topic(name),
+                message.value,
+                "handler_error",
+                f"{type(exc).__name__} in handler",
+                **where,
+            )
             await _alert_operator_desk(name, value, "engine error")
             return
         svc.metrics.events.labels(name, kind, _outcome_label(outcome)).inc()
@@ -84,13 +100,19 @@ def register_agents(
         if name != "intake":
             return
         svc.metrics.operator_fallbacks.labels(reason.replace(" ", "_")).inc()
-        await svc.publisher.publish("operator.alerts", value.practice_id, OperatorAlert(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"op-intake:{value.event_id}"),
-            dispatch_id=dispatch_id_for(value.event_id), practice_id=value.practice_id,
-            desk_id=settings.default_operator_desk,
-            urgency=value.operator_urgency or Urgency.URGENT, reason=reason,
-            at=svc.clock.now(),
-        ))
+        await svc.publisher.publish(
+            "operator.alerts",
+            value.practice_id,
+            OperatorAlert(
+                event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"op-intake:{value.event_id}"),
+                dispatch_id=dispatch_id_for(value.event_id),
+                practice_id=value.practice_id,
+                desk_id=settings.default_operator_desk,
+                urgency=value.operator_urgency or Urgency.URGENT,
+                reason=reason,
+                at=svc.clock.now(),
+            ),
+        )
 
     @app.agent(topics["intake"], concurrency=1)
     async def intake(stream: Any) -> None:
@@ -129,4 +151,3 @@ def _outcome_label(outcome: object) -> str:
     if outcome is None or outcome is False:
         return "ignored"
     return "ok"
-

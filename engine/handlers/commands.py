@@ -41,6 +41,7 @@ async def handle_command(svc: Services, command: DispatchCommand) -> object:
     if isinstance(command, ReleaseHeldMessage):
         return await release_held(svc, command)
     if isinstance(command, CancelDispatch):
+
         def cancel(state: DispatchState | None, now: datetime) -> Decision | None:
             return None if state is None else on_cancel(state, command.actor, now)
 

@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from engine.domain.dispatch import (
+    AuditEntry,
     CancelTimers,
     Decision,
     DispatchState,
     ScheduleTimer,
+    on_no_reachable_device,
 )
 from engine.handlers.effects import run_effects
 from engine.handlers.outbox import effect_from_dict, effect_to_dict
@@ -84,6 +86,9 @@ async def _on_unchanged(
     if decision.rejected:
         svc.metrics.illegal_transitions.labels(_reason_label(decision.rejected)).inc()
         log.info("dispatch %s: input rejected (%s)", dispatch_id, decision.rejected)
+        refusals = [e for e in decision.effects if isinstance(e, AuditEntry)]
+        if refusals:  # refused inputs are audited, though nothing changed
+            await run_effects(svc, decision.state, refusals, stored.meta)
     if consumed_timer:
         await svc.timers.remove([consumed_timer])
     if stored.outbox:  # a crash left effects unrun: run them now
@@ -99,15 +104,14 @@ async def _run_and_clear(
         unreachable_steps = await run_effects(svc, state, effects, meta)
         await svc.dispatches.clear_outbox(state.dispatch_id, state.version)
         for step in unreachable_steps:
-            from engine.domain.dispatch import on_no_reachable_device
+            await decide_and_apply(svc, state.dispatch_id, _nobody_reachable(step))
 
-            await decide_and_apply(
-                svc,
-                state.dispatch_id,
-                lambda current, now, step=step: None
-                if current is None
-                else on_no_reachable_device(current, step, now),
-            )
+
+def _nobody_reachable(step: int) -> Decide:
+    def decide(current: DispatchState | None, now: datetime) -> Decision | None:
+        return None if current is None else on_no_reachable_device(current, step, now)
+
+    return decide
 
 
 def _split(
@@ -129,13 +133,21 @@ def _split(
     return adds, removes, outbox
 
 
-_KNOWN_REASONS = ("stale", "duplicate", "illegal", "not_paged", "not_accepter", "terminal")
+_KNOWN_REASONS = (
+    "stale",
+    "duplicate",
+    "illegal",
+    "not paged",
+    "not a current target",
+    "only the accepter",
+    "already declined",
+)
 
 
 def _reason_label(rejected: str) -> str:
     """A bounded metric label from a rejection text."""
     lowered = rejected.lower()
     for known in _KNOWN_REASONS:
-        if known.replace("_", " ") in lowered or known in lowered:
-            return known
+        if known in lowered:
+            return known.replace(" ", "_")
     return "other"

@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 
 def alert_text(urgency: str) -> str:
     """The only words a push envelope may carry: no PHI."""
-    return {"emergency": "EMERGENCY message - open Nightline now",
-            "urgent": "Urgent message - open to view"}.get(urgency, "New message - open to view")
+    return {
+        "emergency": "EMERGENCY message - open Nightline now",
+        "urgent": "Urgent message - open to view",
+    }.get(urgency, "New message - open to view")
 
 
 async def run_effects(
@@ -48,12 +50,20 @@ async def run_effects(
         elif isinstance(effect, StateChanged):
             await _publish_state(svc, state, effect, meta)
         elif isinstance(effect, AuditEntry):
-            await svc.audit.record(AuditEvent(
-                at=state.updated_at, practice_id=state.practice_id, subject_type="dispatch",
-                subject_id=state.dispatch_id, actor=effect.actor, action=effect.action,
-                from_status=effect.from_status, to_status=effect.to_status, step=effect.step,
-                detail=effect.detail,
-            ))
+            await svc.audit.record(
+                AuditEvent(
+                    at=state.updated_at,
+                    practice_id=state.practice_id,
+                    subject_type="dispatch",
+                    subject_id=state.dispatch_id,
+                    actor=effect.actor,
+                    action=effect.action,
+                    from_status=effect.from_status,
+                    to_status=effect.to_status,
+                    step=effect.step,
+                    detail=effect.detail,
+                )
+            )
     return unreachable
 
 
@@ -65,10 +75,16 @@ async def _page(
     for page in pages:
         delivered.setdefault(page.step, 0)
         for device in devices.get(page.clinician_id, []):
-            result = await svc.push.send(PushRequest(
-                dispatch_id=state.dispatch_id, device=device, urgency=str(state.urgency),
-                step=page.step, attempt=page.attempt, alert_text=alert_text(str(state.urgency)),
-            ))
+            result = await svc.push.send(
+                PushRequest(
+                    dispatch_id=state.dispatch_id,
+                    device=device,
+                    urgency=str(state.urgency),
+                    step=page.step,
+                    attempt=page.attempt,
+                    alert_text=alert_text(str(state.urgency)),
+                )
+            )
             svc.metrics.pushes.labels(device.platform, "ok" if result.ok else "failed").inc()
             delivered[page.step] += int(result.ok)
     for step in sorted(delivered):
@@ -87,28 +103,54 @@ async def _page(
 
 async def _alert_operator(svc: Services, state: DispatchState, effect: NotifyOperatorDesk) -> None:
     svc.metrics.operator_fallbacks.labels(_reason_code(effect.reason)).inc()
-    await svc.publisher.publish("operator.alerts", state.practice_id, OperatorAlert(
-        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"op:{state.dispatch_id}:{state.version}"),
-        dispatch_id=state.dispatch_id, practice_id=state.practice_id, desk_id=effect.desk_id,
-        urgency=state.urgency, reason=effect.reason, at=state.updated_at,
-    ))
+    await svc.publisher.publish(
+        "operator.alerts",
+        state.practice_id,
+        OperatorAlert(
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"op:{state.dispatch_id}:{state.version}"),
+            dispatch_id=state.dispatch_id,
+            practice_id=state.practice_id,
+            desk_id=effect.desk_id,
+            urgency=state.urgency,
+            reason=effect.reason,
+            at=state.updated_at,
+        ),
+    )
 
 
 async def _publish_state(
     svc: Services, state: DispatchState, effect: StateChanged, meta: dict[str, Any]
 ) -> None:
+    log.info(
+        "dispatch %s: %s -> %s on %s at step %d (%s)",
+        state.dispatch_id,
+        _opt(effect.from_status),
+        effect.to_status,
+        effect.trigger,
+        effect.step,
+        state.plan.step(effect.step).level_name,
+    )
     if str(effect.to_status) == "accepted":
         waited = (state.updated_at - state.created_at).total_seconds()
         svc.metrics.time_to_accept.labels(str(state.urgency)).observe(max(0.0, waited))
-    await svc.publisher.publish("dispatch.state", state.dispatch_id, DispatchStateChanged(
-        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"st:{state.dispatch_id}:{state.version}"),
-        dispatch_id=state.dispatch_id, practice_id=state.practice_id,
-        intake_event_id=uuid.UUID(meta.get("intake_event_id", str(uuid.UUID(int=0)))),
-        urgency=state.urgency, from_status=_opt(effect.from_status), to_status=str(effect.to_status),
-        trigger=str(effect.trigger), step=effect.step,
-        level_name=state.plan.step(effect.step).level_name, version=state.version,
-        at=state.updated_at,
-    ))
+    await svc.publisher.publish(
+        "dispatch.state",
+        state.dispatch_id,
+        DispatchStateChanged(
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"st:{state.dispatch_id}:{state.version}"),
+            dispatch_id=state.dispatch_id,
+            practice_id=state.practice_id,
+            intake_event_id=uuid.UUID(meta.get("intake_event_id", str(uuid.UUID(int=0)))),
+            urgency=state.urgency,
+            from_status=_opt(effect.from_status),
+            to_status=str(effect.to_status),
+            trigger=str(effect.trigger),
+            step=effect.step,
+            level_name=state.plan.step(effect.step).level_name,
+            version=state.version,
+            at=state.updated_at,
+        ),
+    )
 
 
 def _opt(value: object) -> str | None:

@@ -82,13 +82,25 @@ async def _dispatch(
         await _rerun_pending(svc, dispatch_id)
         return IntakeOutcome("duplicate", str(result.urgency), dispatch_id)
     first = decision.state.plan.step(0)
-    if (result.action is TriageAction.LIVE_TRANSFER and created and isinstance(event, VoiceCall)
-            and not first.is_operator):
-        await svc.publisher.publish("telephony.transfers", event.call_id, LiveTransferInstruction(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"lt:{dispatch_id}"),
-            call_id=event.call_id, practice_id=practice.practice_id, dispatch_id=dispatch_id,
-            clinician_id=first.targets[0], urgency=result.urgency, at=decision.state.created_at,
-        ))
+    if (
+        result.action is TriageAction.LIVE_TRANSFER
+        and created
+        and isinstance(event, VoiceCall)
+        and not first.is_operator
+    ):
+        await svc.publisher.publish(
+            "telephony.transfers",
+            event.call_id,
+            LiveTransferInstruction(
+                event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"lt:{dispatch_id}"),
+                call_id=event.call_id,
+                practice_id=practice.practice_id,
+                dispatch_id=dispatch_id,
+                clinician_id=first.targets[0],
+                urgency=result.urgency,
+                at=decision.state.created_at,
+            ),
+        )
     return IntakeOutcome(str(result.action), str(result.urgency), dispatch_id)
 
 

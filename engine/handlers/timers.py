@@ -29,7 +29,7 @@ async def scan_due_timers(svc: Services, limit: int = 500) -> int:
     now = svc.clock.now()
     due = await svc.timers.claim_due(now, svc.timer_lease_s, limit)
     for timer in due:
-        kind, first, second = (timer.member.split("|") + ["", ""])[:3]
+        kind, first, second = ([*timer.member.split("|"), "", ""])[:3]
         if kind == "ack" and second.isdigit():
             command: FireAckTimer | ReleaseHeldMessage = FireAckTimer(
                 dispatch_id=first, step=int(second), due_at=timer.due_at, fired_at=now

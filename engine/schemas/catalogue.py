@@ -51,25 +51,60 @@ class TopicSpec:
 
 
 CATALOGUE: tuple[TopicSpec, ...] = (
-    TopicSpec("intake", "practice_id", (IntakeEvent,),
-              "Calls and messages from telephony, chat, SMS, e-mail and web forms."),
-    TopicSpec("dispatch.commands", "dispatch_id (held_id for releases)", (DispatchCommand,),
-              "Timer firings and operator commands for dispatches."),
-    TopicSpec("dispatch.state", "dispatch_id", (DispatchStateChanged,),
-              "Every dispatch status change.", retention_ms=30 * DAY_MS),
-    TopicSpec("acks", "dispatch_id", (Acknowledgement,),
-              "Receipts and actions from the clinician app."),
-    TopicSpec("telephony.transfers", "call_id", (LiveTransferInstruction,),
-              "Live-transfer (patch) instructions back to telephony."),
-    TopicSpec("office.held", "practice_id", (HeldForOffice, ReleasedToOffice),
-              "Routine messages held for the office, and their release."),
-    TopicSpec("operator.alerts", "practice_id", (OperatorAlert,),
-              "Dispatches the operator desk must handle."),
-    TopicSpec("audit", "subject_id", (AuditEvent,),
-              "Timeline of every state change; kept six years (HIPAA 164.316).",
-              retention_ms=6 * 366 * DAY_MS),
-    TopicSpec("deadletter", "source topic", (DeadLetter,),
-              "Rejected input with the reason; raw bytes encrypted.", retention_ms=30 * DAY_MS),
+    TopicSpec(
+        "intake",
+        "practice_id",
+        (IntakeEvent,),
+        "Calls and messages from telephony, chat, SMS, e-mail and web forms.",
+    ),
+    TopicSpec(
+        "dispatch.commands",
+        "dispatch_id (held_id for releases)",
+        (DispatchCommand,),
+        "Timer firings and operator commands for dispatches.",
+    ),
+    TopicSpec(
+        "dispatch.state",
+        "dispatch_id",
+        (DispatchStateChanged,),
+        "Every dispatch status change.",
+        retention_ms=30 * DAY_MS,
+    ),
+    TopicSpec(
+        "acks", "dispatch_id", (Acknowledgement,), "Receipts and actions from the clinician app."
+    ),
+    TopicSpec(
+        "telephony.transfers",
+        "call_id",
+        (LiveTransferInstruction,),
+        "Live-transfer (patch) instructions back to telephony.",
+    ),
+    TopicSpec(
+        "office.held",
+        "practice_id",
+        (HeldForOffice, ReleasedToOffice),
+        "Routine messages held for the office, and their release.",
+    ),
+    TopicSpec(
+        "operator.alerts",
+        "practice_id",
+        (OperatorAlert,),
+        "Dispatches the operator desk must handle.",
+    ),
+    TopicSpec(
+        "audit",
+        "subject_id",
+        (AuditEvent,),
+        "Timeline of every state change; kept six years (HIPAA 164.316).",
+        retention_ms=6 * 366 * DAY_MS,
+    ),
+    TopicSpec(
+        "deadletter",
+        "source topic",
+        (DeadLetter,),
+        "Rejected input with the reason; raw bytes encrypted.",
+        retention_ms=30 * DAY_MS,
+    ),
 )
 
 _BY_NAME = {t.name: t for t in CATALOGUE}

@@ -32,7 +32,9 @@ __all__ = [
     "WebForm",
 ]
 
-PhoneNumber = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^\+?[0-9 ()\-.]+$")]
+PhoneNumber = Annotated[
+    str, StringConstraints(min_length=3, max_length=32, pattern=r"^\+?[0-9 ()\-.]+$")
+]
 
 
 class Urgency(StrEnum):

@@ -28,7 +28,9 @@ def stack_settings() -> Settings:
 
 
 @pytest.fixture(scope="module")
-def harness(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+def harness(
+    stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Harness]:
     """One worker shared by the tests of a module."""
     h = Harness(stack_settings, tmp_path_factory.mktemp("worker"))
     h.start_worker()

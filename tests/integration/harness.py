@@ -52,8 +52,14 @@ class Harness:
 
     def __init__(self, base: Settings, log_dir: Path) -> None:
         self.prefix = f"nltest-{uuid.uuid4().hex[:10]}"
-        self.settings = base.model_copy(update={"topic_prefix": self.prefix, "app_id": self.prefix,
-                                                "web_port": free_port(), "topic_partitions": 2})
+        self.settings = base.model_copy(
+            update={
+                "topic_prefix": self.prefix,
+                "app_id": self.prefix,
+                "web_port": free_port(),
+                "topic_partitions": 2,
+            }
+        )
         self.keys = Keys(self.prefix)
         self.redis = redis.Redis.from_url(self.settings.redis_dsn)
         self.log_dir = log_dir
@@ -67,28 +73,44 @@ class Harness:
     def env(self) -> dict[str, str]:
         s = self.settings
         env = {k: v for k, v in os.environ.items() if not k.startswith("NIGHTLINE_")}
-        env.update({
-            "KAFKA_BOOTSTRAP_SERVERS": s.kafka_servers, "REDIS_URL": s.redis_dsn,
-            "NIGHTLINE_TOPIC_PREFIX": self.prefix, "NIGHTLINE_APP_ID": self.prefix,
-            "NIGHTLINE_WEB_PORT": str(s.web_port), "NIGHTLINE_TOPIC_PARTITIONS": "2",
-            "NIGHTLINE_CLOCK": "redis-offset", "NIGHTLINE_STATE_DIR": str(self.log_dir),
-            "NIGHTLINE_TIMER_LEASE_S": "3", "NIGHTLINE_KAFKA_SESSION_TIMEOUT_S": "6",
-        })
+        env.update(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": s.kafka_servers,
+                "REDIS_URL": s.redis_dsn,
+                "NIGHTLINE_TOPIC_PREFIX": self.prefix,
+                "NIGHTLINE_APP_ID": self.prefix,
+                "NIGHTLINE_WEB_PORT": str(s.web_port),
+                "NIGHTLINE_TOPIC_PARTITIONS": "2",
+                "NIGHTLINE_CLOCK": "redis-offset",
+                "NIGHTLINE_STATE_DIR": str(self.log_dir),
+                "NIGHTLINE_TIMER_LEASE_S": "3",
+                "NIGHTLINE_KAFKA_SESSION_TIMEOUT_S": "6",
+            }
+        )
         return env
 
     def start_worker(self) -> None:
         log = open(self.log_dir / f"worker-{self.prefix}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "worker"], env=self.env(), stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            [sys.executable, "-m", "engine.cli", "worker"],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Ready when a probe (a routine message to an unknown practice) is dead-lettered."""
         probe = uuid.uuid4().hex
         self.producer.send_raw("intake", "probe", json.dumps({"probe": probe}).encode())
-        wait_for(lambda: any(d.source_offset is not None and probe in self._raw(d)
-                             for d in self.read("deadletter")), timeout, "worker to consume")
+
+        def consumed() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"worker exited:\n{self.log_text()[-3000:]}")
+            return any(probe in self._raw(d) for d in self.read("deadletter"))
+
+        wait_for(consumed, timeout, "worker to consume")
 
     def kill_worker(self, sig: int = signal.SIGKILL) -> None:
         assert self.process is not None
@@ -109,12 +131,14 @@ class Harness:
     # --- inputs ------------------------------------------------------------------
     def load_practice(self, practice: Practice, devices: list[Device]) -> None:
         from dataclasses import asdict
+
         pipe = self.redis.pipeline()
         pipe.set(self.keys.practice(practice.practice_id), practice.model_dump_json())
         pipe.sadd(self.keys.practices, practice.practice_id)
         for device in devices:
-            pipe.hset(self.keys.devices(device.clinician_id), device.device_id,
-                      json.dumps(asdict(device)))
+            pipe.hset(
+                self.keys.devices(device.clinician_id), device.device_id, json.dumps(asdict(device))
+            )
         pipe.incr(self.keys.practices_revision)
         pipe.execute()
 
@@ -131,10 +155,15 @@ class Harness:
         """Every event on a topic so far (decoded with its contract)."""
         consumer = self._consumers.get(topic)
         if consumer is None:
-            consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_servers,
-                                     enable_auto_commit=False, group_id=None)
+            consumer = KafkaConsumer(
+                bootstrap_servers=self.settings.kafka_servers,
+                enable_auto_commit=False,
+                group_id=None,
+            )
             name = f"{self.prefix}.{topic}"
-            parts = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or [])]
+            parts = [
+                TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or [])
+            ]
             consumer.assign(parts)
             consumer.seek_to_beginning(*parts)
             self._consumers[topic] = consumer
@@ -148,5 +177,6 @@ class Harness:
         from cryptography.fernet import Fernet
 
         from engine.adapters.dead_letters import load_or_create_key
+
         key = load_or_create_key(None, self.log_dir)
         return Fernet(key).decrypt(letter.raw_encrypted.encode()).decode(errors="replace")

@@ -4,6 +4,7 @@ dedupe and dead letters (scenarios a-d, f-h of issue 2)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -18,8 +19,9 @@ from tests.integration.harness import Harness, wait_for
 def _ack(dispatch_id: str, clinician: str, kind: AckKind) -> Acknowledgement:
     from datetime import UTC, datetime
 
-    return Acknowledgement(dispatch_id=dispatch_id, clinician_id=clinician, kind=kind,
-                           at=datetime.now(UTC))
+    return Acknowledgement(
+        dispatch_id=dispatch_id, clinician_id=clinician, kind=kind, at=datetime.now(UTC)
+    )
 
 
 def _states(h: Harness, dispatch_id: str) -> list[Any]:
@@ -27,7 +29,9 @@ def _states(h: Harness, dispatch_id: str) -> list[Any]:
 
 
 def test_a_urgent_call_pages_the_primary_without_phi(harness: Harness) -> None:
-    harness.load_practice(data.practice("p-a", timeout_s=60), data.devices_for("dr-ash", "dr-birch"))
+    harness.load_practice(
+        data.practice("p-a", timeout_s=60), data.devices_for("dr-ash", "dr-birch")
+    )
     event = data.urgent_call("p-a")
     sent = time.monotonic()
     harness.producer.send_intake(event)
@@ -44,17 +48,25 @@ def test_a_urgent_call_pages_the_primary_without_phi(harness: Harness) -> None:
 
 
 def test_b_no_ack_repages_then_backup_then_operator(harness: Harness) -> None:
-    harness.load_practice(data.practice("p-b", timeout_s=1.5, repeats=1),
-                          data.devices_for("dr-ash", "dr-birch"))
+    harness.load_practice(
+        data.practice("p-b", timeout_s=1.5, repeats=1), data.devices_for("dr-ash", "dr-birch")
+    )
     event = data.urgent_call("p-b")
     harness.producer.send_intake(event)
     dispatch_id = dispatch_id_for(event.event_id)
-    alerts = wait_for(lambda: [a for a in harness.read("operator.alerts")
-                               if a.dispatch_id == dispatch_id], 30, "operator alert")
+    alerts = wait_for(
+        lambda: [a for a in harness.read("operator.alerts") if a.dispatch_id == dispatch_id],
+        30,
+        "operator alert",
+    )
     pushes = harness.pushes(dispatch_id)
     assert [(p["clinician_id"], p["step"], p["attempt"]) for p in pushes] == [
-        ("dr-ash", 0, 1), ("dr-ash", 1, 2), ("dr-birch", 2, 1), ("dr-birch", 3, 2)]
-    gaps = [b["sent_at_unix"] - a["sent_at_unix"] for a, b in zip(pushes, pushes[1:], strict=False)]
+        ("dr-ash", 0, 1),
+        ("dr-ash", 1, 2),
+        ("dr-birch", 2, 1),
+        ("dr-birch", 3, 2),
+    ]
+    gaps = [b["sent_at_unix"] - a["sent_at_unix"] for a, b in itertools.pairwise(pushes)]
     assert all(gap >= 1.4 for gap in gaps), gaps
     assert len(alerts) == 1 and alerts[0].desk_id == "desk-1"
     audit = [a for a in harness.read("audit") if a.subject_id == dispatch_id]
@@ -62,14 +74,19 @@ def test_b_no_ack_repages_then_backup_then_operator(harness: Harness) -> None:
 
 
 def test_c_accept_stops_escalation_and_nobody_else_can_accept(harness: Harness) -> None:
-    harness.load_practice(data.practice("p-c", timeout_s=1.5), data.devices_for("dr-ash", "dr-birch"))
+    harness.load_practice(
+        data.practice("p-c", timeout_s=1.5), data.devices_for("dr-ash", "dr-birch")
+    )
     event = data.urgent_call("p-c")
     harness.producer.send_intake(event)
     dispatch_id = dispatch_id_for(event.event_id)
     wait_for(lambda: harness.pushes(dispatch_id), 10, "first push")
     harness.producer.send_ack(_ack(dispatch_id, "dr-ash", AckKind.ACCEPTED))
-    wait_for(lambda: any(s.to_status == "accepted" for s in _states(harness, dispatch_id)), 10,
-             "accepted")
+    wait_for(
+        lambda: any(s.to_status == "accepted" for s in _states(harness, dispatch_id)),
+        10,
+        "accepted",
+    )
     harness.producer.send_ack(_ack(dispatch_id, "dr-birch", AckKind.ACCEPTED))
     time.sleep(4.0)  # more than two ack timeouts
     assert len(harness.pushes(dispatch_id)) == 1
@@ -79,14 +96,19 @@ def test_c_accept_stops_escalation_and_nobody_else_can_accept(harness: Harness) 
 
 
 def test_d_decline_escalates_at_once(harness: Harness) -> None:
-    harness.load_practice(data.practice("p-d", timeout_s=120), data.devices_for("dr-ash", "dr-birch"))
+    harness.load_practice(
+        data.practice("p-d", timeout_s=120), data.devices_for("dr-ash", "dr-birch")
+    )
     event = data.urgent_call("p-d")
     harness.producer.send_intake(event)
     dispatch_id = dispatch_id_for(event.event_id)
     wait_for(lambda: harness.pushes(dispatch_id), 10, "first push")
     harness.producer.send_ack(_ack(dispatch_id, "dr-ash", AckKind.DECLINED))
-    pushes = wait_for(lambda: [p for p in harness.pushes(dispatch_id)
-                               if p["clinician_id"] == "dr-birch"], 10, "backup paged")
+    pushes = wait_for(
+        lambda: [p for p in harness.pushes(dispatch_id) if p["clinician_id"] == "dr-birch"],
+        10,
+        "backup paged",
+    )
     assert pushes[0]["attempt"] == 1
     assert len([p for p in harness.pushes(dispatch_id) if p["clinician_id"] == "dr-ash"]) == 1
 
@@ -96,19 +118,23 @@ def test_f_nobody_on_call_goes_to_the_operator_desk(harness: Harness) -> None:
     event = data.urgent_call("p-f")
     harness.producer.send_intake(event)
     dispatch_id = dispatch_id_for(event.event_id)
-    alerts = wait_for(lambda: [a for a in harness.read("operator.alerts")
-                               if a.dispatch_id == dispatch_id], 10, "operator alert")
+    alerts = wait_for(
+        lambda: [a for a in harness.read("operator.alerts") if a.dispatch_id == dispatch_id],
+        10,
+        "operator alert",
+    )
     assert alerts[0].desk_id == "desk-1"
     assert harness.pushes(dispatch_id) == []
 
 
 def test_f2_clinician_without_device_escalates_instead_of_waiting(harness: Harness) -> None:
-    harness.load_practice(data.practice("p-f2", timeout_s=120), data.devices_for("dr-birch"))
+    practice = data.practice("p-f2", timeout_s=120, primary=("dr-nodevice",), backup=("dr-elm",))
+    harness.load_practice(practice, data.devices_for("dr-elm"))
     event = data.urgent_call("p-f2")
     harness.producer.send_intake(event)
     dispatch_id = dispatch_id_for(event.event_id)
     pushes = wait_for(lambda: harness.pushes(dispatch_id), 10, "backup paged")
-    assert pushes[0]["clinician_id"] == "dr-birch"
+    assert [(p["clinician_id"], p["step"]) for p in pushes] == [("dr-elm", 2)]
 
 
 def test_g_same_event_twice_dispatches_once(harness: Harness) -> None:
@@ -120,8 +146,10 @@ def test_g_same_event_twice_dispatches_once(harness: Harness) -> None:
     wait_for(lambda: harness.pushes(dispatch_id), 10, "first push")
     marker = data.urgent_call("p-g")  # sent after the duplicate: once it is paged, both were read
     harness.producer.send_intake(marker)
-    wait_for(lambda: harness.pushes(dispatch_id_for(marker.event_id)), 10, "marker push")
+    marker_id = dispatch_id_for(marker.event_id)
+    wait_for(lambda: harness.pushes(marker_id), 10, "marker push")
     assert len(harness.pushes(dispatch_id)) == 1
+    wait_for(lambda: _states(harness, marker_id), 10, "marker state event")
     assert len([s for s in _states(harness, dispatch_id) if s.to_status == "sent"]) == 1
 
 
@@ -140,14 +168,20 @@ def test_h_malformed_events_go_to_dead_letters_and_the_worker_goes_on(harness: H
     wanted = {"invalid_json", "schema_violation", "unknown_practice"}
 
     def letters() -> list[Any]:
-        found = [d for d in harness.read("deadletter")
-                 if d.reason_code != "schema_violation" or "surprise" in d.reason]
+        found = [
+            d
+            for d in harness.read("deadletter")
+            if d.reason_code != "schema_violation" or "surprise" in d.reason
+        ]
         return found if wanted <= {d.reason_code for d in found} else []
 
     wait_for(letters, 10, "three dead letters")
     violation = next(d for d in letters() if d.reason_code == "schema_violation")
     assert "received_at" in violation.reason and "surprise" in violation.reason
     assert data.SYNTHETIC_PATIENT not in violation.model_dump_json()
-    assert [a for a in harness.read("operator.alerts")
-            if a.dispatch_id == dispatch_id_for(unknown.event_id)]
+    assert [
+        a
+        for a in harness.read("operator.alerts")
+        if a.dispatch_id == dispatch_id_for(unknown.event_id)
+    ]
     assert harness.process is not None and harness.process.poll() is None
