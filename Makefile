@@ -45,7 +45,7 @@ stack-up: install
 stack-down: install
 	$(NL) stack down
 
-test: install
+test: install lint
 	@set -o pipefail; export $(TEST_ENV); \
 	$(NL) stack up; \
 	status=0; $(BIN)/pytest -q -p no:cacheprovider || status=$$?; \
