@@ -168,3 +168,6 @@ class MemoryHeldStore:
             return False
         self.seen.add(key)
         return True
+
+    async def was_seen(self, key: str) -> bool:
+        return key in self.seen

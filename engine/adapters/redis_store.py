@@ -150,6 +150,9 @@ class RedisHeldStore:
     async def mark_seen(self, key: str, ttl_s: int) -> bool:
         return bool(await self._redis.set(self._keys.seen(key), "1", nx=True, ex=ttl_s))
 
+    async def was_seen(self, key: str) -> bool:
+        return bool(await self._redis.exists(self._keys.seen(key)))
+
 
 class RedisTimerIndex:
     """:class:`engine.ports.TimerIndex` on a Redis sorted set."""

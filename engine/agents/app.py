@@ -11,7 +11,7 @@ duplicates.
 from __future__ import annotations
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from engine.adapters.clocks import RedisOffsetClock
 from engine.adapters.dead_letters import DeadLetterWriter, load_or_create_key
@@ -22,6 +22,8 @@ from engine.schemas.catalogue import CATALOGUE
 from engine.settings import Settings
 
 __all__ = ["create_app"]
+
+_PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"  # the text format generate_latest writes
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -94,7 +96,8 @@ def _register_pages(app: faust.App, runtime: Runtime) -> None:
 
     @app.page("/metrics")
     async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type; the exposition format is UTF-8 anyway
+        return web.bytes(generate_latest(registry), content_type=_PROMETHEUS_CONTENT_TYPE)
 
     @app.page("/healthz")
     async def healthz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

@@ -48,12 +48,14 @@ async def handle_intake(svc: Services, event: IntakeEvent) -> IntakeOutcome:
     result = triage(event, practice, now)
     if result.action in (TriageAction.DISPATCH, TriageAction.LIVE_TRANSFER):
         return await _dispatch(svc, event, practice, result)
-    if not await svc.held.mark_seen(f"intake:{event.event_id}", svc.dedupe_ttl_s):
+    seen_key = f"intake:{event.event_id}"
+    if await svc.held.was_seen(seen_key):
         return IntakeOutcome("duplicate", str(result.urgency))
     if result.action is TriageAction.HOLD_FOR_OFFICE and result.release_at is not None:
         await hold_for_office(svc, practice.practice_id, event.event_id, result.release_at)
     else:
         await deliver_to_office(svc, practice.practice_id, event.event_id)
+    await svc.held.mark_seen(seen_key, svc.dedupe_ttl_s)  # after the work: a crash redoes it
     return IntakeOutcome(str(result.action), str(result.urgency))
 
 

@@ -185,3 +185,26 @@ def test_h_malformed_events_go_to_dead_letters_and_the_worker_goes_on(harness: H
         if a.dispatch_id == dispatch_id_for(unknown.event_id)
     ]
     assert harness.process is not None and harness.process.poll() is None
+
+
+def test_z_metrics_describe_the_pipeline_without_phi(harness: Harness) -> None:
+    """Runs after the scenarios above on the same worker: their traces are in /metrics."""
+    from urllib.request import urlopen
+
+    url = f"http://127.0.0.1:{harness.settings.web_port}/metrics"
+    with urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("nightline_") and " " in line
+    }
+    assert samples['nightline_call_to_push_seconds_count{urgency="urgent"}'] >= 5
+    assert samples['nightline_escalations_total{level="backup"}'] >= 2
+    assert samples['nightline_timer_lateness_seconds_count{kind="ack"}'] >= 4
+    assert any(k.startswith("nightline_operator_fallbacks_total") for k in samples)
+    assert any(k.startswith("nightline_dead_letters_total") for k in samples)
+    for phi in (data.SYNTHETIC_PATIENT, data.SYNTHETIC_CALLBACK, "dizzy"):
+        assert phi not in text
+    with urlopen(f"http://127.0.0.1:{harness.settings.web_port}/healthz", timeout=5) as response:
+        assert response.status == 200

@@ -214,3 +214,59 @@ async def test_stale_timer_is_harmless() -> None:
     stale = FireAckTimer(dispatch_id=dispatch_id, step=0, due_at=NIGHT, fired_at=NIGHT)
     await handle_command(w.svc, stale)
     assert len(w.paged()) == 2
+
+
+async def test_emergency_call_on_hold_is_patched_through_to_the_primary() -> None:
+    w = World()
+    practice = await w.svc.practices.get("p-1")
+    assert practice is not None
+    rules = practice.triage.model_copy(update={"live_transfer_urgencies": [Urgency.EMERGENCY]})
+    w.svc.practices.practices["p-1"] = practice.model_copy(update={"triage": rules})  # type: ignore[attr-defined]
+    event = VoiceCall(
+        event_id=uuid.uuid4(),
+        practice_id="p-1",
+        source_system="pbx",
+        received_at=NIGHT,
+        caller=Caller(type=CallerType.PATIENT),
+        reason=CallReason.SYMPTOMS,
+        message="baby is not breathing",
+        call_id="c-77",
+        caller_on_hold=True,
+    )
+    outcome = await handle_intake(w.svc, event)
+    assert outcome.action == "live_transfer" and outcome.urgency == "emergency"
+    transfers = w.publisher.on("telephony.transfers")
+    assert [(t.call_id, t.clinician_id) for t in transfers] == [("c-77", "dr-ash")]
+    assert w.paged() == [("dr-ash", 0, 1)]  # the secure message goes out as well
+
+
+async def test_routine_in_office_hours_is_delivered_at_once_and_only_once() -> None:
+    w = World()
+    w.clock.current = datetime(2026, 1, 6, 15, 0, tzinfo=UTC)  # 10:00 in New York
+    sms = SmsMessage(
+        event_id=uuid.uuid4(),
+        practice_id="p-1",
+        source_system="sms",
+        received_at=w.clock.current,
+        caller=Caller(type=CallerType.PATIENT),
+        reason=CallReason.APPOINTMENT,
+    )
+    assert (await handle_intake(w.svc, sms)).action == "deliver_to_office"
+    assert (await handle_intake(w.svc, sms)).action == "duplicate"
+    released = w.publisher.on("office.held")
+    assert len(released) == 1 and released[0].held is False
+    assert await w.timers.pending() == 0
+
+
+async def test_refused_acks_are_counted_and_audited() -> None:
+    w = World()
+    outcome = await handle_intake(w.svc, call())
+    assert outcome.dispatch_id
+    await handle_ack(w.svc, ack(outcome.dispatch_id, "dr-ash", AckKind.ACCEPTED))
+    await handle_ack(w.svc, ack(outcome.dispatch_id, "dr-birch", AckKind.ACCEPTED))
+    refused = [a for a in w.audit.entries if a.action.endswith("_refused")]  # type: ignore[attr-defined]
+    assert len(refused) == 1 and refused[0].actor == "dr-birch"  # type: ignore[attr-defined]
+    value = w.svc.metrics.registry.get_sample_value(
+        "nightline_illegal_transitions_total", {"reason": "illegal"}
+    )
+    assert value == 1.0
