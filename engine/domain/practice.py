@@ -8,11 +8,12 @@ simple schedule with layered rotations; the rest stays.
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine.domain.schedule import Clinician, CoverageGroup, SchedulePolicy
+from engine.domain.weekdays import Weekday
 from engine.schemas._base import AwareDatetime, Identifier
 from engine.schemas.intake import CallerType, CallReason, Urgency
 
@@ -30,21 +31,6 @@ __all__ = [
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Weekday(StrEnum):
-    MON = "mon"
-    TUE = "tue"
-    WED = "wed"
-    THU = "thu"
-    FRI = "fri"
-    SAT = "sat"
-    SUN = "sun"
-
-    @property
-    def index(self) -> int:  # type: ignore[override]  # str.index is not used on weekdays
-        """Monday is 0, as in ``datetime.weekday()``."""
-        return list(Weekday).index(self)
 
 
 class TimeRange(_Config):
@@ -177,6 +163,12 @@ class Practice(_Config):
     triage: TriageRules = Field(default_factory=TriageRules)
     escalation: dict[Urgency, EscalationPolicy] = Field(default_factory=_default_policies)
     schedule: SimpleSchedule = Field(default_factory=SimpleSchedule)
+    clinicians: list[Clinician] = Field(default_factory=list)
+    coverage_groups: list[CoverageGroup] = Field(default_factory=list)
+    default_group: Identifier | None = Field(
+        default=None, description="Group paged when an event names none (default: the first)."
+    )
+    escalation_policies: dict[Urgency, SchedulePolicy] = Field(default_factory=dict)
     operator_desk: Identifier = Field(
         default="operator-desk", description="The answering service's human fallback."
     )

@@ -1,0 +1,168 @@
+"""On-call schedules and escalation policies as practices run them (the model).
+
+A practice has coverage groups ("Pediatrics after hours", "OB", "Hospital
+calls"). Each group has, per coverage role (primary, backup), layers of
+rotations (higher layers win where they cover), and overrides on top. A
+practice's escalation policy per urgency is a list of levels, each targeting a
+role of a group, a named clinician, a whole group, or the operator desk. The
+last level is always a human at the answering service.
+
+Plain validated data; resolution lives in ``engine.domain.schedule_resolution``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine.domain.weekdays import Weekday
+from engine.schemas._base import AwareDatetime, Identifier
+
+__all__ = [
+    "Clinician",
+    "ClinicianRole",
+    "CoverageGroup",
+    "CoverageRole",
+    "Layer",
+    "LevelTarget",
+    "Override",
+    "OverrideKind",
+    "PolicyLevel",
+    "Restriction",
+    "SchedulePolicy",
+    "ShiftUnit",
+    "StopCondition",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClinicianRole(StrEnum):
+    PHYSICIAN = "physician"
+    NURSE_PRACTITIONER = "nurse_practitioner"
+    NURSE = "nurse"
+    ADMIN = "admin"
+
+
+class Clinician(_Model):
+    """A person who can be paged; may belong to several practices."""
+
+    clinician_id: Identifier
+    display_name: str = Field(min_length=1, max_length=200)
+    role: ClinicianRole = ClinicianRole.PHYSICIAN
+    practices: list[Identifier] = Field(default_factory=list)
+
+
+class CoverageRole(StrEnum):
+    PRIMARY = "primary"
+    BACKUP = "backup"  # second call
+
+
+class ShiftUnit(StrEnum):
+    HOURS = "hours"
+    DAYS = "days"
+    WEEKS = "weeks"
+
+
+class Restriction(_Model):
+    """A weekly window in local wall-clock time, starting on each listed day.
+
+    ``end <= start`` crosses midnight: weeknights are days mon-fri 17:00-08:00,
+    weekends are day fri 17:00 to ... (use one restriction per window).
+    """
+
+    days: list[Weekday] = Field(min_length=1)
+    start: time
+    end: time
+
+
+class Layer(_Model):
+    """A rotation: participants take turns in order, each for one shift.
+
+    Shift k starts at local ``handoff_time`` on ``start_date`` plus k shift
+    lengths (wall-clock arithmetic, so an 08:00 handoff stays at 08:00 across
+    DST). With restrictions, the layer covers only inside those windows.
+    """
+
+    layer_id: Identifier
+    name: str = Field(default="", max_length=200)
+    role: CoverageRole = CoverageRole.PRIMARY
+    participants: list[Identifier] = Field(min_length=1)
+    shift_length: int = Field(ge=1, le=10_000)
+    shift_unit: ShiftUnit = ShiftUnit.DAYS
+    handoff_time: time = time(8, 0)
+    start_date: date
+    end_date: date | None = Field(default=None, description="Last local day of the layer.")
+    restrictions: list[Restriction] = Field(default_factory=list)
+
+
+class OverrideKind(StrEnum):
+    REPLACE = "replace"  # ``clinician_id`` instead of whoever is on call
+    ADD = "add"  # ``clinician_id`` as well
+    REMOVE = "remove"  # ``clinician_id`` is not on call (vacation, sick)
+
+
+class Override(_Model):
+    """A change on top of the layers for one interval (half-open)."""
+
+    override_id: Identifier
+    role: CoverageRole = CoverageRole.PRIMARY
+    kind: OverrideKind = OverrideKind.REPLACE
+    clinician_id: Identifier
+    start: AwareDatetime
+    end: AwareDatetime
+    note: str = Field(default="", max_length=300)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Override:
+        if self.end <= self.start:
+            raise ValueError("override end must be after its start")
+        return self
+
+
+class CoverageGroup(_Model):
+    group_id: Identifier
+    name: str = Field(min_length=1, max_length=200)
+    layers: list[Layer] = Field(default_factory=list, description="Later layers win.")
+    overrides: list[Override] = Field(default_factory=list)
+
+
+class LevelTarget(_Model):
+    """Who a level pages."""
+
+    kind: Literal["role", "clinician", "group", "operator"]
+    group_id: Identifier | None = None  # role, group (None: the practice's default group)
+    role: CoverageRole | None = None  # role
+    clinician_id: Identifier | None = None  # clinician
+
+    @model_validator(mode="after")
+    def _complete(self) -> LevelTarget:
+        if self.kind == "role" and self.role is None:
+            raise ValueError("a 'role' target needs role (primary or backup)")
+        if self.kind == "clinician" and self.clinician_id is None:
+            raise ValueError("a 'clinician' target needs clinician_id")
+        return self
+
+
+class StopCondition(StrEnum):
+    ACCEPTED = "accepted"
+    READ = "read"  # reading the message counts as acknowledgement
+
+
+class PolicyLevel(_Model):
+    name: str = Field(default="", max_length=60)
+    targets: list[LevelTarget] = Field(min_length=1)
+    ack_timeout_seconds: float = Field(gt=0, le=24 * 3600, description="Sub-minute allowed.")
+    repeats: int = Field(default=0, ge=0, le=10, description="Re-pages of this level.")
+
+
+class SchedulePolicy(_Model):
+    """An escalation policy: ordered levels; the operator desk always ends it."""
+
+    levels: list[PolicyLevel] = Field(min_length=1)
+    stop_on: StopCondition = StopCondition.ACCEPTED
