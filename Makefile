@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml
 run: install
 	$(NL) stack up
 	$(NL) topics create
-	$(NL) practice load deploy/practices/demo-pediatrics.yaml
+	$(NL) schedule load deploy/practices/demo-pediatrics.yaml --actor make-run
+	$(NL) schedule load deploy/practices/maple-pediatrics.yaml --actor make-run
 	@echo
 	@echo "Nightline is starting a worker (Ctrl-C stops it; 'make stack-down' stops Kafka and Redis)."
 	@echo "  metrics:  http://127.0.0.1:6066/metrics    health: http://127.0.0.1:6066/healthz"

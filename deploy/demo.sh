@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 NL=.venv/bin/nightline
 $NL stack up
 $NL topics create >/dev/null
-$NL practice load deploy/practices/demo-pediatrics.yaml
+$NL schedule load deploy/practices/demo-pediatrics.yaml --actor demo
 mkdir -p .nightline
 $NL worker > .nightline/demo-worker.log 2>&1 &
 WORKER=$!

@@ -10,8 +10,9 @@ from redis.asyncio import Redis
 
 from engine.adapters.clocks import RedisOffsetClock, SystemClock
 from engine.adapters.kafka_publisher import FaustPublisher, TopicAuditSink
+from engine.adapters.practice_cache import PracticeCache
 from engine.adapters.recording_push import RedisRecordingPushGateway
-from engine.adapters.redis_directory import RedisDeviceDirectory, RedisPracticeDirectory
+from engine.adapters.redis_directory import RedisDeviceDirectory
 from engine.adapters.redis_keys import Keys
 from engine.adapters.redis_store import RedisDispatchStore, RedisHeldStore, RedisTimerIndex
 from engine.handlers.services import Services
@@ -26,7 +27,7 @@ class Runtime:
     """Services plus the handles the app needs for its periodic tasks."""
 
     def __init__(
-        self, services: Services, redis: Redis, practices: RedisPracticeDirectory, clock: Clock
+        self, services: Services, redis: Redis, practices: PracticeCache, clock: Clock
     ) -> None:
         self.services = services
         self.redis = redis
@@ -42,7 +43,7 @@ def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
         if settings.clock == "redis-offset"
         else SystemClock()
     )
-    practices = RedisPracticeDirectory(redis, keys)
+    practices = PracticeCache(redis, keys, settings.kafka_servers, settings.topic("practices"))
     publisher = FaustPublisher(topics)
     services = Services(
         clock=clock,

@@ -3,7 +3,6 @@ tools to publish sample calls and watch what happens."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import uuid
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from engine.settings import Settings, load_settings
+from engine.settings import load_settings
 
 __all__ = ["main"]
 
@@ -140,46 +139,6 @@ def ack(dispatch_id: str, clinician: str, kind: str) -> None:
     click.echo(f"sent {kind} from {clinician} for {dispatch_id}")
 
 
-@main.group()
-def practice() -> None:
-    """Practice definitions."""
-
-
-@practice.command("load")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-def practice_load(path: Path) -> None:
-    """Load a practice (and its clinicians' devices) from YAML or JSON."""
-    from engine.practice_files import PracticeFileError, load_practice_file
-
-    try:
-        loaded = load_practice_file(path)
-    except PracticeFileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    asyncio.run(_store_practice(load_settings(), loaded))
-    click.echo(
-        f"loaded practice {loaded.practice.practice_id} with {len(loaded.devices)} device(s)"
-    )
-
-
-async def _store_practice(s: Settings, loaded: object) -> None:
-    from redis.asyncio import Redis
-
-    from engine.adapters.redis_directory import RedisDeviceDirectory, RedisPracticeDirectory
-    from engine.adapters.redis_keys import Keys
-    from engine.practice_files import PracticeFile
-
-    assert isinstance(loaded, PracticeFile)
-    redis = Redis.from_url(s.redis_dsn)
-    keys = Keys(s.topic_prefix)
-    try:
-        await RedisPracticeDirectory(redis, keys).put(loaded.practice)
-        devices = RedisDeviceDirectory(redis, keys)
-        for device in loaded.devices:
-            await devices.register(device)
-    finally:
-        await redis.aclose()
-
-
 @main.command()
 def pushes() -> None:
     """Show what the recording push gateway 'sent' (ids and generic text only)."""
@@ -237,6 +196,9 @@ def _register_optional_groups() -> None:
     except ImportError:  # pragma: no cover - during partial checkouts only
         return
     main.add_command(stack)
+    from engine.schedule_cli import schedule
+
+    main.add_command(schedule)
 
 
 _register_optional_groups()

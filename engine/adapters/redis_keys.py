@@ -39,7 +39,16 @@ class Keys:
 
     @property
     def practices_revision(self) -> str:
+        """Counter bumped on every practice change (read by the old RedisPracticeDirectory)."""
         return f"{self.prefix}:practices:rev"
+
+    def practice_history(self, practice_id: str) -> str:
+        """List: one JSON entry per stored revision (revision, at, actor, summary)."""
+        return f"{self.prefix}:practice-history:{practice_id}"
+
+    def practice_revisions(self, practice_id: str) -> str:
+        """Hash: revision number -> the practice JSON at that revision."""
+        return f"{self.prefix}:practice-revisions:{practice_id}"
 
     def devices(self, clinician_id: str) -> str:
         return f"{self.prefix}:devices:{clinician_id}"

@@ -73,9 +73,14 @@ def _register_periodic(app: faust.App, runtime: Runtime, settings: Settings) -> 
         await scan_due_timers(svc)
 
     @app.timer(1.0, on_leader=False)
-    async def refresh_practices() -> None:
-        await runtime.practices.refresh()
+    async def update_gauges() -> None:
         svc.metrics.pending_timers.set(await svc.timers.pending())
+
+    @app.task
+    async def follow_practices() -> None:
+        # Follows the compacted practices topic; on shutdown Faust cancels this task
+        # and the cache closes its consumer.
+        await runtime.practices.run()
 
     if isinstance(runtime.clock, RedisOffsetClock):
         clock = runtime.clock
@@ -84,11 +89,9 @@ def _register_periodic(app: faust.App, runtime: Runtime, settings: Settings) -> 
         async def sync_clock() -> None:
             await clock.sync()
 
-    @app.task
-    async def warm_up() -> None:
-        await runtime.practices.refresh()
-        if isinstance(runtime.clock, RedisOffsetClock):
-            await runtime.clock.sync()
+        @app.task
+        async def warm_up() -> None:
+            await clock.sync()
 
 
 def _register_pages(app: faust.App, runtime: Runtime) -> None:

@@ -89,6 +89,8 @@ def on_ack_timeout(state: DispatchState, step: int, now: datetime) -> Decision:
     require_aware(now)
     if step != state.step or state.status not in PAGING:
         return Decision(state, (), "stale timer")
+    if state.plan.stop_on_read and state.status is DispatchStatus.READ:
+        return Decision(state, (), "stale timer: stopped on read")
     seconds = state.current_step.timeout_seconds or 0
     return enter_step(
         state,

@@ -74,6 +74,7 @@ class EscalationPlan:
     """Steps in paging order; never empty, the operator step last and only last."""
 
     steps: tuple[PlanStep, ...]
+    stop_on_read: bool = False  # the policy counts "read" as acknowledgement
 
     def __post_init__(self) -> None:
         if not self.steps or not self.steps[-1].is_operator:
@@ -101,20 +102,28 @@ class EscalationPlan:
         return self.steps[-1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"steps": [s.to_dict() for s in self.steps]}
+        return {"steps": [s.to_dict() for s in self.steps], "stop_on_read": self.stop_on_read}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EscalationPlan:
-        return cls(tuple(PlanStep.from_dict(s) for s in data["steps"]))
+        steps = tuple(PlanStep.from_dict(s) for s in data["steps"])
+        return cls(steps, bool(data.get("stop_on_read", False)))
 
 
-def build_plan(chain: EscalationChain, policy: EscalationPolicy) -> EscalationPlan:
-    """Unroll ``chain`` with ``policy``: ``1 + repeats`` steps per clinician level, then the
-    operator step."""
+def build_plan(chain: EscalationChain, policy: EscalationPolicy | None = None) -> EscalationPlan:
+    """Unroll ``chain``: ``1 + repeats`` steps per clinician level, then the operator step.
+
+    A level's own timeout and repeats (from a schedule policy) win over ``policy``,
+    the practice-wide default for the urgency.
+    """
     steps: list[PlanStep] = []
     for level_index, level in enumerate(chain.levels):
-        attempts = 1 if level.is_operator else 1 + policy.repeats
-        timeout = None if level.is_operator else float(policy.ack_timeout_seconds)
+        repeats = level.repeats if level.repeats is not None else _need(policy).repeats
+        own = level.ack_timeout_seconds
+        attempts = 1 if level.is_operator else 1 + repeats
+        timeout = None if level.is_operator else float(
+            own if own is not None else _need(policy).ack_timeout_seconds
+        )
         for attempt in range(1, attempts + 1):
             steps.append(
                 PlanStep(
@@ -127,4 +136,10 @@ def build_plan(chain: EscalationChain, policy: EscalationPolicy) -> EscalationPl
                     is_operator=level.is_operator,
                 )
             )
-    return EscalationPlan(tuple(steps))
+    return EscalationPlan(tuple(steps), stop_on_read=chain.stop_on_read)
+
+
+def _need(policy: EscalationPolicy | None) -> EscalationPolicy:
+    if policy is None:
+        raise ValueError("a level without its own timeout needs the practice's default policy")
+    return policy

@@ -1,10 +1,16 @@
-"""On-call resolution for the simple schedule: who is paged, in which order, at an instant.
+"""On-call resolution: who is paged, in which order, at an instant.
 
-A chain is primary, then backup, then the answering service's operator desk, which
-is always last so that every message ends with a human. Shifts are half-open
-(``start <= at < end``); when shifts overlap, the one that started latest wins (on
-equal starts, the one listed last). Without a covering shift the schedule's defaults
-apply. Layered rotations replace this in a later issue; the chain shape stays.
+A practice with coverage groups and an escalation policy for the urgency gets a
+chain from that policy: each level targets a role of a group (resolved from the
+layered schedule at the instant), a named clinician, everyone on call in a group,
+or the operator desk. Otherwise the flat default list applies (``schedule``:
+explicit shifts, then default primary and backup) with the practice-wide
+timeouts. Either way the answering service's operator desk is last, so every
+message ends with a human; a level whose role nobody covers is skipped, and
+nobody is paged twice in one chain.
+
+Shifts of the flat list are half-open (``start <= at < end``); when they overlap,
+the one that started latest wins (on equal starts, the one listed last).
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.domain.practice import Practice
+from engine.domain.schedule import CoverageRole, LevelTarget, SchedulePolicy, StopCondition
+from engine.domain.schedule_resolution import chain_targets
+from engine.schemas.intake import Urgency
 
 __all__ = ["EscalationChain", "Level", "operator_level", "resolve_chain"]
 
@@ -25,6 +34,8 @@ class Level:
     name: str
     targets: tuple[str, ...]
     is_operator: bool = False
+    ack_timeout_seconds: float | None = None  # None: the practice default for the urgency
+    repeats: int | None = None
 
     def __post_init__(self) -> None:
         if not self.targets:
@@ -36,6 +47,7 @@ class EscalationChain:
     """Levels in paging order; never empty, the operator desk level last and only last."""
 
     levels: tuple[Level, ...]
+    stop_on_read: bool = False
 
     def __post_init__(self) -> None:
         if not self.levels or not self.levels[-1].is_operator:
@@ -64,10 +76,66 @@ def _unique(people: Iterable[str], exclude: tuple[str, ...] = ()) -> tuple[str, 
     return tuple(dict.fromkeys(p for p in people if p not in exclude))
 
 
-def resolve_chain(practice: Practice, at: datetime) -> EscalationChain:
+def resolve_chain(
+    practice: Practice,
+    at: datetime,
+    urgency: Urgency = Urgency.URGENT,
+    group_id: str | None = None,
+) -> EscalationChain:
     """The escalation chain in force at the instant ``at`` (timezone-aware)."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("on-call resolution needs a timezone-aware datetime")
+    policy = _policy_for(practice, urgency)
+    if practice.coverage_groups and policy is not None:
+        known = {g.group_id for g in practice.coverage_groups}
+        # an unknown group on an event must not strand an urgent message: default group
+        return _chain_from_policy(practice, policy, at, group_id if group_id in known else None)
+    return _flat_chain(practice, at)
+
+
+def _policy_for(practice: Practice, urgency: Urgency) -> SchedulePolicy | None:
+    """The urgency's policy, else the policy of the nearest higher urgency, else any."""
+    policies = practice.escalation_policies
+    for candidate in sorted(Urgency, key=lambda u: (u.rank < urgency.rank, u.rank)):
+        if candidate in policies:
+            return policies[candidate]
+    return None
+
+
+def _chain_from_policy(
+    practice: Practice, policy: SchedulePolicy, at: datetime, group_id: str | None
+) -> EscalationChain:
+    levels: list[Level] = []
+    paged: tuple[str, ...] = ()
+    for index, spec in enumerate(policy.levels):
+        if any(t.kind == "operator" for t in spec.targets):
+            break  # the desk ends the chain; it is appended below
+        people = _unique(
+            (p for target in spec.targets for p in _targets(practice, target, at, group_id)),
+            exclude=paged,
+        )
+        if people:
+            name = spec.name or f"level-{index + 1}"
+            levels.append(Level(name, people, False, spec.ack_timeout_seconds, spec.repeats))
+            paged = (*paged, *people)
+    stop_on_read = policy.stop_on is StopCondition.READ
+    return EscalationChain((*levels, operator_level(practice)), stop_on_read=stop_on_read)
+
+
+def _targets(
+    practice: Practice, target: LevelTarget, at: datetime, group_id: str | None
+) -> tuple[str, ...]:
+    if target.kind == "clinician" and target.clinician_id is not None:
+        return (target.clinician_id,)
+    on_call = chain_targets(practice, target.group_id or group_id, at)
+    if target.kind == "role" and target.role is not None:
+        return on_call.get(target.role, ())
+    if target.kind == "group":  # everyone on call in the group now, never the off-duty
+        return tuple(p for role in CoverageRole for p in on_call.get(role, ()))
+    return ()
+
+
+def _flat_chain(practice: Practice, at: datetime) -> EscalationChain:
     schedule = practice.schedule
     covering = [
         (shift.start, index, shift)

@@ -72,9 +72,14 @@ class ShiftUnit(StrEnum):
 class Restriction(_Model):
     """A weekly window in local wall-clock time, starting on each listed day.
 
-    ``end <= start`` crosses midnight: weeknights are days mon-fri 17:00-08:00,
-    weekends are day fri 17:00 to ... (use one restriction per window).
+    ``end <= start`` crosses midnight, so a window lasts at most 24 hours:
+    weeknights are days mon-thu 17:00-08:00; a weekend is several windows
+    (fri 17:00-08:00, then sat and sun 08:00-08:00).
     """
+
+    # The window ends the same day when end > start, else the next day (end == start:
+    # a full 24 hours). A window lasts at most a day, so a longer block takes several
+    # that abut: Saturday 08:00 to Monday 08:00 is days sat, sun 08:00-08:00.
 
     days: list[Weekday] = Field(min_length=1)
     start: time
@@ -89,6 +94,11 @@ class Layer(_Model):
     DST). With restrictions, the layer covers only inside those windows.
     """
 
+    # The layer covers from its first handoff (before it: not at all) to handoff_time
+    # on the day after end_date, so a layer ending on the 30th hands over to one
+    # starting on the 1st without a gap. (Comments, not docstrings: docstrings are
+    # descriptions in the committed practices JSON schema.)
+
     layer_id: Identifier
     name: str = Field(default="", max_length=200)
     role: CoverageRole = CoverageRole.PRIMARY
@@ -99,6 +109,14 @@ class Layer(_Model):
     start_date: date
     end_date: date | None = Field(default=None, description="Last local day of the layer.")
     restrictions: list[Restriction] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _dates_ordered(self) -> Layer:
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise ValueError(
+                f"layer end_date {self.end_date} is before its start_date {self.start_date}"
+            )
+        return self
 
 
 class OverrideKind(StrEnum):

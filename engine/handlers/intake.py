@@ -70,7 +70,7 @@ async def _dispatch(
         if state is not None:
             return None  # redelivery: already dispatched
         created = True
-        chain = resolve_chain(practice, now)
+        chain = resolve_chain(practice, now, result.urgency, event.coverage_group)
         plan = build_plan(chain, practice.policy_for(result.urgency))
         return start_dispatch(dispatch_id, practice.practice_id, result.urgency, plan, now)
 

@@ -22,6 +22,7 @@ from engine.schemas.outbound import (
     OperatorAlert,
     ReleasedToOffice,
 )
+from engine.schemas.practices import PracticeDefinitionChanged
 
 __all__ = ["CATALOGUE", "TopicSpec", "spec"]
 
@@ -104,6 +105,13 @@ CATALOGUE: tuple[TopicSpec, ...] = (
         (DeadLetter,),
         "Rejected input with the reason; raw bytes encrypted.",
         retention_ms=30 * DAY_MS,
+    ),
+    TopicSpec(
+        "practices",
+        "practice_id",
+        (PracticeDefinitionChanged,),
+        "Every practice definition at its latest revision (compacted; workers cache it).",
+        compacted=True,
     ),
 )
 
