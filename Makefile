@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 TEST_ENV := NIGHTLINE_STATE_DIR=$(CURDIR)/.nightline-test NIGHTLINE_KAFKA_PORT=29092 \
 	NIGHTLINE_KAFKA_CONTROLLER_PORT=29093 NIGHTLINE_REDIS_PORT=26379
 
-.PHONY: install run demo stack-up stack-down test unit integration lint schemas clean
+.PHONY: install run demo stack-up stack-down test unit integration lint schemas bench clean
 
 install: $(STAMP)
 
@@ -64,6 +64,9 @@ integration: install
 lint: install
 	$(BIN)/ruff check engine tests
 	$(BIN)/mypy engine
+
+bench: install
+	$(BIN)/python bench/bench_schedule.py
 
 schemas: install
 	$(NL) schemas export

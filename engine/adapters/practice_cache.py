@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
+from engine.adapters.model_compaction import Compactor
 from engine.adapters.redis_keys import Keys
 from engine.domain.practice import Practice
 from engine.schemas.catalogue import spec
@@ -47,6 +48,7 @@ class PracticeCache:
         self._redis = redis
         self._keys = keys
         self._topic = topic
+        self._compactor = Compactor()
         self._retry_s = retry_s
         self._poll_ms = poll_ms
         self._new_consumer = consumer_factory or (
@@ -94,7 +96,7 @@ class PracticeCache:
         current = self._practices.get(practice.practice_id)
         if current is not None and current.revision > practice.revision:
             return False
-        self._practices[practice.practice_id] = practice
+        self._practices[practice.practice_id] = self._compactor.compact(practice)
         return True
 
     async def run(self) -> None:
