@@ -45,8 +45,14 @@ def _receipt(
     if to == state.status or who not in state.current_step.targets:
         return Decision(state, ())  # late or redundant receipt: nothing to record
     if trigger is Trigger.READ and state.plan.stop_on_read:  # the policy's stop condition
-        return move(state, trigger, now, actor=who, detail="read: escalation stops (policy)",
-                    effects=(CancelTimers(),))
+        return move(
+            state,
+            trigger,
+            now,
+            actor=who,
+            detail="read: escalation stops (policy)",
+            effects=(CancelTimers(),),
+        )
     return move(state, trigger, now, actor=who, detail=f"{trigger.value} on a paged device")
 
 

@@ -121,8 +121,10 @@ def build_plan(chain: EscalationChain, policy: EscalationPolicy | None = None) -
         repeats = level.repeats if level.repeats is not None else _need(policy).repeats
         own = level.ack_timeout_seconds
         attempts = 1 if level.is_operator else 1 + repeats
-        timeout = None if level.is_operator else float(
-            own if own is not None else _need(policy).ack_timeout_seconds
+        timeout = (
+            None
+            if level.is_operator
+            else float(own if own is not None else _need(policy).ack_timeout_seconds)
         )
         for attempt in range(1, attempts + 1):
             steps.append(

@@ -9,7 +9,8 @@ local date is turned into a half-open interval of real instants ``[start, end)``
   occurrence (``fold=0``).
 
 ``is_open`` and ``next_opening`` both use these intervals, so they always agree.
-``closed_dates`` are local dates on which the office stays closed all day.
+``closed_dates`` are local dates on which the office stays closed all day, and so
+are the public holidays of ``public_holidays`` (the ``holidays`` library).
 Everything here is pure: instants come in as arguments, never from a clock.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from engine.domain.holiday_calendars import is_public_holiday
 from engine.domain.practice import OfficeHours, Weekday
 
 __all__ = ["MAX_SEARCH_DAYS", "is_open", "next_opening", "opening_intervals"]
@@ -63,7 +65,7 @@ def opening_intervals(
 
     Sorted by start; ranges that vanish entirely inside a DST gap are dropped.
     """
-    if day in hours.closed_dates:
+    if day in hours.closed_dates or is_public_holiday(hours.public_holidays, day):
         return []
     intervals = []
     for span in hours.weekly.get(_WEEKDAYS[day.weekday()], []):

@@ -51,8 +51,22 @@ class OfficeHours(_Config):
 
     weekly: dict[Weekday, list[TimeRange]] = Field(default_factory=dict)
     closed_dates: list[date] = Field(
-        default_factory=list, description="Holidays and closures: closed all day."
+        default_factory=list, description="Practice closures: closed all day."
     )
+    public_holidays: str | None = Field(
+        default=None,
+        description="Country and optional subdivision whose public holidays close the office, "
+        "from the 'holidays' library: 'US', 'US-NY', 'GB-ENG', 'CA-ON'.",
+    )
+
+    @field_validator("public_holidays")
+    @classmethod
+    def _known_calendar(cls, value: str | None) -> str | None:
+        if value is not None:
+            from engine.domain.holiday_calendars import holiday_calendar
+
+            holiday_calendar(value)  # raises ValueError for an unknown code
+        return value
 
 
 DEFAULT_REASON_URGENCY: dict[CallReason, Urgency] = {

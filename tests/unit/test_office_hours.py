@@ -193,3 +193,35 @@ def test_next_opening_is_the_first_open_instant(
     assert next_opening(office, tz, result) == result
     if result != after:
         assert not is_open(office, tz, result - timedelta(microseconds=1))
+
+
+# --- public holidays from the `holidays` library -------------------------------------------
+
+
+def _weekday_hours(**extra: object) -> OfficeHours:
+    weekly = {d: [{"start": "08:00", "end": "17:00"}] for d in ("mon", "tue", "wed", "thu", "fri")}
+    return OfficeHours.model_validate({"weekly": weekly, **extra})
+
+
+@pytest.mark.parametrize(
+    ("code", "expected_local"),
+    [
+        pytest.param(None, datetime(2026, 11, 26, 8, 0), id="no-calendar-thanksgiving-open"),
+        pytest.param("US", datetime(2026, 11, 27, 8, 0), id="us-thanksgiving-closed"),
+        pytest.param("US-NY", datetime(2026, 11, 27, 8, 0), id="us-ny-thanksgiving-closed"),
+        pytest.param("GB-ENG", datetime(2026, 11, 26, 8, 0), id="england-no-thanksgiving"),
+    ],
+)
+def test_public_holidays_close_the_office(code: str | None, expected_local: datetime) -> None:
+    zone = ZoneInfo("America/New_York")
+    hours = _weekday_hours(public_holidays=code)
+    wednesday_night = datetime(2026, 11, 25, 22, 0, tzinfo=zone)
+    opening = next_opening(hours, zone, wednesday_night)
+    assert opening == expected_local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def test_unknown_holiday_calendar_is_rejected_with_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown holiday calendar 'XX'"):
+        _weekday_hours(public_holidays="XX")
+    with pytest.raises(ValueError, match="US subdivisions"):
+        _weekday_hours(public_holidays="US-ZZ")
