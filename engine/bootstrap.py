@@ -58,5 +58,6 @@ def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
         metrics=Metrics(),
         dedupe_ttl_s=settings.dedupe_ttl_s,
         timer_lease_s=settings.timer_lease_s,
+        receipt_timeout_s=settings.receipt_timeout_s,
     )
     return Runtime(services, redis, practices, clock)

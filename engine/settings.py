@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         default=10.0,
         description="A claimed timer not handled within this many seconds fires again.",
     )
+    receipt_timeout_s: float | None = Field(
+        default=None,
+        description="Seconds to wait for a device receipt before failing over to the next "
+        "level (APNs/FCM acceptance is not delivery). Unset: wait for the ack timeout only.",
+    )
     max_event_bytes: int = Field(
         default=64 * 1024, description="Intake events larger than this go to the dead letters."
     )

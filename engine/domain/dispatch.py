@@ -58,6 +58,7 @@ __all__ = [
     "on_ack_timeout",
     "on_cancel",
     "on_no_reachable_device",
+    "on_receipt_timeout",
     "start_dispatch",
 ]
 
@@ -118,6 +119,25 @@ def on_no_reachable_device(state: DispatchState, step: int, now: datetime) -> De
         lead=(CancelTimers(),),
         detail=f"no reachable device at {here.level_name}",
         reason="no reachable device",
+    )
+
+
+def on_receipt_timeout(state: DispatchState, step: int, now: datetime) -> Decision:
+    """No device confirmed receipt of ``step``'s page in time: acceptance by APNs / FCM is
+    not delivery, so fail over to the next level now instead of waiting out the ack timer."""
+    require_aware(now)
+    if step != state.step or state.status is not DispatchStatus.SENT:
+        return Decision(state, (), "stale timer")
+    here = state.current_step
+    return enter_step(
+        state,
+        next_level(state),
+        Trigger.ESCALATED,
+        now,
+        actor=SYSTEM_ACTOR,
+        lead=(CancelTimers(),),
+        detail=f"no device receipt at {here.level_name}",
+        reason="no device receipt",
     )
 
 

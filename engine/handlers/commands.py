@@ -10,16 +10,18 @@ from engine.domain.dispatch import (
     on_ack,
     on_ack_timeout,
     on_cancel,
+    on_receipt_timeout,
 )
 from engine.handlers.dispatching import decide_and_apply
 from engine.handlers.office import release_held
 from engine.handlers.services import Services
-from engine.handlers.timers import ack_timer_member
+from engine.handlers.timers import ack_timer_member, receipt_timer_member
 from engine.schemas.acks import Acknowledgement
 from engine.schemas.dispatch import (
     CancelDispatch,
     DispatchCommand,
     FireAckTimer,
+    FireReceiptTimer,
     ReleaseHeldMessage,
 )
 
@@ -38,6 +40,8 @@ async def handle_ack(svc: Services, ack: Acknowledgement) -> Decision | None:
 async def handle_command(svc: Services, command: DispatchCommand) -> object:
     if isinstance(command, FireAckTimer):
         return await _fire(svc, command)
+    if isinstance(command, FireReceiptTimer):
+        return await _fire_receipt(svc, command)
     if isinstance(command, ReleaseHeldMessage):
         return await release_held(svc, command)
     if isinstance(command, CancelDispatch):
@@ -63,4 +67,19 @@ async def _fire(svc: Services, command: FireAckTimer) -> Decision | None:
     elif not decision.rejected:
         lateness = (svc.clock.now() - command.due_at).total_seconds()
         svc.metrics.timer_lateness.labels("ack").observe(max(0.0, lateness))
+    return decision
+
+
+async def _fire_receipt(svc: Services, command: FireReceiptTimer) -> Decision | None:
+    member = receipt_timer_member(command.dispatch_id, command.step)
+
+    def decide(state: DispatchState | None, now: datetime) -> Decision | None:
+        return None if state is None else on_receipt_timeout(state, command.step, now)
+
+    decision = await decide_and_apply(svc, command.dispatch_id, decide, consumed_timer=member)
+    if decision is None:
+        await svc.timers.remove([member])
+    elif not decision.rejected:
+        lateness = (svc.clock.now() - command.due_at).total_seconds()
+        svc.metrics.timer_lateness.labels("receipt").observe(max(0.0, lateness))
     return decision

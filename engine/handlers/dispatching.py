@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.domain.dispatch import (
@@ -25,7 +25,7 @@ from engine.domain.dispatch import (
 from engine.handlers.effects import run_effects
 from engine.handlers.outbox import effect_from_dict, effect_to_dict
 from engine.handlers.services import Services
-from engine.handlers.timers import ack_timer_member
+from engine.handlers.timers import ack_timer_member, receipt_timer_member
 from engine.ports import StoredDispatch
 
 __all__ = ["ConcurrentUpdateError", "decide_and_apply"]
@@ -58,7 +58,7 @@ async def decide_and_apply(
         if stored is not None and (decision.rejected or decision.state.version == stored.version):
             await _on_unchanged(svc, dispatch_id, stored, decision, consumed_timer)
             return decision
-        adds, removes, outbox = _split(dispatch_id, decision)
+        adds, removes, outbox = _split(dispatch_id, decision, svc.receipt_timeout_s)
         if consumed_timer:
             removes.append(consumed_timer)
         merged_meta = {**(stored.meta if stored else {}), **(meta or {})}
@@ -115,7 +115,7 @@ def _nobody_reachable(step: int) -> Decide:
 
 
 def _split(
-    dispatch_id: str, decision: Decision
+    dispatch_id: str, decision: Decision, receipt_timeout_s: float | None = None
 ) -> tuple[dict[str, datetime], list[str], list[Any]]:
     adds: dict[str, datetime] = {}
     removes: list[str] = []
@@ -123,8 +123,15 @@ def _split(
     for effect in decision.effects:
         if isinstance(effect, ScheduleTimer):
             adds[ack_timer_member(dispatch_id, effect.step)] = effect.due_at
+            receipt_due = decision.state.updated_at + timedelta(seconds=receipt_timeout_s or 0)
+            if receipt_timeout_s and receipt_due < effect.due_at:
+                adds[receipt_timer_member(dispatch_id, effect.step)] = receipt_due
         elif isinstance(effect, CancelTimers):
-            removes += [ack_timer_member(dispatch_id, s.index) for s in decision.state.plan.steps]
+            for step in decision.state.plan.steps:
+                removes += [
+                    ack_timer_member(dispatch_id, step.index),
+                    receipt_timer_member(dispatch_id, step.index),
+                ]
         else:
             outbox.append(effect)
     for member in adds:

@@ -34,3 +34,4 @@ class Services:
     metrics: Metrics
     dedupe_ttl_s: int = 7 * 24 * 3600
     timer_lease_s: float = 10.0
+    receipt_timeout_s: float | None = None  # no device receipt by then: next level

@@ -5,19 +5,29 @@ owner of that key handles it idempotently.
 Every worker runs the scanner (claims are atomic in Redis, so one timer is
 claimed by one worker; if that worker dies the lease expires and another
 claims it). A claimed timer stays in the index until its handler removes it.
-Members: ``ack|<dispatch_id>|<step>`` and ``rel|<practice_id>|<held_id>``.
+Members: ``ack|<dispatch_id>|<step>``, ``rcpt|<dispatch_id>|<step>`` (device receipt
+deadline) and ``rel|<practice_id>|<held_id>``.
 """
 
 from __future__ import annotations
 
 from engine.handlers.services import Services
-from engine.schemas.dispatch import FireAckTimer, ReleaseHeldMessage
+from engine.schemas.dispatch import FireAckTimer, FireReceiptTimer, ReleaseHeldMessage
 
-__all__ = ["ack_timer_member", "release_timer_member", "scan_due_timers"]
+__all__ = [
+    "ack_timer_member",
+    "receipt_timer_member",
+    "release_timer_member",
+    "scan_due_timers",
+]
 
 
 def ack_timer_member(dispatch_id: str, step: int) -> str:
     return f"ack|{dispatch_id}|{step}"
+
+
+def receipt_timer_member(dispatch_id: str, step: int) -> str:
+    return f"rcpt|{dispatch_id}|{step}"
 
 
 def release_timer_member(practice_id: str, held_id: str) -> str:
@@ -30,10 +40,10 @@ async def scan_due_timers(svc: Services, limit: int = 500) -> int:
     due = await svc.timers.claim_due(now, svc.timer_lease_s, limit)
     for timer in due:
         kind, first, second = ([*timer.member.split("|"), "", ""])[:3]
-        if kind == "ack" and second.isdigit():
-            command: FireAckTimer | ReleaseHeldMessage = FireAckTimer(
-                dispatch_id=first, step=int(second), due_at=timer.due_at, fired_at=now
-            )
+        command: FireAckTimer | FireReceiptTimer | ReleaseHeldMessage
+        if kind in ("ack", "rcpt") and second.isdigit():
+            fire = FireAckTimer if kind == "ack" else FireReceiptTimer
+            command = fire(dispatch_id=first, step=int(second), due_at=timer.due_at, fired_at=now)
             key = first
         elif kind == "rel" and second:
             command = ReleaseHeldMessage(

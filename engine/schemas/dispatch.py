@@ -20,6 +20,7 @@ __all__ = [
     "DispatchCommand",
     "DispatchStateChanged",
     "FireAckTimer",
+    "FireReceiptTimer",
     "ReleaseHeldMessage",
 ]
 
@@ -28,6 +29,16 @@ class FireAckTimer(Event):
     """A dispatch's acknowledgement deadline for ``step`` has passed (from the timer index)."""
 
     type: Literal["fire_ack_timer"] = "fire_ack_timer"
+    dispatch_id: Identifier
+    step: int = Field(ge=0)
+    due_at: AwareDatetime
+    fired_at: AwareDatetime
+
+
+class FireReceiptTimer(Event):
+    """No device receipt for a dispatch's ``step`` within the receipt timeout."""
+
+    type: Literal["fire_receipt_timer"] = "fire_receipt_timer"
     dispatch_id: Identifier
     step: int = Field(ge=0)
     due_at: AwareDatetime
@@ -54,7 +65,8 @@ class CancelDispatch(Event):
 
 
 DispatchCommand = Annotated[
-    FireAckTimer | ReleaseHeldMessage | CancelDispatch, Field(discriminator="type")
+    FireAckTimer | FireReceiptTimer | ReleaseHeldMessage | CancelDispatch,
+    Field(discriminator="type"),
 ]
 
 

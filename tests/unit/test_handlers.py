@@ -270,3 +270,26 @@ async def test_refused_acks_are_counted_and_audited() -> None:
         "nightline_illegal_transitions_total", {"reason": "illegal"}
     )
     assert value == 1.0
+
+
+async def test_no_device_receipt_fails_over_before_the_ack_timeout() -> None:
+    w = World(timeout_s=300, repeats=1)
+    w.svc.receipt_timeout_s = 30
+    outcome = await handle_intake(w.svc, call())
+    assert outcome.dispatch_id
+    await w.tick(29)
+    assert w.paged() == [("dr-ash", 0, 1)]
+    await w.tick(2)  # 31 s: nobody's phone said "received"
+    assert w.paged() == [("dr-ash", 0, 1), ("dr-birch", 2, 1)]
+
+
+async def test_a_device_receipt_keeps_the_ack_timeout() -> None:
+    w = World(timeout_s=300, repeats=1)
+    w.svc.receipt_timeout_s = 30
+    outcome = await handle_intake(w.svc, call())
+    assert outcome.dispatch_id
+    await handle_ack(w.svc, ack(outcome.dispatch_id, "dr-ash", AckKind.RECEIVED))
+    await w.tick(60)
+    assert w.paged() == [("dr-ash", 0, 1)]
+    await w.tick(241)  # the ack timeout: re-page the same clinician
+    assert w.paged() == [("dr-ash", 0, 1), ("dr-ash", 1, 2)]
