@@ -48,6 +48,11 @@ class Device:
     platform: str  # "ios" | "android"
     push_token: str
     active: bool = True
+    public_key: str = ""  # base64url uncompressed P-256 point (RFC 8291 receiver key)
+    auth_secret: str = ""  # base64url 16-byte RFC 8291 authentication secret
+    app_version: str = ""
+    critical_alerts: bool = False  # iOS critical-alert entitlement granted on the phone
+    last_seen: str = ""  # ISO 8601 time the app last checked in
 
 
 @dataclass(frozen=True)

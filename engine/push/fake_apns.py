@@ -1,0 +1,376 @@
+"""A local fake of the APNs provider API: HTTP/2 over TLS, for tests and benchmarks.
+
+Built directly on ``h2`` over ``asyncio`` (no ASGI server): ``h2`` already comes
+with ``httpx[http2]``, so there is no new dependency; the fake owns the
+transport, so ``reset`` really drops the TCP connection (an ASGI app can only
+fail a stream); and a bare protocol keeps the fake fast enough that a benchmark
+measures the client, not the server.
+
+It checks what APNs checks: ES256 provider token (signature against the
+configured key, ``kid``, ``iss``, ``iat`` under an hour old), ``apns-topic``,
+``apns-push-type``, ``apns-priority``, ``POST /3/device/<hex token>``, a JSON
+payload of at most 4,096 bytes. Accepted pushes are kept in memory.
+
+Control endpoints (no token needed)::
+
+    GET  /_fake/received   -> [{"device_token", "headers", "payload"}, ...]
+    POST /_fake/reset      -> forget pushes and faults
+    POST /_fake/faults     {"<device token>": {"status": 429, "reason": "TooManyRequests",
+                            "retry_after": 1, "slow": 0.5, "reset": false, "times": 1}}
+                            (a ``null`` fault clears one; ``times`` absent = every request)
+
+In-process: ``async with FakeApns(key, key_id, team_id, cert_dir) as fake`` gives
+``fake.url`` and ``fake.ca_file``. As a process: ``nightline fake-apns --port P
+--cert-dir D --key-file K.p8 --key-id K --team-id T`` (:func:`fake_apns_command`;
+the key file is created when missing); it prints ``fake-apns listening on URL
+ca=PATH`` once ready. TLS files come from :func:`write_tls_files`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import ipaddress
+import json
+import re
+import ssl
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import click
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from engine.push.apns_token import load_p8_key
+
+__all__ = ["FakeApns", "fake_apns_command", "write_tls_files"]
+
+_DEVICE_PATH = re.compile(r"^/3/device/([0-9a-fA-F]{16,200})$")
+Response = tuple[int, dict[str, str], bytes]
+
+
+def write_tls_files(cert_dir: Path) -> tuple[Path, Path, Path]:
+    """(ca.pem, server.pem, server.key) in ``cert_dir``: a CA and a localhost cert it signed."""
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    paths = cert_dir / "ca.pem", cert_dir / "server.pem", cert_dir / "server.key"
+    if all(p.exists() for p in paths):
+        return paths
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Nightline fake APNs CA")])
+
+    def cert(subject: x509.Name, pub: ec.EllipticCurvePublicKey, ca: bool) -> x509.Certificate:
+        start, end = now - dt.timedelta(hours=1), now + dt.timedelta(days=365)
+        b = x509.CertificateBuilder(ca_name, subject, pub, x509.random_serial_number(), start, end)
+        b = b.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
+        b = b.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        usage = (not ca, False, False, False, False, ca, ca, False, False)  # sign / certsign, crl
+        b = b.add_extension(x509.KeyUsage(*usage), critical=True)
+        if not ca:
+            alt: list[x509.GeneralName] = [x509.DNSName("localhost")]
+            alt += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
+            b = b.add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        return b.sign(ca_key, hashes.SHA256())
+
+    ca_cert = cert(ca_name, ca_key.public_key(), True)
+    leaf = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]),
+                key.public_key(), False)  # fmt: skip
+    pem = serialization.Encoding.PEM
+    paths[0].write_bytes(ca_cert.public_bytes(pem))
+    paths[1].write_bytes(leaf.public_bytes(pem) + ca_cert.public_bytes(pem))
+    paths[2].write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+class FakeApns:
+    """The fake server: in memory state, checks, and an asyncio TLS listener."""
+
+    def __init__(
+        self,
+        key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey,
+        key_id: str,
+        team_id: str,
+        cert_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        topic: str | None = None,
+    ) -> None:
+        self.public_key = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
+        self.key_id, self.team_id, self.topic = key_id, team_id, topic
+        self.host, self.port = host, port
+        self.ca_file, self._cert, self._cert_key = write_tls_files(cert_dir)
+        self.received: list[dict[str, Any]] = []
+        self.faults: dict[str, dict[str, Any]] = {}
+        self._verified: dict[str, int] = {}  # token -> iat, so each token is verified once
+        self._server: asyncio.Server | None = None
+        self.connections: set[_H2Protocol] = set()
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    async def start(self) -> FakeApns:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self._cert, self._cert_key)
+        ctx.set_alpn_protocols(["h2"])
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _H2Protocol(self), self.host, self.port, ssl=ctx
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for conn in list(self.connections):
+                conn.drop()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> FakeApns:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def take_fault(self, device_token: str) -> dict[str, Any] | None:
+        fault = self.faults.get(device_token)
+        if fault is not None and fault.get("times") is not None:
+            fault["times"] -= 1
+            if fault["times"] <= 0:
+                del self.faults[device_token]
+        return fault
+
+    def control(self, method: str, path: str, body: bytes) -> Response:
+        if (method, path) == ("GET", "/_fake/received"):
+            return _json(200, self.received)
+        if (method, path) == ("POST", "/_fake/reset"):
+            self.received.clear()
+            self.faults.clear()
+            return _json(200, {"ok": True})
+        if (method, path) == ("POST", "/_fake/faults"):
+            for token, fault in json.loads(body or b"{}").items():
+                if fault is None:
+                    self.faults.pop(token, None)
+                else:
+                    self.faults[token] = dict(fault)
+            return _json(200, self.faults)
+        return _json(404, {"reason": "BadPath"})
+
+    def push(self, device_token: str, h: dict[str, str], body: bytes, fault: Any) -> Response:
+        """Check one push the way APNs would; record it when accepted."""
+        if fault and fault.get("status"):
+            extra = {"retry-after": str(fault["retry_after"])} if "retry_after" in fault else {}
+            return _error(int(fault["status"]), str(fault.get("reason", "Fault")), extra)
+        auth = self._check_token(h.get("authorization", ""))
+        if auth:
+            return _error(403, auth)
+        if not h.get("apns-topic"):
+            return _error(400, "MissingTopic")
+        if self.topic is not None and h["apns-topic"] != self.topic:
+            return _error(400, "TopicDisallowed")
+        if h.get("apns-push-type") not in ("alert", "background", "voip"):
+            return _error(400, "InvalidPushType")
+        if h.get("apns-priority") not in ("5", "10"):
+            return _error(400, "BadPriority")
+        if len(h.get("apns-collapse-id", "").encode()) > 64:
+            return _error(400, "BadCollapseId")
+        if len(body) > 4096:
+            return _error(413, "PayloadTooLarge")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _error(400, "PayloadEmpty" if not body else "BadPayload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("aps"), dict):
+            return _error(400, "BadPayload")
+        self.received.append({"device_token": device_token, "headers": h, "payload": payload})
+        return 200, {"apns-id": h.get("apns-id") or str(uuid.uuid4()).upper()}, b""
+
+    def _check_token(self, authorization: str) -> str:
+        token = authorization.removeprefix("bearer ").strip()
+        if not token:
+            return "MissingProviderToken"
+        iat = self._verified.get(token)
+        if iat is None:
+            try:
+                if jwt.get_unverified_header(token).get("kid") != self.key_id:
+                    return "InvalidProviderToken"
+                claims = jwt.decode(token, self.public_key, algorithms=["ES256"], leeway=60)
+                iat = int(claims["iat"])
+            except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+                return "InvalidProviderToken"
+            if claims.get("iss") != self.team_id:
+                return "InvalidProviderToken"
+            self._verified[token] = iat
+        return "ExpiredProviderToken" if time.time() - iat > 3600 else ""
+
+
+def _json(status: int, obj: Any) -> Response:
+    return status, {"content-type": "application/json"}, json.dumps(obj).encode()
+
+
+def _error(status: int, reason: str, extra: dict[str, str] | None = None) -> Response:
+    code, headers, body = _json(status, {"reason": reason})
+    return code, {**headers, **(extra or {})}, body
+
+
+class _H2Protocol(asyncio.Protocol):
+    """One client connection: h2 events in, responses out (with flow control)."""
+
+    def __init__(self, fake: FakeApns) -> None:
+        self.fake = fake
+        config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
+        self.conn = h2.connection.H2Connection(config=config)
+        self.transport: asyncio.Transport | None = None
+        self.requests: dict[int, tuple[dict[str, str], bytearray]] = {}
+        self.pending: dict[int, bytes] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.fake.connections.add(self)
+        self.conn.initiate_connection()
+        self.conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000})
+        transport.write(self.conn.data_to_send())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.fake.connections.discard(self)
+        self.transport = None
+
+    def drop(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self.conn.receive_data(data)
+        except h2.exceptions.ProtocolError:
+            self.drop()
+            return
+        for event in events:
+            if isinstance(event, h2.events.RequestReceived):
+                headers = {str(k): str(v) for k, v in event.headers or []}
+                self.requests[event.stream_id or 0] = (headers, bytearray())
+            elif isinstance(event, h2.events.DataReceived) and event.stream_id:
+                self.requests[event.stream_id][1].extend(event.data or b"")
+                n = event.flow_controlled_length or 0
+                self.conn.acknowledge_received_data(n, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded) and event.stream_id:
+                self.request_done(event.stream_id, *self.requests.pop(event.stream_id))
+            elif isinstance(event, h2.events.StreamReset) and event.stream_id:
+                self.requests.pop(event.stream_id, None)
+                self.pending.pop(event.stream_id, None)
+            elif isinstance(event, h2.events.WindowUpdated):
+                for stream_id in list(self.pending):
+                    self.flush(stream_id)
+        self.write()
+
+    def request_done(self, stream_id: int, headers: dict[str, str], body: bytearray) -> None:
+        method, path = headers.get(":method", ""), headers.get(":path", "")
+        if path.startswith("/_fake/"):
+            self.respond(stream_id, self.fake.control(method, path, bytes(body)))
+            return
+        match = _DEVICE_PATH.match(path)
+        if method != "POST" or match is None:
+            reason = "MethodNotAllowed" if method != "POST" else "BadDeviceToken"
+            self.respond(stream_id, _error(405 if method != "POST" else 400, reason))
+            return
+        fault = self.fake.take_fault(match.group(1))
+        if fault and fault.get("reset"):
+            self.drop()
+            return
+        reply = self.fake.push(match.group(1), headers, bytes(body), fault)
+        delay = float(fault.get("slow", 0)) if fault else 0.0
+        if delay > 0:
+            loop = asyncio.get_running_loop()
+            loop.call_later(delay, self.respond, stream_id, reply, True)
+        else:
+            self.respond(stream_id, reply)
+
+    def respond(self, stream_id: int, reply: Response, write: bool = False) -> None:
+        if write:  # a delayed reply: nothing else will write it out
+            self.respond(stream_id, reply)
+            self.write()
+            return
+        status, headers, body = reply
+        fields = [(":status", str(status)), ("content-length", str(len(body))), *headers.items()]
+        try:
+            self.conn.send_headers(stream_id, fields, end_stream=not body)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            return  # the client gave up on this stream (timeout) or the connection is gone
+        if body:
+            self.pending[stream_id] = body
+            self.flush(stream_id)
+
+    def flush(self, stream_id: int) -> None:
+        data = self.pending.pop(stream_id)
+        try:
+            window = self.conn.local_flow_control_window(stream_id)
+            while data and window > 0:
+                chunk = data[: min(window, self.conn.max_outbound_frame_size)]
+                self.conn.send_data(stream_id, chunk, end_stream=len(chunk) == len(data))
+                data, window = data[len(chunk) :], window - len(chunk)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
+            return
+        if data:
+            self.pending[stream_id] = data  # wait for a WINDOW_UPDATE
+
+    def write(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(self.conn.data_to_send())
+
+
+async def _serve(fake: FakeApns) -> None:
+    await fake.start()
+    click.echo(f"fake-apns listening on {fake.url} ca={fake.ca_file}", nl=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.stop()
+
+
+@click.command("fake-apns")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port")
+@click.option("--cert-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--key-file", type=click.Path(path_type=Path), required=True, help=".p8 key")
+@click.option("--key-id", required=True)
+@click.option("--team-id", required=True)
+@click.option("--topic", default=None, help="only accept this apns-topic")
+def fake_apns_command(
+    host: str, port: int, cert_dir: Path, key_file: Path, key_id: str, team_id: str,
+    topic: str | None,
+) -> None:  # fmt: skip
+    """Run a fake APNs (HTTP/2 over TLS) for tests and benchmarks."""
+    if not key_file.exists():
+        new = ec.generate_private_key(ec.SECP256R1())
+        enc = serialization.NoEncryption()
+        pem = new.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+        key_file.write_bytes(pem)
+    fake = FakeApns(load_p8_key(key_file), key_id, team_id, cert_dir, host=host, port=port,
+                    topic=topic)  # fmt: skip
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(fake))
+
+
+if __name__ == "__main__":
+    fake_apns_command()

@@ -1,0 +1,223 @@
+"""FCM HTTP v1 client: data-only, high-priority pushes to Android, fully async.
+
+One :meth:`FcmClient.send` posts ``{base}/v1/projects/{id}/messages:send`` with
+a message that has no ``notification`` block (the app decrypts and shows it),
+``android.priority = HIGH`` and a TTL. Errors are read from the v1 JSON error
+body (``error.details[].errorCode``, else ``error.status``):
+
+* ``UNREGISTERED`` and ``SENDER_ID_MISMATCH`` -> ``device_gone``;
+* ``INVALID_ARGUMENT`` -> ``invalid_argument``, not retried (dead-letter it);
+* ``QUOTA_EXCEEDED``, ``UNAVAILABLE``, ``INTERNAL`` (and other 5xx), timeouts
+  and connection resets -> retried under :class:`engine.push.retry.RetryPolicy`,
+  honouring ``Retry-After``;
+* 401 -> the access token is dropped and refreshed, once per send.
+
+``send`` never raises for provider or network trouble: it returns an
+:class:`FcmResult`. A retried POST whose answer was lost may deliver twice, so
+the app must de-duplicate by dispatch id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import httpx
+
+from engine.push.fcm_auth import TokenError
+from engine.push.retry import RetryPolicy, with_retries
+
+__all__ = [
+    "MAX_DATA_BYTES",
+    "FcmClient",
+    "FcmResult",
+    "TokenSource",
+    "build_message",
+    "data_size",
+    "parse_retry_after",
+]
+
+MAX_DATA_BYTES = 4096
+MAX_TTL_S = 28 * 24 * 3600
+_RESERVED_KEYS = {"from", "notification", "message_type", "collapse_key"}
+_DEVICE_GONE = {"UNREGISTERED", "SENDER_ID_MISMATCH"}
+_RETRYABLE = {"QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL", "TIMEOUT", "NETWORK", "AUTH_UNAVAILABLE"}
+
+
+class TokenSource(Protocol):
+    """Bearer tokens for FCM (:class:`engine.push.fcm_auth.AccessTokenProvider`)."""
+
+    async def token(self) -> str: ...
+
+    def invalidate(self, token: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class FcmResult:
+    """Outcome of one send (after retries)."""
+
+    ok: bool
+    status: int | None  # HTTP status of the last attempt; None if none was answered
+    error_code: str | None = None
+    device_gone: bool = False
+    invalid_argument: bool = False
+    retry_after: float | None = None
+    message_name: str | None = None
+    detail: str = ""
+    attempts: int = 1
+
+
+def data_size(data: Mapping[str, str]) -> int:
+    """Bytes of ``data`` as compact UTF-8 JSON: what is held against 4,096."""
+    return len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def build_message(
+    registration_token: str, data: Mapping[str, str], *, ttl_s: int, urgency: str
+) -> dict[str, Any]:
+    """The v1 request body; ``urgency`` travels in ``data["urgency"]``."""
+    if not registration_token:
+        raise ValueError("registration token is empty")
+    if not 0 <= ttl_s <= MAX_TTL_S:
+        raise ValueError(f"ttl_s must be within 0..{MAX_TTL_S}")
+    for key, value in data.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"FCM data must map str to str (key {key!r})")
+        if key in _RESERVED_KEYS or key.startswith(("google", "gcm")):
+            raise ValueError(f"FCM reserves the data key {key!r}")
+    if data.get("urgency", urgency) != urgency:
+        raise ValueError("data['urgency'] disagrees with urgency")
+    payload = {**data, "urgency": urgency}
+    android = {"priority": "HIGH", "ttl": f"{ttl_s}s"}
+    return {"message": {"token": registration_token, "data": payload, "android": android}}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _error_code(resp: httpx.Response) -> tuple[str, str]:
+    try:
+        err = resp.json().get("error", {})
+    except ValueError:
+        return f"HTTP_{resp.status_code}", resp.text[:200]
+    if not isinstance(err, dict):
+        return f"HTTP_{resp.status_code}", str(err)[:200]
+    for detail in err.get("details") or []:
+        if isinstance(detail, dict) and detail.get("errorCode"):
+            return str(detail["errorCode"]), str(err.get("message", ""))
+    return str(err.get("status") or f"HTTP_{resp.status_code}"), str(err.get("message", ""))
+
+
+class FcmClient:
+    """Sends FCM v1 messages for one Firebase project over a shared ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        project_id: str,
+        auth: TokenSource,
+        http: httpx.AsyncClient,
+        retry: RetryPolicy | None = None,
+        *,
+        timeout_s: float = 10.0,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self._url = f"{base_url.rstrip('/')}/v1/projects/{project_id}/messages:send"
+        self._auth = auth
+        self._http = http
+        self._retry = retry or RetryPolicy()
+        self._timeout = timeout_s
+        self._sleep = sleep
+
+    async def send(
+        self, registration_token: str, data: Mapping[str, str], *, ttl_s: int, urgency: str
+    ) -> FcmResult:
+        """Push a data-only message; refuses (no request) when data exceeds 4,096 bytes."""
+        body = build_message(registration_token, data, ttl_s=ttl_s, urgency=urgency)
+        size = data_size(body["message"]["data"])
+        if size > MAX_DATA_BYTES:
+            return FcmResult(
+                ok=False,
+                status=None,
+                error_code="MESSAGE_TOO_BIG",
+                invalid_argument=True,
+                detail=f"data is {size} bytes, limit {MAX_DATA_BYTES}",
+                attempts=0,
+            )
+        refreshed = False
+
+        async def attempt(n: int) -> FcmResult:
+            nonlocal refreshed
+            result = await self._post_once(body)
+            if result.status == 401 and not refreshed:
+                refreshed = True
+                result = await self._post_once(body)
+            return replace(result, attempts=n)
+
+        return await with_retries(
+            attempt,
+            self._retry,
+            is_retryable=lambda r: r.error_code in _RETRYABLE,
+            retry_after=lambda r: r.retry_after,
+            sleep=self._sleep,
+        )
+
+    async def _post_once(self, body: dict[str, Any]) -> FcmResult:
+        try:
+            token = await self._auth.token()
+        except TokenError as exc:
+            code = "AUTH_UNAVAILABLE" if exc.retryable else "AUTH_FAILED"
+            return FcmResult(ok=False, status=exc.status, error_code=code, detail=str(exc))
+        except httpx.TransportError as exc:
+            return FcmResult(ok=False, status=None, error_code="AUTH_UNAVAILABLE", detail=repr(exc))
+        try:
+            resp = await self._http.post(
+                self._url,
+                json=body,
+                timeout=self._timeout,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.TimeoutException as exc:
+            return FcmResult(ok=False, status=None, error_code="TIMEOUT", detail=repr(exc))
+        except httpx.TransportError as exc:
+            return FcmResult(ok=False, status=None, error_code="NETWORK", detail=repr(exc))
+        if resp.status_code == 200:
+            try:
+                name = resp.json().get("name")
+            except (ValueError, AttributeError):
+                name = None
+            return FcmResult(ok=True, status=200, message_name=str(name) if name else None)
+        code, message = _error_code(resp)
+        if resp.status_code == 401:
+            self._auth.invalidate(token)
+            code = "UNAUTHENTICATED"
+        elif resp.status_code == 429 and code not in _RETRYABLE:
+            code = "QUOTA_EXCEEDED"
+        elif resp.status_code >= 500 and code not in _RETRYABLE:
+            code = "UNAVAILABLE" if resp.status_code == 503 else "INTERNAL"
+        return FcmResult(
+            ok=False,
+            status=resp.status_code,
+            error_code=code,
+            device_gone=code in _DEVICE_GONE,
+            invalid_argument=code == "INVALID_ARGUMENT",
+            retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+            detail=message,
+        )

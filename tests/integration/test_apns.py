@@ -1,0 +1,261 @@
+"""ApnsClient against the fake APNs (HTTP/2 over TLS, started in-process on a free port)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from engine.push.apns import ApnsClient, PayloadTooLarge
+from engine.push.apns_token import ApnsTokenProvider, load_p8_key
+from engine.push.fake_apns import FakeApns
+from engine.push.retry import RetryPolicy
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+TOPIC, KID, TEAM = "com.nightline.app", "KID0000001", "TEAM000001"
+DEV = "a1" * 32
+
+
+class DictRedis:
+    """get / set(nx, px) / delete over a dict: enough for the token provider."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    async def get(self, name: str) -> str | None:
+        return self.data.get(name)
+
+    async def set(self, name: str, value: str, *, nx: bool = False, px: int | None = None) -> Any:
+        if nx and name in self.data:
+            return None
+        self.data[name] = value
+        return True
+
+    async def delete(self, *names: str) -> int:
+        return sum(self.data.pop(n, None) is not None for n in names)
+
+
+@pytest.fixture(scope="session")
+def cert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fake-apns-certs")
+
+
+@pytest.fixture()
+async def fake(cert_dir: Path) -> AsyncIterator[FakeApns]:
+    async with FakeApns(KEY, KID, TEAM, cert_dir, topic=TOPIC) as server:
+        yield server
+
+
+@pytest.fixture()
+def tokens() -> ApnsTokenProvider:
+    return ApnsTokenProvider(KEY, KID, TEAM, DictRedis())
+
+
+@pytest.fixture()
+async def client(fake: FakeApns, tokens: ApnsTokenProvider) -> AsyncIterator[ApnsClient]:
+    retry = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=2.0)
+    async with ApnsClient(
+        fake.url, TOPIC, tokens, verify=str(fake.ca_file), timeout_s=0.5, retry=retry
+    ) as c:
+        yield c
+
+
+async def control(fake: FakeApns | str, method: str, path: str, body: Any = None) -> Any:
+    """Call a /_fake/ endpoint of ``fake`` (or of a fake at ``"URL CA_PATH"``)."""
+    url, ca = fake.split() if isinstance(fake, str) else (fake.url, str(fake.ca_file))
+    async with httpx.AsyncClient(http2=True, verify=ssl.create_default_context(cafile=ca)) as h:
+        return (await h.request(method, url + path, json=body)).json()
+
+
+async def send(client: ApnsClient, urgency: str = "urgent", critical: bool = False) -> Any:
+    return await client.send(
+        DEV, {"d": "disp-1"}, urgency=urgency, collapse_id="disp-1", expiration_s=60,
+        critical=critical,
+    )  # fmt: skip
+
+
+async def test_success_headers_jwt_and_payload(fake: FakeApns, client: ApnsClient) -> None:
+    result = await send(client)
+    assert result.ok and result.status == 200 and result.apns_id and result.attempts == 1
+    [push] = await control(fake, "GET", "/_fake/received")
+    h = push["headers"]
+    assert h[":path"] == f"/3/device/{DEV}"
+    assert (h["apns-push-type"], h["apns-priority"], h["apns-topic"]) == ("alert", "10", TOPIC)
+    assert h["apns-collapse-id"] == "disp-1"
+    assert abs(int(h["apns-expiration"]) - (time.time() + 60)) < 5
+    token = h["authorization"].removeprefix("bearer ")
+    assert jwt.get_unverified_header(token)["kid"] == KID
+    assert jwt.decode(token, KEY.public_key(), algorithms=["ES256"])["iss"] == TEAM
+    aps = push["payload"]["aps"]
+    assert aps["mutable-content"] == 1 and aps["interruption-level"] == "time-sensitive"
+    assert push["payload"]["d"] == "disp-1" and "Urgent" in aps["alert"]["body"]
+
+
+async def test_routine_is_priority_5(fake: FakeApns, client: ApnsClient) -> None:
+    assert (await send(client, urgency="routine")).ok
+    [push] = fake.received
+    assert push["headers"]["apns-priority"] == "5"
+    assert push["payload"]["aps"]["interruption-level"] == "active"
+
+
+async def test_critical_only_for_emergency_when_allowed(fake: FakeApns, client: ApnsClient) -> None:
+    await send(client, "emergency", critical=True)
+    await send(client, "emergency", critical=False)
+    await send(client, "urgent", critical=True)
+    levels = [p["payload"]["aps"]["interruption-level"] for p in fake.received]
+    assert levels == ["critical", "time-sensitive", "time-sensitive"]
+    assert fake.received[0]["payload"]["aps"]["sound"]["critical"] == 1
+    assert fake.received[1]["payload"]["aps"]["sound"] == "default"
+
+
+@pytest.mark.parametrize(("status", "reason"), [(410, "Unregistered"), (400, "BadDeviceToken")])
+async def test_device_gone_without_retry(
+    fake: FakeApns, client: ApnsClient, status: int, reason: str
+) -> None:
+    await control(fake, "POST", "/_fake/faults", {DEV: {"status": status, "reason": reason}})
+    result = await send(client)
+    assert not result.ok and result.device_gone and result.reason == reason
+    assert result.attempts == 1 and result.to_push_result().device_gone
+
+
+async def test_429_retry_after_honoured(fake: FakeApns, client: ApnsClient) -> None:
+    fault = {"status": 429, "reason": "TooManyRequests", "retry_after": 0.6, "times": 1}
+    await control(fake, "POST", "/_fake/faults", {DEV: fault})
+    started = time.monotonic()
+    result = await send(client)
+    assert result.ok and result.attempts == 2
+    assert time.monotonic() - started >= 0.6
+
+
+async def test_retry_after_beyond_policy_returns_instead_of_parking(
+    fake: FakeApns, client: ApnsClient
+) -> None:
+    await control(fake, "POST", "/_fake/faults", {DEV: {"status": 429, "retry_after": 600}})
+    result = await send(client)
+    assert not result.ok and result.status == 429 and result.retry_after == 600
+    assert result.attempts == 1
+
+
+async def test_500_retried_then_success(fake: FakeApns, client: ApnsClient) -> None:
+    await control(fake, "POST", "/_fake/faults", {DEV: {"status": 500, "times": 2}})
+    result = await send(client)
+    assert result.ok and result.attempts == 3
+
+
+async def test_500_forever_gives_up_after_bounded_attempts(
+    fake: FakeApns, client: ApnsClient
+) -> None:
+    await control(fake, "POST", "/_fake/faults", {DEV: {"status": 503}})
+    result = await send(client)
+    assert not result.ok and result.status == 503 and result.attempts == 4
+    assert fake.received == []
+
+
+async def test_slow_response_times_out_and_is_retried(fake: FakeApns, client: ApnsClient) -> None:
+    await control(fake, "POST", "/_fake/faults", {DEV: {"slow": 1.5, "times": 1}})
+    result = await send(client)
+    assert result.ok and result.attempts == 2
+    # the slow try was accepted too (its answer was lost): the collapse id dedupes on the phone
+    assert [p["headers"]["apns-collapse-id"] for p in fake.received] == ["disp-1"] * 2
+
+
+async def test_connection_reset_is_retried(fake: FakeApns, client: ApnsClient) -> None:
+    await control(fake, "POST", "/_fake/faults", {DEV: {"reset": True, "times": 1}})
+    result = await send(client)
+    assert result.ok and result.attempts == 2 and len(fake.received) == 1
+
+
+async def test_expired_provider_token_refreshed_once(
+    fake: FakeApns, client: ApnsClient, tokens: ApnsTokenProvider
+) -> None:
+    first = await tokens.token()
+    fault = {"status": 403, "reason": "ExpiredProviderToken", "times": 1}
+    await control(fake, "POST", "/_fake/faults", {DEV: fault})
+    result = await send(client)
+    assert result.ok and result.attempts == 1 and tokens.minted == 2
+    used = fake.received[0]["headers"]["authorization"].removeprefix("bearer ")
+    assert used != first and used == await tokens.token()
+
+
+async def test_token_with_old_iat_is_refreshed_only_once(fake: FakeApns) -> None:
+    tokens = ApnsTokenProvider(KEY, KID, TEAM, DictRedis(), clock=lambda: time.time() - 7200)
+    async with ApnsClient(fake.url, TOPIC, tokens, verify=str(fake.ca_file)) as client:
+        result = await send(client)
+    assert not result.ok and (result.status, result.reason) == (403, "ExpiredProviderToken")
+    assert tokens.minted == 2
+
+
+async def test_fake_rejects_foreign_key_and_missing_topic(fake: FakeApns) -> None:
+    other = ec.generate_private_key(ec.SECP256R1())
+    bad = jwt.encode({"iss": TEAM, "iat": int(time.time())}, other, "ES256", {"kid": KID})
+    verify = ssl.create_default_context(cafile=str(fake.ca_file))
+    async with httpx.AsyncClient(http2=True, verify=verify) as http:
+        url, body = f"{fake.url}/3/device/{DEV}", json.dumps({"aps": {}})
+        base = {"apns-push-type": "alert", "apns-priority": "10", "authorization": f"bearer {bad}"}
+        r = await http.post(url, content=body, headers={**base, "apns-topic": TOPIC})
+        assert (r.status_code, r.json()["reason"]) == (403, "InvalidProviderToken")
+        good = await ApnsTokenProvider(KEY, KID, TEAM, DictRedis()).token()
+        r = await http.post(url, content=body, headers={**base, "authorization": f"bearer {good}"})
+        assert (r.status_code, r.json()["reason"]) == (400, "MissingTopic")
+
+
+async def test_payload_over_4096_bytes_refused_before_sending(
+    fake: FakeApns, client: ApnsClient
+) -> None:
+    with pytest.raises(PayloadTooLarge, match="over 4096"):
+        await client.send(
+            DEV, {"blob": "x" * 4096}, urgency="urgent", collapse_id="c", expiration_s=0
+        )
+    assert fake.received == []
+
+
+async def test_200_concurrent_sends_do_not_block_the_loop(
+    fake: FakeApns, client: ApnsClient
+) -> None:
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    results = await asyncio.gather(*(send(client) for _ in range(200)))
+    done.set()
+    await tick
+    assert all(r.ok for r in results) and len(fake.received) == 200
+    assert len(gaps) >= 3 and max(gaps) < 0.25
+
+
+async def test_fake_runs_as_a_subprocess(tmp_path: Path, tokens: ApnsTokenProvider) -> None:
+    key_file = tmp_path / "AuthKey.p8"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "engine.push.fake_apns", "--cert-dir", str(tmp_path / "certs"),
+        "--key-file", str(key_file), "--key-id", KID, "--team-id", TEAM,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+        url, ca = line.split(" on ")[1].split(" ca=")
+        own = ApnsTokenProvider(load_p8_key(key_file), KID, TEAM, DictRedis())
+        async with ApnsClient(url, TOPIC, own, verify=ca.strip()) as client:
+            assert (await send(client)).ok
+            assert len(await control(f"{url} {ca}", "GET", "/_fake/received")) == 1
+    finally:
+        proc.terminate()
+        await proc.wait()

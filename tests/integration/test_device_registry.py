@@ -1,0 +1,114 @@
+"""The device registry on the real Redis: register, rotate, deactivate, touch, remove."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from redis.asyncio import Redis
+
+from engine.adapters.redis_directory import RedisDeviceDirectory
+from engine.adapters.redis_keys import Keys
+from engine.ports import Device
+from engine.push.virtual_device import VirtualDevice
+from engine.settings import Settings
+
+
+@pytest.fixture()
+async def registry(stack_settings: Settings) -> AsyncIterator[tuple[RedisDeviceDirectory, Redis]]:
+    redis = Redis.from_url(stack_settings.redis_dsn)
+    prefix = f"test-devices-{uuid.uuid4().hex}"
+    yield RedisDeviceDirectory(redis, Keys(prefix)), redis
+    keys = [k async for k in redis.scan_iter(match=f"{prefix}:*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+def phone(clinician_id: str = "dr-ames", device_id: str = "phone-a") -> Device:
+    return VirtualDevice(clinician_id, device_id, "ios", critical_alerts=True).device
+
+
+async def test_register_keeps_every_field(registry: tuple[RedisDeviceDirectory, Redis]) -> None:
+    directory, _ = registry
+    device = phone()
+    await directory.register(device)
+    assert await directory.get("dr-ames", "phone-a") == device
+    assert await directory.devices_for(["dr-ames", "dr-nobody"]) == {
+        "dr-ames": [device],
+        "dr-nobody": [],
+    }
+
+
+async def test_rotate_token(registry: tuple[RedisDeviceDirectory, Redis]) -> None:
+    directory, _ = registry
+    device = phone()
+    await directory.register(device)
+    assert await directory.rotate_token("dr-ames", "phone-a", "new-token") is True
+    rotated = await directory.get("dr-ames", "phone-a")
+    assert rotated is not None and rotated.push_token == "new-token"
+    assert rotated.public_key == device.public_key and rotated.critical_alerts
+    assert await directory.rotate_token("dr-ames", "phone-zzz", "x") is False
+    assert await directory.get("dr-ames", "phone-zzz") is None
+
+
+async def test_deactivate_keeps_the_record(registry: tuple[RedisDeviceDirectory, Redis]) -> None:
+    directory, _ = registry
+    a, b = phone(device_id="phone-a"), phone(device_id="phone-b")
+    await directory.register(a)
+    await directory.register(b)
+    assert await directory.deactivate("dr-ames", "phone-a", "apns: Unregistered") is True
+    assert await directory.devices_for(["dr-ames"]) == {"dr-ames": [b]}
+    kept = await directory.get("dr-ames", "phone-a")
+    assert kept is not None and kept.active is False and kept.push_token == a.push_token
+    assert await directory.deactivation_reason("dr-ames", "phone-a") == "apns: Unregistered"
+    assert await directory.deactivation_reason("dr-ames", "phone-b") is None
+    assert await directory.deactivate("dr-ames", "phone-zzz", "gone") is False
+    await directory.register(a)  # the app registers again
+    assert await directory.deactivation_reason("dr-ames", "phone-a") is None
+    assert len((await directory.devices_for(["dr-ames"]))["dr-ames"]) == 2
+
+
+async def test_touch_and_remove(registry: tuple[RedisDeviceDirectory, Redis]) -> None:
+    directory, _ = registry
+    await directory.register(phone())
+    at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert await directory.touch("dr-ames", "phone-a", at) is True
+    touched = await directory.get("dr-ames", "phone-a")
+    assert touched is not None and datetime.fromisoformat(touched.last_seen) == at
+    await directory.remove("dr-ames", "phone-a")
+    assert await directory.get("dr-ames", "phone-a") is None
+    assert await directory.touch("dr-ames", "phone-a", at) is False
+
+
+async def test_concurrent_updates_lose_nothing(
+    registry: tuple[RedisDeviceDirectory, Redis],
+) -> None:
+    directory, _ = registry
+    await directory.register(phone())
+    at = datetime(2030, 1, 2, tzinfo=UTC)
+    await asyncio.gather(
+        directory.rotate_token("dr-ames", "phone-a", "tok-2"),
+        directory.touch("dr-ames", "phone-a", at),
+        directory.deactivate("dr-ames", "phone-a", "replaced"),
+    )
+    device = await directory.get("dr-ames", "phone-a")
+    assert device is not None
+    assert (device.push_token, device.last_seen, device.active) == ("tok-2", at.isoformat(), False)
+
+
+async def test_old_and_future_records_still_load(
+    registry: tuple[RedisDeviceDirectory, Redis],
+) -> None:
+    directory, redis = registry
+    hash_key = directory._keys.devices("dr-old")
+    old = {"device_id": "p1", "clinician_id": "dr-old", "platform": "android", "push_token": "t"}
+    await redis.hset(hash_key, "p1", json.dumps({**old, "active": True}))
+    await redis.hset(hash_key, "p2", json.dumps({**old, "device_id": "p2", "future": 1}))
+    found = await directory.devices_for(["dr-old"])
+    assert [d.device_id for d in found["dr-old"]] == ["p1", "p2"]
+    assert found["dr-old"][0].public_key == "" and found["dr-old"][0].critical_alerts is False
