@@ -9,9 +9,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from engine.adapters.clocks import RedisOffsetClock, SystemClock
+from engine.adapters.dead_letters import DeadLetterWriter, load_or_create_key
 from engine.adapters.kafka_publisher import FaustPublisher, TopicAuditSink
 from engine.adapters.practice_cache import PracticeCache
-from engine.adapters.recording_push import RedisRecordingPushGateway
+from engine.adapters.push_setup import build_push
 from engine.adapters.redis_directory import RedisDeviceDirectory
 from engine.adapters.redis_keys import Keys
 from engine.adapters.redis_store import RedisDispatchStore, RedisHeldStore, RedisTimerIndex
@@ -27,12 +28,18 @@ class Runtime:
     """Services plus the handles the app needs for its periodic tasks."""
 
     def __init__(
-        self, services: Services, redis: Redis, practices: PracticeCache, clock: Clock
+        self,
+        services: Services,
+        redis: Redis,
+        practices: PracticeCache,
+        clock: Clock,
+        dead_letters: DeadLetterWriter,
     ) -> None:
         self.services = services
         self.redis = redis
         self.practices = practices
         self.clock = clock
+        self.dead_letters = dead_letters
 
 
 def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
@@ -45,19 +52,27 @@ def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
     )
     practices = PracticeCache(redis, keys, settings.kafka_servers, settings.topic("practices"))
     publisher = FaustPublisher(topics)
+    metrics = Metrics()
+    dead_letters = DeadLetterWriter(
+        publisher, load_or_create_key(settings.dead_letter_key, settings.state_dir)
+    )
+    push, vault = build_push(settings, redis, keys, metrics, dead_letters)
+    directory = RedisDeviceDirectory(redis, keys)
     services = Services(
         clock=clock,
         practices=practices,
-        devices=RedisDeviceDirectory(redis, keys),
-        push=RedisRecordingPushGateway(redis, keys.recorded_pushes),
+        devices=directory,
+        push=push,
         dispatches=RedisDispatchStore(redis, keys),
         held=RedisHeldStore(redis, keys),
         timers=RedisTimerIndex(redis, keys),
         publisher=publisher,
         audit=TopicAuditSink(publisher),
-        metrics=Metrics(),
+        metrics=metrics,
         dedupe_ttl_s=settings.dedupe_ttl_s,
         timer_lease_s=settings.timer_lease_s,
         receipt_timeout_s=settings.receipt_timeout_s,
+        vault=vault,
+        device_registry=directory,
     )
-    return Runtime(services, redis, practices, clock)
+    return Runtime(services, redis, practices, clock, dead_letters)

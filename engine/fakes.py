@@ -4,7 +4,7 @@ MockTransport) so handler tests and scenario tests need no servers."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from engine.domain.practice import Practice
 from engine.ports import Device, DueTimer, PushRequest, PushResult, StoredDispatch
+from engine.push.payload import PushContent
 
 __all__ = [
     "FakeClock",
@@ -22,6 +23,7 @@ __all__ = [
     "MemoryPracticeDirectory",
     "MemoryPublisher",
     "MemoryTimerIndex",
+    "MemoryVault",
     "RecordingPushGateway",
 ]
 
@@ -83,6 +85,44 @@ class MemoryDeviceDirectory:
 
     async def devices_for(self, clinician_ids: list[str]) -> dict[str, list[Device]]:
         return {c: [d for d in self.devices.get(c, []) if d.active] for c in clinician_ids}
+
+    async def register(self, device: Device) -> None:
+        await self.remove(device.clinician_id, device.device_id)
+        self.devices.setdefault(device.clinician_id, []).append(device)
+
+    async def remove(self, clinician_id: str, device_id: str) -> None:
+        kept = [d for d in self.devices.get(clinician_id, []) if d.device_id != device_id]
+        self.devices[clinician_id] = kept
+
+    async def rotate_token(self, clinician_id: str, device_id: str, new_token: str) -> bool:
+        return self._change(clinician_id, device_id, push_token=new_token, active=True)
+
+    async def deactivate(self, clinician_id: str, device_id: str, reason: str) -> bool:
+        return self._change(clinician_id, device_id, active=False)
+
+    async def touch(self, clinician_id: str, device_id: str, at: datetime) -> bool:
+        return self._change(clinician_id, device_id, last_seen=at.isoformat())
+
+    def _change(self, clinician_id: str, device_id: str, **changes: Any) -> bool:
+        devices = self.devices.get(clinician_id, [])
+        for i, device in enumerate(devices):
+            if device.device_id == device_id:
+                devices[i] = replace(device, **changes)
+                return True
+        return False
+
+
+@dataclass
+class MemoryVault:
+    """Fake :class:`engine.ports.ContentVault` (and the gateway's message source)."""
+
+    contents: dict[str, PushContent] = field(default_factory=dict)
+
+    async def put(self, content: PushContent) -> None:
+        self.contents[content.dispatch_id] = content
+
+    async def get(self, dispatch_id: str) -> PushContent | None:
+        return self.contents.get(dispatch_id)
 
 
 @dataclass

@@ -73,6 +73,13 @@ class Metrics:
             ["platform", "outcome"],
             registry=r,
         )
+        self.push_outcomes = Counter(
+            "nightline_push_provider_outcomes_total",
+            "Push sends by provider (apns, fcm) and outcome (ok, device_gone, retryable, "
+            "refused, rejected, deadline, circuit_open, not_configured).",
+            ["provider", "outcome"],
+            registry=r,
+        )
         self.illegal_transitions = Counter(
             "nightline_illegal_transitions_total",
             "Rejected dispatch inputs, by reason.",

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
 from engine.domain.practice import Practice
 
+if TYPE_CHECKING:
+    from engine.push.payload import PushContent
+
 __all__ = [
     "AuditSink",
     "Clock",
+    "ContentVault",
     "Device",
     "DeviceDirectory",
+    "DeviceRegistry",
     "DispatchStore",
     "DueTimer",
     "EventPublisher",
@@ -80,6 +85,24 @@ class PushGateway(Protocol):
 
 class DeviceDirectory(Protocol):
     async def devices_for(self, clinician_ids: list[str]) -> dict[str, list[Device]]: ...
+
+
+class DeviceRegistry(Protocol):
+    """Changes to clinicians' devices (from the ``devices`` topic)."""
+
+    async def register(self, device: Device) -> None: ...
+
+    async def rotate_token(self, clinician_id: str, device_id: str, new_token: str) -> bool: ...
+
+    async def remove(self, clinician_id: str, device_id: str) -> None: ...
+
+    async def touch(self, clinician_id: str, device_id: str, at: datetime) -> bool: ...
+
+
+class ContentVault(Protocol):
+    """Message content (PHI) kept encrypted for pages and re-pages of a dispatch."""
+
+    async def put(self, content: PushContent) -> None: ...
 
 
 class PracticeDirectory(Protocol):

@@ -21,6 +21,7 @@ from kafka.errors import TopicAlreadyExistsError
 from engine.schemas.acks import Acknowledgement
 from engine.schemas.catalogue import CATALOGUE
 from engine.schemas.codec import encode
+from engine.schemas.devices import DeviceRegistration
 from engine.schemas.dispatch import CancelDispatch
 from engine.schemas.intake import IntakeEvent
 
@@ -41,6 +42,9 @@ class NightlineProducer:
 
     def send_ack(self, ack: Acknowledgement, timeout_s: float = 10.0) -> None:
         self._send("acks", ack.dispatch_id, encode(ack), timeout_s)
+
+    def send_device(self, change: DeviceRegistration, timeout_s: float = 10.0) -> None:
+        self._send("devices", change.clinician_id, encode(change), timeout_s)
 
     def send_cancel(self, command: CancelDispatch, timeout_s: float = 10.0) -> None:
         self._send("dispatch.commands", command.dispatch_id, encode(command), timeout_s)

@@ -95,9 +95,53 @@ class Settings(BaseSettings):
         default="system",
         description="'redis-offset' lets tests and demos move the worker's clock forward.",
     )
-    push_gateway: Literal["recording"] = Field(
+    push_gateway: Literal["recording", "providers"] = Field(
         default="recording",
-        description="Push gateway. 'recording' keeps envelopes in Redis (no real push).",
+        description="Push gateway. 'providers' sends through APNs and FCM (or the local "
+        "fakes); 'recording' keeps PHI-free envelopes in Redis and sends nothing.",
+    )
+    apns_url: str = Field(
+        default="https://api.push.apple.com",
+        description="APNs provider API (https://api.sandbox.push.apple.com for development).",
+    )
+    apns_topic: str = Field(
+        default="org.nightline.clinician", description="The app's bundle id (apns-topic)."
+    )
+    apns_key_file: Path | None = Field(
+        default=None, description="APNs auth key (.p8). Unset: iOS devices are not pushed."
+    )
+    apns_key_id: str = Field(default="", description="Key id of the .p8 key (JWT kid).")
+    apns_team_id: str = Field(default="", description="Apple developer team id (JWT iss).")
+    apns_ca_file: Path | None = Field(
+        default=None,
+        description="Extra CA bundle to trust for APNs (only for the local fake).",
+    )
+    fcm_url: str = Field(
+        default="https://fcm.googleapis.com", description="FCM HTTP v1 API base URL."
+    )
+    fcm_project_id: str = Field(default="", description="Firebase project id.")
+    fcm_service_account_file: Path | None = Field(
+        default=None,
+        description="Google service-account JSON key. Unset: Android devices are not pushed.",
+    )
+    push_ttl_s: int = Field(
+        default=300,
+        ge=0,
+        description="How long APNs / FCM may hold an undelivered push (apns-expiration, "
+        "Android ttl); escalation takes over after that anyway.",
+    )
+    push_deadline_s: float = Field(
+        default=8.0,
+        gt=0,
+        description="Longest one push may take with its retries before it counts as failed.",
+    )
+    vault_key: str | None = Field(
+        default=None,
+        description="Fernet key(s), comma-separated (first seals), that encrypt message "
+        "content kept for re-pages. Unset: a key is generated in the state dir (local only).",
+    )
+    vault_ttl_s: int = Field(
+        default=3 * 24 * 3600, gt=0, description="How long message content is kept for re-pages."
     )
     dead_letter_key: str | None = Field(
         default=None,

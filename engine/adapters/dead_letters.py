@@ -19,11 +19,13 @@ __all__ = ["DeadLetterWriter", "load_or_create_key"]
 log = logging.getLogger(__name__)
 
 
-def load_or_create_key(configured: str | None, state_dir: Path) -> bytes:
+def load_or_create_key(
+    configured: str | None, state_dir: Path, name: str = "deadletter.key"
+) -> bytes:
     """The configured key, or a local one kept in the state dir (development only)."""
     if configured:
         return configured.encode()
-    path = state_dir / "deadletter.key"
+    path = state_dir / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(Fernet.generate_key())

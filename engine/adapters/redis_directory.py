@@ -91,8 +91,10 @@ class RedisDeviceDirectory:
         await self._redis.hdel(self._keys.devices(clinician_id), device_id)
 
     async def rotate_token(self, clinician_id: str, device_id: str, new_token: str) -> bool:
-        """Replace the push token (active state unchanged); False if the device is unknown."""
-        return await self._update(clinician_id, device_id, {"push_token": new_token})
+        """Replace the push token and re-activate the device (a token the provider had
+        reported dead is replaced by a fresh one); False if the device is unknown."""
+        changes = {"push_token": new_token, "active": True, _REASON: None}
+        return await self._update(clinician_id, device_id, changes)
 
     async def deactivate(self, clinician_id: str, device_id: str, reason: str) -> bool:
         """Stop pushing to a device but keep its record and why; False if unknown."""

@@ -14,7 +14,6 @@ import faust
 from prometheus_client import generate_latest
 
 from engine.adapters.clocks import RedisOffsetClock
-from engine.adapters.dead_letters import DeadLetterWriter, load_or_create_key
 from engine.agents.streams import register_agents
 from engine.bootstrap import Runtime, build_runtime
 from engine.handlers.timers import scan_due_timers
@@ -55,11 +54,7 @@ def create_app(settings: Settings) -> faust.App:
         for spec in CATALOGUE
     }
     runtime = build_runtime(settings, topics)
-    dead_letters = DeadLetterWriter(
-        runtime.services.publisher,
-        load_or_create_key(settings.dead_letter_key, settings.state_dir),
-    )
-    register_agents(app, topics, runtime.services, dead_letters, settings)
+    register_agents(app, topics, runtime.services, runtime.dead_letters, settings)
     _register_periodic(app, runtime, settings)
     _register_pages(app, runtime)
     return app

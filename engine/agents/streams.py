@@ -1,4 +1,4 @@
-"""The three stream agents: intake, acknowledgements and dispatch commands.
+"""The stream agents: intake, acknowledgements, device changes and dispatch commands.
 
 Each one decodes raw bytes with the codec, calls a handler, and turns bad
 input into a dead letter; the worker keeps running. An intake event whose
@@ -20,10 +20,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.adapters.dead_letters import DeadLetterWriter
 from engine.handlers.commands import handle_ack, handle_command
+from engine.handlers.devices import apply_device_change
 from engine.handlers.intake import UnknownPracticeError, dispatch_id_for, handle_intake
 from engine.handlers.services import Services
 from engine.schemas.catalogue import spec
 from engine.schemas.codec import DecodeError, decode
+from engine.schemas.devices import DeviceRegistration
 from engine.schemas.intake import Urgency
 from engine.schemas.outbound import OperatorAlert
 from engine.settings import Settings
@@ -122,6 +124,15 @@ def register_agents(
     async def acks(stream: Any) -> None:
         await consume("acks", stream, lambda e: handle_ack(svc, e), settings.max_event_bytes)
 
+    @app.agent(topics["devices"], concurrency=1)
+    async def devices(stream: Any) -> None:
+        await consume("devices", stream, handle_device_change, settings.max_event_bytes)
+
+    async def handle_device_change(change: DeviceRegistration) -> str:
+        if svc.device_registry is None:
+            raise RuntimeError("this worker has no device registry")
+        return await apply_device_change(svc.device_registry, change)
+
     @app.agent(topics["dispatch.commands"], concurrency=1)
     async def commands(stream: Any) -> None:
         await consume("dispatch.commands", stream, lambda e: handle_command(svc, e))
@@ -142,6 +153,8 @@ async def _with_retries(call: Callable[[], Awaitable[object]], attempts: int = 6
 
 
 def _outcome_label(outcome: object) -> str:
+    if isinstance(outcome, str):  # handlers that return a fixed label
+        return outcome
     action = getattr(outcome, "action", None)
     if action is not None:
         return str(action)

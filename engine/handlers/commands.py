@@ -34,7 +34,10 @@ async def handle_ack(svc: Services, ack: Acknowledgement) -> Decision | None:
             return None
         return on_ack(state, ack.kind.value, ack.clinician_id, str(ack.event_id), now)
 
-    return await decide_and_apply(svc, ack.dispatch_id, decide)
+    decision = await decide_and_apply(svc, ack.dispatch_id, decide)
+    if ack.device_id and svc.device_registry is not None:  # the app is alive: last seen
+        await svc.device_registry.touch(ack.clinician_id, ack.device_id, ack.at)
+    return decision
 
 
 async def handle_command(svc: Services, command: DispatchCommand) -> object:

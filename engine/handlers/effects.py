@@ -7,9 +7,9 @@ push failed), so the caller can escalate at once instead of waiting.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
@@ -21,22 +21,15 @@ from engine.domain.dispatch import (
     StateChanged,
 )
 from engine.handlers.services import Services
-from engine.ports import PushRequest
+from engine.ports import Device, PushRequest, PushResult
+from engine.push.payload import alert_text_for
 from engine.schemas.audit import AuditEvent
 from engine.schemas.dispatch import DispatchStateChanged
 from engine.schemas.outbound import OperatorAlert
 
-__all__ = ["alert_text", "run_effects"]
+__all__ = ["run_effects"]
 
 log = logging.getLogger(__name__)
-
-
-def alert_text(urgency: str) -> str:
-    """The only words a push envelope may carry: no PHI."""
-    return {
-        "emergency": "EMERGENCY message - open Nightline now",
-        "urgent": "Urgent message - open to view",
-    }.get(urgency, "New message - open to view")
 
 
 async def run_effects(
@@ -70,23 +63,25 @@ async def run_effects(
 async def _page(
     svc: Services, state: DispatchState, pages: list[PagePerson], meta: dict[str, Any]
 ) -> list[int]:
+    """Push every device of every paged clinician at once; count deliveries per step."""
     devices = await svc.devices.devices_for(sorted({p.clinician_id for p in pages}))
-    delivered: dict[int, int] = defaultdict(int)
-    for page in pages:
-        delivered.setdefault(page.step, 0)
-        for device in devices.get(page.clinician_id, []):
-            result = await svc.push.send(
-                PushRequest(
-                    dispatch_id=state.dispatch_id,
-                    device=device,
-                    urgency=str(state.urgency),
-                    step=page.step,
-                    attempt=page.attempt,
-                    alert_text=alert_text(str(state.urgency)),
-                )
-            )
-            svc.metrics.pushes.labels(device.platform, "ok" if result.ok else "failed").inc()
-            delivered[page.step] += int(result.ok)
+    sends = [
+        (page.step, device, _request(state, page, device))
+        for page in pages
+        for device in devices.get(page.clinician_id, [])
+    ]
+    results = await asyncio.gather(
+        *(svc.push.send(request) for _, _, request in sends), return_exceptions=True
+    )
+    delivered: dict[int, int] = {page.step: 0 for page in pages}
+    for (step, device, _), result in zip(sends, results, strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result  # cancelled: the worker is stopping; the outbox keeps the page
+        if isinstance(result, Exception):  # a gateway bug must not stop the escalation
+            log.error("push to device %s failed: %r", device.device_id, result)
+            result = PushResult(ok=False, detail=type(result).__name__)
+        svc.metrics.pushes.labels(device.platform, "ok" if result.ok else "failed").inc()
+        delivered[step] += int(result.ok)
     for step in sorted(delivered):
         plan_step = state.plan.step(step)
         if step > 0:
@@ -99,6 +94,17 @@ async def _page(
     if unreachable:
         log.warning("dispatch %s: nobody reachable at steps %s", state.dispatch_id, unreachable)
     return unreachable
+
+
+def _request(state: DispatchState, page: PagePerson, device: Device) -> PushRequest:
+    return PushRequest(
+        dispatch_id=state.dispatch_id,
+        device=device,
+        urgency=str(state.urgency),
+        step=page.step,
+        attempt=page.attempt,
+        alert_text=alert_text_for(str(state.urgency)),
+    )
 
 
 async def _alert_operator(svc: Services, state: DispatchState, effect: NotifyOperatorDesk) -> None:

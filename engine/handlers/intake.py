@@ -19,10 +19,17 @@ from engine.domain.triage import TriageAction, TriageResult, triage
 from engine.handlers.dispatching import decide_and_apply
 from engine.handlers.office import deliver_to_office, hold_for_office
 from engine.handlers.services import Services
+from engine.push.payload import PushContent
 from engine.schemas.intake import IntakeEvent, VoiceCall
 from engine.schemas.outbound import LiveTransferInstruction
 
-__all__ = ["IntakeOutcome", "UnknownPracticeError", "dispatch_id_for", "handle_intake"]
+__all__ = [
+    "IntakeOutcome",
+    "UnknownPracticeError",
+    "dispatch_id_for",
+    "handle_intake",
+    "push_content",
+]
 
 
 class UnknownPracticeError(LookupError):
@@ -63,6 +70,8 @@ async def _dispatch(
     svc: Services, event: IntakeEvent, practice: Practice, result: TriageResult
 ) -> IntakeOutcome:
     dispatch_id = dispatch_id_for(event.event_id)
+    if svc.vault is not None:  # before the commit: the first page right after it reads this
+        await svc.vault.put(push_content(dispatch_id, event, practice, result))
     created = False
 
     def decide(state: DispatchState | None, now: datetime):  # type: ignore[no-untyped-def]
@@ -104,6 +113,22 @@ async def _dispatch(
             ),
         )
     return IntakeOutcome(str(result.action), str(result.urgency), dispatch_id)
+
+
+def push_content(
+    dispatch_id: str, event: IntakeEvent, practice: Practice, result: TriageResult
+) -> PushContent:
+    """What the clinician's phone decrypts: who, how to call back, what was said."""
+    caller = event.caller
+    name = event.patient.name if event.patient else caller.name or f"{caller.type} caller"
+    return PushContent(
+        dispatch_id=dispatch_id,
+        urgency=result.urgency,
+        patient_name=name,
+        callback_number=str(caller.callback_number or ""),
+        message=event.message,
+        practice_name=practice.name,
+    )
 
 
 async def _rerun_pending(svc: Services, dispatch_id: str) -> None:

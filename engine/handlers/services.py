@@ -8,7 +8,9 @@ from engine.metrics import Metrics
 from engine.ports import (
     AuditSink,
     Clock,
+    ContentVault,
     DeviceDirectory,
+    DeviceRegistry,
     DispatchStore,
     EventPublisher,
     HeldStore,
@@ -35,3 +37,5 @@ class Services:
     dedupe_ttl_s: int = 7 * 24 * 3600
     timer_lease_s: float = 10.0
     receipt_timeout_s: float | None = None  # no device receipt by then: next level
+    vault: ContentVault | None = None  # message content for end-to-end encrypted pushes
+    device_registry: DeviceRegistry | None = None  # changes from the ``devices`` topic

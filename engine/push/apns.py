@@ -35,6 +35,7 @@ import httpx
 
 from engine.ports import PushResult
 from engine.push.apns_token import TokenProvider
+from engine.push.payload import alert_text_for
 from engine.push.retry import RetryPolicy, with_retries
 
 __all__ = ["MAX_PAYLOAD_BYTES", "ApnsClient", "ApnsResult", "PayloadTooLarge", "build_payload"]
@@ -42,10 +43,7 @@ __all__ = ["MAX_PAYLOAD_BYTES", "ApnsClient", "ApnsResult", "PayloadTooLarge", "
 MAX_PAYLOAD_BYTES = 4096
 GONE_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})  # with 400; any 410
 _HEX = re.compile(r"^[0-9a-fA-F]{16,200}$")
-_ALERTS = {
-    "emergency": "Emergency message: open Nightline",
-    "urgent": "Urgent message: open Nightline",
-}
+_TIME_SENSITIVE = frozenset({"emergency", "urgent"})
 
 
 class _NoCookies(httpx.Cookies):
@@ -82,13 +80,13 @@ def build_payload(payload: dict[str, Any], urgency: str, critical: bool) -> dict
     urgent / emergency, active for routine.
     """
     aps: dict[str, Any] = dict(payload.get("aps", {}))
-    aps.setdefault("alert", {"title": "Nightline", "body": _ALERTS.get(urgency, "New message")})
+    aps.setdefault("alert", {"title": "Nightline", "body": alert_text_for(urgency)})
     aps["mutable-content"] = 1
     if urgency == "emergency" and critical:
         aps["interruption-level"] = "critical"
         aps["sound"] = {"critical": 1, "name": "default", "volume": 1.0}
     else:
-        aps["interruption-level"] = "time-sensitive" if urgency in _ALERTS else "active"
+        aps["interruption-level"] = "time-sensitive" if urgency in _TIME_SENSITIVE else "active"
         aps.setdefault("sound", "default")
     return {**payload, "aps": aps}
 
@@ -167,7 +165,7 @@ class ApnsClient:
             return ApnsResult(False, 400, "BadDeviceToken", device_gone=True, attempts=0)
         headers = {
             "apns-push-type": "alert",
-            "apns-priority": "10" if urgency in _ALERTS else "5",
+            "apns-priority": "10" if urgency in _TIME_SENSITIVE else "5",
             "apns-expiration": str(int(self._clock()) + expiration_s if expiration_s > 0 else 0),
             "apns-collapse-id": collapse_id[:64],
             "apns-topic": self._topic,

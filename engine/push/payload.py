@@ -72,9 +72,12 @@ class DevicePayload:
     truncated: bool
 
 
-def alert_text_for(urgency: Urgency) -> str:
-    """The generic, PHI-free line shown on the lock screen."""
-    return ALERT_TEXT[urgency]
+def alert_text_for(urgency: Urgency | str) -> str:
+    """The generic, PHI-free line shown on the lock screen (routine text if unknown)."""
+    try:
+        return ALERT_TEXT[Urgency(urgency)]
+    except ValueError:
+        return ALERT_TEXT[Urgency.ROUTINE]
 
 
 def _seal(plaintext: bytes, device: Device) -> str:

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from engine.schemas.acks import Acknowledgement
 from engine.schemas.audit import AuditEvent
 from engine.schemas.deadletter import DeadLetter
+from engine.schemas.devices import DeviceRegistration
 from engine.schemas.dispatch import DispatchCommand, DispatchStateChanged
 from engine.schemas.intake import IntakeEvent
 from engine.schemas.outbound import (
@@ -73,6 +74,12 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     ),
     TopicSpec(
         "acks", "dispatch_id", (Acknowledgement,), "Receipts and actions from the clinician app."
+    ),
+    TopicSpec(
+        "devices",
+        "clinician_id",
+        (DeviceRegistration,),
+        "Device registrations, token rotations and removals from the mobile API.",
     ),
     TopicSpec(
         "telephony.transfers",

@@ -50,7 +50,10 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, every: float
 class Harness:
     """One isolated deployment (its own topic prefix, consumer group, Redis keys)."""
 
-    def __init__(self, base: Settings, log_dir: Path) -> None:
+    def __init__(
+        self, base: Settings, log_dir: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.extra_env = dict(extra_env or {})
         self.prefix = f"nltest-{uuid.uuid4().hex[:10]}"
         self.settings = base.model_copy(
             update={
@@ -85,6 +88,7 @@ class Harness:
                 "NIGHTLINE_STATE_DIR": str(self.log_dir),
                 "NIGHTLINE_TIMER_LEASE_S": "3",
                 "NIGHTLINE_KAFKA_SESSION_TIMEOUT_S": "6",
+                **self.extra_env,
             }
         )
         return env

@@ -56,6 +56,19 @@ async def test_rotate_token(registry: tuple[RedisDeviceDirectory, Redis]) -> Non
     assert await directory.get("dr-ames", "phone-zzz") is None
 
 
+async def test_rotating_a_dead_token_reactivates(
+    registry: tuple[RedisDeviceDirectory, Redis],
+) -> None:
+    directory, _ = registry
+    await directory.register(phone())
+    await directory.deactivate("dr-ames", "phone-a", "apns 410 Unregistered")
+    assert await directory.devices_for(["dr-ames"]) == {"dr-ames": []}
+    assert await directory.rotate_token("dr-ames", "phone-a", "fresh-token") is True
+    [device] = (await directory.devices_for(["dr-ames"]))["dr-ames"]
+    assert device.active and device.push_token == "fresh-token"
+    assert await directory.deactivation_reason("dr-ames", "phone-a") is None
+
+
 async def test_deactivate_keeps_the_record(registry: tuple[RedisDeviceDirectory, Redis]) -> None:
     directory, _ = registry
     a, b = phone(device_id="phone-a"), phone(device_id="phone-b")

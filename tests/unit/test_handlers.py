@@ -155,18 +155,32 @@ async def test_crash_after_commit_runs_outbox_on_redelivery() -> None:
     class Crash(Exception):
         pass
 
-    real_send = w.push.send
+    real_lookup = w.svc.devices.devices_for
 
-    async def crash_once(request):  # type: ignore[no-untyped-def]
-        w.push.send = real_send  # type: ignore[method-assign]
+    async def crash_once(clinician_ids):  # type: ignore[no-untyped-def]
+        w.svc.devices.devices_for = real_lookup  # type: ignore[method-assign]
         raise Crash
 
-    w.push.send = crash_once  # type: ignore[method-assign]
+    w.svc.devices.devices_for = crash_once  # type: ignore[method-assign]
     with pytest.raises(Crash):
         await handle_intake(w.svc, event)
     assert w.paged() == []
     await handle_intake(w.svc, event)  # Kafka redelivers: the outbox runs
     assert w.paged() == [("dr-ash", 0, 1)]
+
+
+async def test_a_gateway_bug_counts_as_unreachable_and_escalates() -> None:
+    w = World()
+    real_send = w.push.send
+
+    async def broken_for_ash(request):  # type: ignore[no-untyped-def]
+        if request.device.clinician_id == "dr-ash":
+            raise RuntimeError("bug in a gateway")
+        return await real_send(request)
+
+    w.push.send = broken_for_ash  # type: ignore[method-assign]
+    await handle_intake(w.svc, call())
+    assert [p[0] for p in w.paged()] == ["dr-birch"]
 
 
 async def test_unknown_practice_is_an_error_for_the_dead_letters() -> None:

@@ -1,0 +1,90 @@
+"""Build the push gateway the settings ask for: recording (no push) or the providers.
+
+With ``push_gateway=providers``, APNs is set up when an auth key is configured and
+FCM when a service account is; a platform without a provider is never pushed (its
+devices count as unreachable, so the dispatch escalates). Message content for the
+pushes is kept in an encrypted :class:`~engine.push.message_vault.MessageVault`.
+"""
+
+from __future__ import annotations
+
+import httpx
+from redis.asyncio import Redis
+
+from engine.adapters.dead_letters import DeadLetterWriter, load_or_create_key
+from engine.adapters.recording_push import RedisRecordingPushGateway
+from engine.adapters.redis_directory import RedisDeviceDirectory
+from engine.adapters.redis_keys import Keys
+from engine.metrics import Metrics
+from engine.ports import PushGateway
+from engine.push.apns import ApnsClient
+from engine.push.apns_token import ApnsTokenProvider, load_p8_key
+from engine.push.fcm import FcmClient
+from engine.push.fcm_auth import AccessTokenProvider, ServiceAccount
+from engine.push.gateway import ProviderPushGateway
+from engine.push.message_vault import MessageVault
+from engine.settings import Settings
+
+__all__ = ["build_push", "build_vault"]
+
+
+def build_vault(settings: Settings, redis: Redis) -> MessageVault:
+    key = load_or_create_key(settings.vault_key, settings.state_dir, "vault.key").decode()
+    keys = [k.strip() for k in key.split(",") if k.strip()]
+    return MessageVault(redis, settings.topic_prefix, keys, settings.vault_ttl_s)
+
+
+def build_push(
+    settings: Settings,
+    redis: Redis,
+    keys: Keys,
+    metrics: Metrics,
+    dead_letters: DeadLetterWriter,
+) -> tuple[PushGateway, MessageVault | None]:
+    """The gateway, and the vault the intake must fill (None when nothing is encrypted)."""
+    if settings.push_gateway == "recording":
+        return RedisRecordingPushGateway(redis, keys.recorded_pushes), None
+    vault = build_vault(settings, redis)
+
+    async def dead_letter(provider: str, body: bytes, reason: str) -> None:
+        metrics.dead_letters.labels(f"push.{provider}", "push_rejected").inc()
+        await dead_letters.write(f"push.{provider}", body, "push_rejected", reason)
+
+    gateway = ProviderPushGateway(
+        vault,
+        RedisDeviceDirectory(redis, keys),
+        _apns(settings, redis),
+        _fcm(settings),
+        on_rejected=dead_letter,
+        observe=lambda provider, outcome: metrics.push_outcomes.labels(provider, outcome).inc(),
+        ttl_s=settings.push_ttl_s,
+        deadline_s=settings.push_deadline_s,
+    )
+    return gateway, vault
+
+
+def _apns(settings: Settings, redis: Redis) -> ApnsClient | None:
+    if settings.apns_key_file is None:
+        return None
+    if not (settings.apns_key_id and settings.apns_team_id):
+        raise ValueError("NIGHTLINE_APNS_KEY_FILE needs NIGHTLINE_APNS_KEY_ID and _TEAM_ID")
+    tokens = ApnsTokenProvider(
+        load_p8_key(settings.apns_key_file),
+        settings.apns_key_id,
+        settings.apns_team_id,
+        redis,
+        key_prefix=f"{settings.topic_prefix}:apns:token",
+    )
+    verify: bool | str = str(settings.apns_ca_file) if settings.apns_ca_file else True
+    return ApnsClient(settings.apns_url, settings.apns_topic, tokens, verify=verify)
+
+
+def _fcm(settings: Settings) -> FcmClient | None:
+    if settings.fcm_service_account_file is None:
+        return None
+    account = ServiceAccount.from_file(settings.fcm_service_account_file)
+    project = settings.fcm_project_id or account.project_id
+    if not project:
+        raise ValueError("set NIGHTLINE_FCM_PROJECT_ID (the service account names none)")
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    return FcmClient(settings.fcm_url, project, AccessTokenProvider(account, http), http)

@@ -1,0 +1,170 @@
+"""The push gateway for real phones: encrypt per device, route by platform.
+
+For each page it loads the message from the vault (encrypted at rest), encrypts it
+to the device's own key (RFC 8291), and sends an envelope (:mod:`engine.push.envelope`)
+that carries only the dispatch id, generic text and ciphertext: APNs as an alert with
+``mutable-content`` for the Notification Service Extension, FCM as a high-priority
+data message.
+
+Every send is bounded: retries happen inside ``deadline_s``, and a per-provider
+:class:`~engine.push.breaker.CircuitBreaker` fails sends at once while a provider
+is down, so a dispatch escalates instead of waiting. Tokens the provider reports
+dead are deactivated at once (the caller pages the clinician's other devices and
+escalates when none could be reached). A message FCM calls INVALID_ARGUMENT goes
+to the dead letters with the provider's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from engine.ports import PushRequest, PushResult
+from engine.push.apns import ApnsClient, PayloadTooLarge
+from engine.push.breaker import CircuitBreaker
+from engine.push.envelope import android_data, ios_payload
+from engine.push.fcm import FcmClient
+from engine.push.payload import DevicePayload, PushContent, build_device_payload
+
+__all__ = ["DeviceRegistry", "MessageSource", "ProviderPushGateway", "RejectedPushHandler"]
+
+log = logging.getLogger(__name__)
+
+RejectedPushHandler = Callable[[str, bytes, str], Awaitable[object]]
+"""``(provider, request body, reason)``: where a push the provider refused as invalid goes."""
+
+Observer = Callable[[str, str], None]
+"""``(provider, outcome)``: bounded labels for a metric."""
+
+
+class DeviceRegistry(Protocol):
+    async def deactivate(self, clinician_id: str, device_id: str, reason: str) -> bool: ...
+
+
+class MessageSource(Protocol):
+    async def get(self, dispatch_id: str) -> PushContent | None: ...
+
+
+def _ignore(provider: str, outcome: str) -> None:
+    return None
+
+
+class ProviderPushGateway:
+    """:class:`engine.ports.PushGateway` over APNs and FCM."""
+
+    def __init__(
+        self,
+        messages: MessageSource,
+        registry: DeviceRegistry,
+        apns: ApnsClient | None,
+        fcm: FcmClient | None,
+        *,
+        on_rejected: RejectedPushHandler | None = None,
+        observe: Observer = _ignore,
+        ttl_s: int = 300,
+        deadline_s: float = 8.0,
+        breakers: dict[str, CircuitBreaker] | None = None,
+    ) -> None:
+        self._messages, self._registry = messages, registry
+        self._apns, self._fcm = apns, fcm
+        self._on_rejected, self._observe = on_rejected, observe
+        self._ttl_s, self._deadline_s = ttl_s, deadline_s
+        self._breakers = breakers or {"apns": CircuitBreaker(), "fcm": CircuitBreaker()}
+
+    async def send(self, request: PushRequest) -> PushResult:
+        device = request.device
+        provider = {"ios": "apns", "android": "fcm"}.get(device.platform, "")
+        client = self._apns if provider == "apns" else self._fcm if provider == "fcm" else None
+        if client is None:
+            self._observe(provider or "none", "not_configured")
+            return PushResult(ok=False, detail=f"no push provider for {device.platform!r}")
+        breaker = self._breakers[provider]
+        if not breaker.allow():
+            self._observe(provider, "circuit_open")
+            return PushResult(ok=False, detail=f"{provider} circuit open")
+        payload = await self._payload(request)
+        try:
+            result, outcome = await asyncio.wait_for(
+                self._send(provider, request, payload), self._deadline_s
+            )
+        except TimeoutError:
+            result, outcome = PushResult(ok=False, detail=f"{provider} deadline"), "deadline"
+        provider_trouble = outcome in ("deadline", "retryable")
+        (breaker.record_failure if provider_trouble else breaker.record_success)()
+        self._observe(provider, outcome)
+        if result.device_gone:
+            await self._registry.deactivate(device.clinician_id, device.device_id, result.detail)
+            log.warning(
+                "device %s of clinician %s deactivated: %s",
+                device.device_id,
+                device.clinician_id,
+                result.detail,
+            )
+        return result
+
+    async def _payload(self, request: PushRequest) -> DevicePayload:
+        content = await self._messages.get(request.dispatch_id)
+        if content is None:  # expired or unreadable: the app fetches by dispatch id
+            return DevicePayload(None, request.dispatch_id, request.alert_text, truncated=True)
+        return build_device_payload(content, request.device)
+
+    async def _send(
+        self, provider: str, request: PushRequest, payload: DevicePayload
+    ) -> tuple[PushResult, str]:
+        if provider == "apns":
+            return await self._send_apns(request, payload)
+        return await self._send_fcm(request, payload)
+
+    async def _send_apns(
+        self, request: PushRequest, payload: DevicePayload
+    ) -> tuple[PushResult, str]:
+        assert self._apns is not None
+        device, body = request.device, ios_payload(payload, request.urgency)
+        try:
+            apns = await self._apns.send(
+                device.push_token,
+                body,
+                urgency=request.urgency,
+                collapse_id=request.dispatch_id[:64],
+                expiration_s=self._ttl_s,
+                critical=device.critical_alerts and request.urgency == "emergency",
+            )
+        except PayloadTooLarge as exc:  # cannot happen with the 4 KB budget; never silent
+            await self._reject("apns", json.dumps(body).encode(), str(exc))
+            return PushResult(ok=False, detail="apns payload too large"), "rejected"
+        return apns.to_push_result(), _outcome(apns.ok, apns.device_gone, apns.status)
+
+    async def _send_fcm(
+        self, request: PushRequest, payload: DevicePayload
+    ) -> tuple[PushResult, str]:
+        assert self._fcm is not None
+        data = android_data(payload, request.urgency)
+        fcm = await self._fcm.send(
+            request.device.push_token, data, ttl_s=self._ttl_s, urgency=request.urgency
+        )
+        if fcm.invalid_argument:
+            reason = f"FCM INVALID_ARGUMENT: {fcm.detail}"[:500]
+            await self._reject("fcm", json.dumps(data).encode(), reason)
+            return PushResult(ok=False, detail="fcm INVALID_ARGUMENT"), "rejected"
+        detail = "fcm 200" if fcm.ok else f"fcm {fcm.status} {fcm.error_code or ''}".strip()
+        result = PushResult(ok=fcm.ok, detail=detail, device_gone=fcm.device_gone)
+        return result, _outcome(fcm.ok, fcm.device_gone, fcm.status or 0)
+
+    async def _reject(self, provider: str, body: bytes, reason: str) -> None:
+        log.error("%s refused a push as invalid; sent to the dead letters", provider)
+        if self._on_rejected is not None:
+            await self._on_rejected(provider, body, reason)
+
+
+def _outcome(ok: bool, device_gone: bool, status: int) -> str:
+    """A bounded label: ok, device_gone, retryable (provider trouble) or refused."""
+    if ok:
+        return "ok"
+    if device_gone:
+        return "device_gone"
+    if status == 0 or status == 429 or status >= 500:
+        return "retryable"
+    return "refused"

@@ -1,0 +1,221 @@
+"""ProviderPushGateway end to end against the fake APNs and FCM, with the real Redis
+device registry and message vault, and virtual phones that decrypt what arrives."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from redis.asyncio import Redis
+
+from engine.adapters.redis_directory import RedisDeviceDirectory
+from engine.adapters.redis_keys import Keys
+from engine.ports import PushRequest
+from engine.push.apns import ApnsClient
+from engine.push.apns_token import ApnsTokenProvider
+from engine.push.breaker import CircuitBreaker
+from engine.push.envelope import parse_push
+from engine.push.fake_apns import FakeApns
+from engine.push.fake_fcm import FakeFcm, start_fake_fcm
+from engine.push.fcm import FcmClient
+from engine.push.fcm_auth import AccessTokenProvider
+from engine.push.gateway import ProviderPushGateway
+from engine.push.message_vault import MessageVault
+from engine.push.payload import PushContent, alert_text_for
+from engine.push.retry import RetryPolicy
+from engine.push.virtual_device import VirtualDevice
+from engine.schemas.intake import Urgency
+from engine.settings import Settings
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+TOPIC, KID, TEAM = "org.nightline.clinician", "KID0000001", "TEAM000001"
+FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=1.0)
+PATIENT, CALLBACK = "Test Patient Gamma", "+15555550177"
+
+
+@dataclass
+class World:
+    gateway: ProviderPushGateway
+    apns: FakeApns
+    fcm: FakeFcm
+    registry: RedisDeviceDirectory
+    vault: MessageVault
+    rejected: list[tuple[str, bytes, str]]
+    outcomes: list[tuple[str, str]]
+
+    async def phone(self, clinician: str, platform: str, **kw: object) -> VirtualDevice:
+        phone = VirtualDevice(clinician, f"{platform}-{uuid.uuid4().hex[:6]}", platform, **kw)  # type: ignore[arg-type]
+        await self.registry.register(phone.device)
+        return phone
+
+    async def page(self, phone: VirtualDevice, urgency: str = "urgent") -> tuple[str, bool]:
+        dispatch_id = f"d-{uuid.uuid4()}"
+        await self.vault.put(
+            PushContent(
+                dispatch_id=dispatch_id,
+                urgency=Urgency(urgency),
+                patient_name=PATIENT,
+                callback_number=CALLBACK,
+                message="Synthetic: wheezing after inhaler",
+                practice_name="Demo Pediatrics",
+            )
+        )
+        device = await self.registry.get(phone.clinician_id, phone.device_id)
+        assert device is not None
+        request = PushRequest(dispatch_id, device, urgency, 0, 1, alert_text_for(urgency))
+        return dispatch_id, (await self.gateway.send(request)).ok
+
+
+@pytest.fixture()
+async def world(stack_settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
+    redis = Redis.from_url(stack_settings.redis_dsn)
+    prefix = f"nltest-gw-{uuid.uuid4().hex[:8]}"
+    keys = Keys(prefix)
+    apns_fake = await FakeApns(KEY, KID, TEAM, tmp_path / "certs", topic=TOPIC).start()
+    fcm_fake = await start_fake_fcm(tmp_path / "sa.json")
+    tokens = ApnsTokenProvider(KEY, KID, TEAM, redis, key_prefix=f"{prefix}:apns")
+    apns = ApnsClient(
+        apns_fake.url, TOPIC, tokens, verify=str(apns_fake.ca_file), timeout_s=0.5, retry=FAST
+    )
+    http = httpx.AsyncClient(timeout=0.5)
+    account = fcm_fake.account
+    fcm = FcmClient(
+        fcm_fake.base_url, account.project_id, AccessTokenProvider(account, http), http, FAST
+    )
+    registry = RedisDeviceDirectory(redis, keys)
+    vault = MessageVault(redis, prefix, MessageVault.generate_key(), ttl_s=600)
+    rejected: list[tuple[str, bytes, str]] = []
+    outcomes: list[tuple[str, str]] = []
+
+    async def reject(provider: str, body: bytes, reason: str) -> None:
+        rejected.append((provider, body, reason))
+
+    gateway = ProviderPushGateway(
+        vault,
+        registry,
+        apns,
+        fcm,
+        on_rejected=reject,
+        observe=lambda p, o: outcomes.append((p, o)),
+        deadline_s=2.0,
+        breakers={"apns": CircuitBreaker(3, 60), "fcm": CircuitBreaker(3, 60)},
+    )
+    yield World(gateway, apns_fake, fcm_fake, registry, vault, rejected, outcomes)
+    await apns.aclose()
+    await http.aclose()
+    await apns_fake.stop()
+    await fcm_fake.stop()
+    await redis.aclose()
+
+
+async def test_ios_push_is_an_encrypted_alert_the_phone_can_open(world: World) -> None:
+    phone = await world.phone("dr-ash", "ios", critical_alerts=True)
+    dispatch_id, ok = await world.page(phone, "emergency")
+    assert ok
+    [got] = world.apns.received
+    assert got["device_token"] == phone.push_token
+    headers, payload = got["headers"], got["payload"]
+    assert headers["apns-priority"] == "10" and headers["apns-push-type"] == "alert"
+    assert headers["apns-collapse-id"] == dispatch_id[:64]
+    assert payload["aps"]["mutable-content"] == 1
+    assert payload["aps"]["interruption-level"] == "critical"
+    assert PATIENT not in str(got) and CALLBACK not in str(got)
+    push = parse_push("ios", payload)
+    assert push.dispatch_id == dispatch_id and push.ciphertext_b64
+    opened = phone.open(push.ciphertext_b64)
+    assert opened["patient_name"] == PATIENT and opened["callback_number"] == CALLBACK
+
+
+async def test_android_push_is_a_data_message_the_phone_can_open(world: World) -> None:
+    phone = await world.phone("dr-ash", "android")
+    dispatch_id, ok = await world.page(phone)
+    assert ok
+    [got] = world.fcm.received
+    assert got["android"]["priority"] == "HIGH" and "notification" not in got
+    assert PATIENT not in str(got) and CALLBACK not in str(got)
+    push = parse_push("android", got["data"])
+    assert push.dispatch_id == dispatch_id and push.ciphertext_b64
+    assert phone.open(push.ciphertext_b64)["message"] == "Synthetic: wheezing after inhaler"
+
+
+@pytest.mark.parametrize("status,reason", [(410, "Unregistered"), (400, "BadDeviceToken")])
+async def test_apns_dead_token_deactivates_the_device(
+    world: World, status: int, reason: str
+) -> None:
+    phone = await world.phone("dr-ash", "ios")
+    world.apns.faults[phone.push_token] = {"status": status, "reason": reason}
+    _, ok = await world.page(phone)
+    assert not ok
+    assert await world.registry.devices_for(["dr-ash"]) == {"dr-ash": []}
+    assert reason in (await world.registry.deactivation_reason("dr-ash", phone.device_id) or "")
+    assert ("apns", "device_gone") in world.outcomes
+
+
+async def test_fcm_unregistered_deactivates_the_device(world: World) -> None:
+    phone = await world.phone("dr-ash", "android")
+    world.fcm.set_fault(phone.push_token, "UNREGISTERED")
+    _, ok = await world.page(phone)
+    assert not ok
+    assert await world.registry.devices_for(["dr-ash"]) == {"dr-ash": []}
+
+
+async def test_fcm_invalid_argument_goes_to_the_dead_letters(world: World) -> None:
+    phone = await world.phone("dr-ash", "android")
+    world.fcm.set_fault(phone.push_token, "INVALID_ARGUMENT")
+    _, ok = await world.page(phone)
+    assert not ok
+    [(provider, body, reason)] = world.rejected
+    assert provider == "fcm" and "INVALID_ARGUMENT" in reason
+    assert PATIENT.encode() not in body
+    assert ("fcm", "rejected") in world.outcomes
+    [device] = (await world.registry.devices_for(["dr-ash"]))["dr-ash"]
+    assert device.active  # a bad message is not a dead device
+
+
+async def test_transient_errors_are_retried_then_delivered(world: World) -> None:
+    ios = await world.phone("dr-ash", "ios")
+    android = await world.phone("dr-ash", "android")
+    world.apns.faults[ios.push_token] = {"status": 429, "reason": "TooManyRequests",
+                                         "retry_after": 0, "times": 1}  # fmt: skip
+    world.fcm.set_fault(android.push_token, "UNAVAILABLE", times=2)
+    assert (await world.page(ios))[1] and (await world.page(android))[1]
+    assert len(world.apns.received) == 1 and len(world.fcm.received) == 1
+
+
+async def test_a_slow_provider_fails_the_push_within_the_deadline(world: World) -> None:
+    phone = await world.phone("dr-ash", "ios")
+    world.apns.faults[phone.push_token] = {"slow": 5.0}
+    _, ok = await world.page(phone)
+    assert not ok
+    assert world.outcomes[-1] in (("apns", "deadline"), ("apns", "retryable"))
+
+
+async def test_an_outage_opens_the_breaker_and_later_pushes_fail_fast(world: World) -> None:
+    phones = [await world.phone(f"dr-{i}", "android") for i in range(4)]
+    for phone in phones:
+        world.fcm.set_fault(phone.push_token, "INTERNAL")
+    results = [(await world.page(phone))[1] for phone in phones]
+    assert results == [False] * 4
+    assert [o for _, o in world.outcomes] == ["retryable"] * 3 + ["circuit_open"]
+    attempts_before = sum(world.fcm.attempts.values())
+    assert not (await world.page(phones[0]))[1]
+    assert sum(world.fcm.attempts.values()) == attempts_before  # nothing went out
+    ios = await world.phone("dr-ash", "ios")  # the other provider is unaffected
+    assert (await world.page(ios))[1]
+
+
+async def test_a_missing_vault_record_sends_the_dispatch_id_only(world: World) -> None:
+    phone = await world.phone("dr-ash", "ios")
+    device = await world.registry.get("dr-ash", phone.device_id)
+    assert device is not None
+    result = await world.gateway.send(
+        PushRequest("d-gone", device, "urgent", 0, 1, alert_text_for("urgent"))
+    )
+    assert result.ok
+    push = parse_push("ios", world.apns.received[-1]["payload"])
+    assert push.dispatch_id == "d-gone" and push.fetch and push.ciphertext_b64 is None

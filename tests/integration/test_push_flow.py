@@ -1,0 +1,267 @@
+"""The pipeline through the fake APNs and FCM (separate processes, real protocols)
+with virtual phones that register, decrypt, send receipts and accept or decline:
+dead tokens, receipt deadlines, an invalid message and a provider outage."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+import pytest
+
+from engine.handlers.intake import dispatch_id_for
+from engine.push.envelope import parse_push
+from engine.push.virtual_device import VirtualDevice
+from engine.schemas.acks import AckKind, Acknowledgement
+from engine.schemas.devices import DeviceAction, DeviceRegistration
+from engine.settings import Settings
+from tests.integration import scenario_data as data
+from tests.integration.harness import Harness, wait_for
+from tests.integration.push_fakes import PushFakes
+
+PHI = (data.SYNTHETIC_PATIENT, data.SYNTHETIC_CALLBACK, "Fever 39.9", "dizzy")
+
+
+@pytest.fixture(scope="module")
+def fakes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PushFakes]:
+    fakes = PushFakes(tmp_path_factory.mktemp("push-fakes"))
+    yield fakes
+    fakes.close()
+
+
+@pytest.fixture(scope="module")
+def h(
+    stack_settings: Settings, fakes: PushFakes, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Harness]:
+    env = {**fakes.env(), "NIGHTLINE_RECEIPT_TIMEOUT_S": "20", "NIGHTLINE_PUSH_DEADLINE_S": "3"}
+    harness = Harness(stack_settings, tmp_path_factory.mktemp("push-worker"), env)
+    harness.start_worker()
+    yield harness
+    harness.close()
+
+
+def phone(clinician: str, platform: str) -> VirtualDevice:
+    return VirtualDevice(clinician, f"{clinician}-{platform}", platform)
+
+
+def inbox(fakes: PushFakes, device: VirtualDevice, dispatch_id: str) -> list[dict[str, Any]]:
+    """What ``device`` received for ``dispatch_id``, decrypted as the app would."""
+    if device.platform == "ios":
+        bodies = [r["payload"] for r in fakes.apns_received()
+                  if r["device_token"] == device.push_token]  # fmt: skip
+    else:
+        bodies = [r["data"] for r in fakes.fcm_received() if r["token"] == device.push_token]
+    opened = []
+    for body in bodies:
+        push = parse_push(device.platform, body)
+        if push.dispatch_id == dispatch_id and push.ciphertext_b64:
+            opened.append(device.open(push.ciphertext_b64))
+    return opened
+
+
+def ack(h: Harness, device: VirtualDevice, dispatch_id: str, kind: AckKind) -> None:
+    h.producer.send_ack(
+        Acknowledgement(
+            dispatch_id=dispatch_id,
+            clinician_id=device.clinician_id,
+            device_id=device.device_id,
+            kind=kind,
+            at=datetime.now(UTC),
+        )
+    )
+
+
+def states(h: Harness, dispatch_id: str) -> list[str]:
+    return [e.to_status for e in h.read("dispatch.state") if e.dispatch_id == dispatch_id]
+
+
+def call(h: Harness, practice_id: str) -> str:
+    event = data.urgent_call(practice_id)
+    h.producer.send_intake(event)
+    return dispatch_id_for(event.event_id)
+
+
+def test_a_ios_phone_decrypts_sends_receipt_and_accepts(h: Harness, fakes: PushFakes) -> None:
+    ash, birch = phone("dr-ash", "ios"), phone("dr-birch", "android")
+    h.load_practice(data.practice("p-pa", timeout_s=60), [ash.device, birch.device])
+    dispatch_id = call(h, "p-pa")
+    [message] = wait_for(lambda: inbox(fakes, ash, dispatch_id), 15, "the iOS push")
+    assert message["patient_name"] == data.SYNTHETIC_PATIENT
+    assert message["callback_number"] == data.SYNTHETIC_CALLBACK
+    assert message["message"] == data.SYNTHETIC_MESSAGE
+    ack(h, ash, dispatch_id, AckKind.RECEIVED)
+    ack(h, ash, dispatch_id, AckKind.ACCEPTED)
+    wait_for(lambda: "accepted" in states(h, dispatch_id), 15, "accepted")
+    seen = wait_for(lambda: h.redis.hget(h.keys.devices("dr-ash"), ash.device_id), 5, "device")
+    assert json.loads(seen)["last_seen"]  # the receipt marked the phone as seen
+    h.advance_clock(130)
+    assert inbox(fakes, birch, dispatch_id) == []
+    assert len(inbox(fakes, ash, dispatch_id)) == 1
+
+
+def test_b_android_receipt_then_decline_pages_the_backup_at_once(
+    h: Harness, fakes: PushFakes
+) -> None:
+    cedar, dove = phone("dr-cedar", "android"), phone("dr-dove", "ios")
+    practice = data.practice("p-pb", timeout_s=600, primary=("dr-cedar",), backup=("dr-dove",))
+    h.load_practice(practice, [cedar.device, dove.device])
+    dispatch_id = call(h, "p-pb")
+    [message] = wait_for(lambda: inbox(fakes, cedar, dispatch_id), 15, "the FCM push")
+    assert message["patient_name"] == data.SYNTHETIC_PATIENT
+    ack(h, cedar, dispatch_id, AckKind.RECEIVED)
+    ack(h, cedar, dispatch_id, AckKind.DECLINED)
+    wait_for(lambda: inbox(fakes, dove, dispatch_id), 15, "the backup's iOS push")
+
+
+def test_c_a_dead_token_is_deactivated_and_the_other_device_is_paged(
+    h: Harness, fakes: PushFakes
+) -> None:
+    elm_ios, elm_android, fir = (
+        phone("dr-elm", "ios"),
+        phone("dr-elm", "android"),
+        phone("dr-fir", "ios"),
+    )
+    practice = data.practice("p-pc", timeout_s=600, primary=("dr-elm",), backup=("dr-fir",))
+    h.load_practice(practice, [elm_ios.device, elm_android.device, fir.device])
+    fakes.apns_fault(elm_ios.push_token, {"status": 410, "reason": "Unregistered"})
+    dispatch_id = call(h, "p-pc")
+    wait_for(lambda: inbox(fakes, elm_android, dispatch_id), 15, "the Android push")
+
+    def deactivated() -> bool:
+        raw = h.redis.hget(h.keys.devices("dr-elm"), elm_ios.device_id)
+        return raw is not None and json.loads(raw)["active"] is False
+
+    wait_for(deactivated, 10, "the dead iOS token deactivated")
+    assert inbox(fakes, fir, dispatch_id) == []  # one working device is enough
+
+    second = call(h, "p-pc")  # the dead device is not tried again
+    wait_for(lambda: inbox(fakes, elm_android, second), 15, "the next push")
+    tried = [r for r in fakes.apns_received() if r["device_token"] == elm_ios.push_token]
+    assert tried == []
+
+
+def test_d_only_a_dead_device_means_the_backup_is_paged_at_once(
+    h: Harness, fakes: PushFakes
+) -> None:
+    gum, hazel = phone("dr-gum", "android"), phone("dr-hazel", "ios")
+    practice = data.practice("p-pd", timeout_s=600, primary=("dr-gum",), backup=("dr-hazel",))
+    h.load_practice(practice, [gum.device, hazel.device])
+    fakes.fcm_fault(gum.push_token, "UNREGISTERED")
+    dispatch_id = call(h, "p-pd")
+    wait_for(lambda: inbox(fakes, hazel, dispatch_id), 15, "the backup paged without waiting")
+
+
+def test_e_no_receipt_in_time_fails_over_but_a_receipt_holds(h: Harness, fakes: PushFakes) -> None:
+    ivy, jay = phone("dr-ivy", "ios"), phone("dr-jay", "android")
+    practice = data.practice("p-pe", timeout_s=600, primary=("dr-ivy",), backup=("dr-jay",))
+    h.load_practice(practice, [ivy.device, jay.device])
+    silent, answered = call(h, "p-pe"), call(h, "p-pe")
+    wait_for(lambda: inbox(fakes, ivy, silent), 15, "first push")
+    wait_for(lambda: inbox(fakes, ivy, answered), 15, "second push")
+    ack(h, ivy, answered, AckKind.RECEIVED)
+    wait_for(lambda: "delivered" in states(h, answered) or "read" in states(h, answered)
+             or len(states(h, answered)) > 1, 10, "receipt recorded")  # fmt: skip
+    h.advance_clock(21)  # past the 20 s receipt deadline, far from the 600 s ack timeout
+    wait_for(lambda: inbox(fakes, jay, silent), 15, "failover after the receipt deadline")
+    assert inbox(fakes, jay, answered) == []
+
+
+def test_f_devices_register_and_rotate_through_the_devices_topic(
+    h: Harness, fakes: PushFakes
+) -> None:
+    kit = phone("dr-kit", "ios")
+    h.load_practice(data.practice("p-pf", timeout_s=600, primary=("dr-kit",)), [])
+
+    def change(action: DeviceAction, **fields: Any) -> DeviceRegistration:
+        return DeviceRegistration(
+            clinician_id="dr-kit",
+            device_id=kit.device_id,
+            action=action,
+            at=datetime.now(UTC),
+            **fields,
+        )
+
+    h.producer.send_device(
+        change(
+            DeviceAction.REGISTER,
+            platform="ios",
+            push_token=kit.push_token,
+            public_key=kit.keys.public_key_b64,
+            auth_secret=kit.keys.auth_secret_b64,
+            app_version="1.4.2",
+            critical_alerts=True,
+        )
+    )
+    wait_for(lambda: h.redis.hget(h.keys.devices("dr-kit"), kit.device_id), 15, "registered")
+    first = call(h, "p-pf")
+    wait_for(lambda: inbox(fakes, kit, first), 15, "push to the registered phone")
+    new_token = uuid.uuid4().hex * 2
+    h.producer.send_device(change(DeviceAction.ROTATE_TOKEN, push_token=new_token))
+
+    def rotated() -> bool:
+        raw = h.redis.hget(h.keys.devices("dr-kit"), kit.device_id)
+        return raw is not None and json.loads(raw)["push_token"] == new_token
+
+    wait_for(rotated, 15, "token rotated")
+    kit.push_token = new_token
+    second = call(h, "p-pf")
+    wait_for(lambda: inbox(fakes, kit, second), 15, "push to the new token")
+
+
+def test_g_fcm_invalid_argument_is_dead_lettered_and_the_dispatch_escalates(
+    h: Harness, fakes: PushFakes
+) -> None:
+    lark, moss = phone("dr-lark", "android"), phone("dr-moss", "ios")
+    practice = data.practice("p-pg", timeout_s=600, primary=("dr-lark",), backup=("dr-moss",))
+    h.load_practice(practice, [lark.device, moss.device])
+    fakes.fcm_fault(lark.push_token, "INVALID_ARGUMENT")
+    dispatch_id = call(h, "p-pg")
+    wait_for(lambda: inbox(fakes, moss, dispatch_id), 15, "the backup paged")
+    letters = wait_for(
+        lambda: [d for d in h.read("deadletter") if d.reason_code == "push_rejected"],
+        10,
+        "the dead letter",
+    )
+    assert letters[0].source_topic == "push.fcm" and "INVALID_ARGUMENT" in letters[0].reason
+
+
+def test_y_a_provider_outage_ends_at_the_operator_desk(h: Harness, fakes: PushFakes) -> None:
+    nell, oak = phone("dr-nell", "ios"), phone("dr-oak", "android")
+    practice = data.practice("p-py", timeout_s=600, primary=("dr-nell",), backup=("dr-oak",))
+    h.load_practice(practice, [nell.device, oak.device])
+    fakes.apns_fault(nell.push_token, {"status": 503, "reason": "ServiceUnavailable"})
+    fakes.fcm_fault(oak.push_token, "UNAVAILABLE")
+    dispatch_id = call(h, "p-py")
+    alerts = wait_for(
+        lambda: [a for a in h.read("operator.alerts") if a.dispatch_id == dispatch_id],
+        40,
+        "the operator desk alerted, with no clock advance",
+    )
+    assert alerts[0].desk_id == "desk-1"
+    assert inbox(fakes, nell, dispatch_id) == [] and inbox(fakes, oak, dispatch_id) == []
+
+
+def test_z_no_plaintext_phi_in_envelopes_logs_metrics_or_events(
+    h: Harness, fakes: PushFakes
+) -> None:
+    envelopes = json.dumps(fakes.apns_received()) + json.dumps(fakes.fcm_received())
+    assert len(envelopes) > 1000  # the scenarios above really pushed
+    with urlopen(f"http://127.0.0.1:{h.settings.web_port}/metrics", timeout=5) as response:
+        metrics = response.read().decode()
+    assert "nightline_push_provider_outcomes_total" in metrics
+    events = "".join(
+        event.model_dump_json()
+        for topic in ("dispatch.state", "audit", "operator.alerts", "deadletter", "devices")
+        for event in h.read(topic)
+    )
+    worker_log = h.log_text()
+    fake_logs = "".join(p.read_text() for p in Path(fakes.key_file.parent).glob("*.log"))
+    for where, text in [("envelopes", envelopes), ("metrics", metrics), ("events", events),
+                        ("worker log", worker_log), ("fake logs", fake_logs)]:  # fmt: skip
+        for phi in PHI:
+            assert phi not in text, f"{phi!r} found in {where}"

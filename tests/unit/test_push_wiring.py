@@ -1,0 +1,194 @@
+"""Pure parts of push wiring: the circuit breaker, the wire format, device changes,
+and the message content the intake keeps for the phone."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from engine.fakes import MemoryDeviceDirectory, MemoryVault
+from engine.handlers.devices import apply_device_change
+from engine.handlers.intake import handle_intake
+from engine.push.breaker import CircuitBreaker
+from engine.push.envelope import android_data, ios_payload, parse_push
+from engine.push.payload import PushContent, build_device_payload
+from engine.push.virtual_device import VirtualDevice
+from engine.schemas.devices import DeviceAction, DeviceRegistration
+from engine.schemas.intake import Caller, CallerType, CallReason, Patient, Urgency, VoiceCall
+from tests.unit.test_handlers import NIGHT, World
+
+AT = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_breaker_opens_after_consecutive_failures_and_half_opens_after_cooldown() -> None:
+    clock = Ticks()
+    breaker = CircuitBreaker(threshold=3, cooldown_s=30, clock=clock)
+    for _ in range(2):
+        assert breaker.allow()
+        breaker.record_failure()
+    breaker.record_success()  # a success resets the count
+    for _ in range(3):
+        assert breaker.allow()
+        breaker.record_failure()
+    assert breaker.state == "open" and not breaker.allow()
+    clock.t = 29.9
+    assert not breaker.allow()
+    clock.t = 30.0
+    assert breaker.allow()  # one trial
+    assert not breaker.allow()  # and only one
+    breaker.record_failure()
+    assert breaker.state == "open"
+    clock.t = 60.0
+    assert breaker.allow()
+    breaker.record_success()
+    assert breaker.state == "closed" and breaker.allow() and breaker.allow()
+
+
+def test_breaker_rejects_nonsense_settings() -> None:
+    with pytest.raises(ValueError):
+        CircuitBreaker(threshold=0)
+
+
+def _content(message: str = "Synthetic fever 39.4C since noon") -> PushContent:
+    return PushContent(
+        dispatch_id="d-1",
+        urgency=Urgency.URGENT,
+        patient_name="Test Patient Alpha",
+        callback_number="+15555550100",
+        message=message,
+        practice_name="Demo Pediatrics",
+    )
+
+
+@pytest.mark.parametrize("platform", ["ios", "android"])
+def test_wire_format_round_trip_hides_phi_and_decrypts(platform: str) -> None:
+    phone = VirtualDevice("dr-ash", "phone-1", platform)
+    payload = build_device_payload(_content(), phone.device)
+    body = ios_payload(payload, "urgent") if platform == "ios" else android_data(payload, "urgent")
+    assert "Test Patient Alpha" not in str(body) and "555" not in str(body)
+    received = parse_push(platform, body)
+    assert (received.dispatch_id, received.urgency, received.fetch) == ("d-1", "urgent", False)
+    assert received.alert_text == "Urgent message - open to view"
+    assert received.ciphertext_b64 is not None
+    opened = phone.open(received.ciphertext_b64)
+    assert opened["patient_name"] == "Test Patient Alpha"
+    assert opened["callback_number"] == "+15555550100"
+
+
+@pytest.mark.parametrize("platform", ["ios", "android"])
+def test_wire_format_for_a_message_too_large_asks_the_app_to_fetch(platform: str) -> None:
+    phone = VirtualDevice("dr-ash", "phone-1", platform)
+    payload = build_device_payload(_content("x" * 5000), phone.device)
+    body = ios_payload(payload, "urgent") if platform == "ios" else android_data(payload, "urgent")
+    received = parse_push(platform, body)
+    assert received.fetch
+    assert received.ciphertext_b64 is not None
+    assert phone.open(received.ciphertext_b64) == {"dispatch_id": "d-1"}
+
+
+def test_parse_push_refuses_foreign_payloads() -> None:
+    with pytest.raises(ValueError):
+        parse_push("ios", {"aps": {}})
+    with pytest.raises(ValueError):
+        parse_push("android", {"title": "hi"})
+    with pytest.raises(ValueError):
+        parse_push("web", {})
+
+
+def _registration(action: DeviceAction, **fields: object) -> DeviceRegistration:
+    phone = VirtualDevice("dr-ash", "phone-1", "ios")
+    base: dict[str, object] = {
+        "clinician_id": "dr-ash",
+        "device_id": "phone-1",
+        "action": action,
+        "at": AT,
+    }
+    if action is DeviceAction.REGISTER:
+        base |= {
+            "platform": "ios",
+            "push_token": phone.push_token,
+            "public_key": phone.keys.public_key_b64,
+            "auth_secret": phone.keys.auth_secret_b64,
+            "app_version": "2.3.0",
+        }
+    return DeviceRegistration.model_validate(base | fields)
+
+
+async def test_device_changes_register_rotate_and_remove() -> None:
+    registry = MemoryDeviceDirectory()
+    assert await apply_device_change(registry, _registration(DeviceAction.REGISTER)) == "registered"
+    [device] = (await registry.devices_for(["dr-ash"]))["dr-ash"]
+    assert device.platform == "ios" and device.app_version == "2.3.0"
+    assert device.last_seen == AT.isoformat()
+    await registry.deactivate("dr-ash", "phone-1", "apns 410 Unregistered")
+    assert (await registry.devices_for(["dr-ash"]))["dr-ash"] == []
+    rotate = _registration(DeviceAction.ROTATE_TOKEN, push_token="ab" * 32)
+    assert await apply_device_change(registry, rotate) == "rotated"
+    [device] = (await registry.devices_for(["dr-ash"]))["dr-ash"]
+    assert device.push_token == "ab" * 32 and device.active
+    assert await apply_device_change(registry, _registration(DeviceAction.REMOVE)) == "removed"
+    assert (await registry.devices_for(["dr-ash"]))["dr-ash"] == []
+    assert await apply_device_change(registry, rotate) == "unknown_device"
+
+
+def test_a_registration_without_keys_is_refused_by_the_contract() -> None:
+    with pytest.raises(ValueError, match="public_key"):
+        DeviceRegistration(
+            clinician_id="dr-ash",
+            device_id="phone-1",
+            action=DeviceAction.REGISTER,
+            platform="ios",
+            push_token="ab" * 32,
+            auth_secret="A" * 22,
+            at=AT,
+        )
+    with pytest.raises(ValueError, match="push_token"):
+        DeviceRegistration(
+            clinician_id="dr-ash", device_id="p", action=DeviceAction.ROTATE_TOKEN, at=AT
+        )
+
+
+async def test_intake_keeps_the_message_in_the_vault_before_paging() -> None:
+    w = World()
+    vault = MemoryVault()
+    w.svc.vault = vault
+    seen_when_paged: list[bool] = []
+    real_send = w.push.send
+
+    async def send(request):  # type: ignore[no-untyped-def]
+        seen_when_paged.append(request.dispatch_id in vault.contents)
+        return await real_send(request)
+
+    w.push.send = send  # type: ignore[method-assign]
+    event = VoiceCall(
+        event_id=uuid.uuid4(),
+        practice_id="p-1",
+        source_system="pbx",
+        received_at=NIGHT,
+        caller=Caller(
+            type=CallerType.PARENT_GUARDIAN, name="Test Parent", callback_number="+15555550101"
+        ),
+        patient=Patient(name="Test Patient Beta"),
+        reason=CallReason.SYMPTOMS,
+        message="Synthetic: rash and fever",
+        operator_urgency=Urgency.URGENT,
+        call_id="c-9",
+    )
+    outcome = await handle_intake(w.svc, event)
+    assert outcome.dispatch_id is not None
+    content = vault.contents[outcome.dispatch_id]
+    assert content.patient_name == "Test Patient Beta"
+    assert content.callback_number == "+15555550101"
+    assert content.message == "Synthetic: rash and fever"
+    assert content.urgency is Urgency.URGENT
+    assert seen_when_paged == [True]
