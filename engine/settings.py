@@ -95,11 +95,14 @@ class Settings(BaseSettings):
         default="system",
         description="'redis-offset' lets tests and demos move the worker's clock forward.",
     )
-    push_gateway: Literal["recording", "providers"] = Field(
+    push_gateway: Literal["recording", "providers", "local-fakes"] = Field(
         default="recording",
-        description="Push gateway. 'providers' sends through APNs and FCM (or the local "
-        "fakes); 'recording' keeps PHI-free envelopes in Redis and sends nothing.",
+        description="Push gateway. 'providers' sends through APNs and FCM as configured "
+        "below; 'local-fakes' runs fake APNs / FCM with the local stack and sends to them "
+        "(make run); 'recording' keeps PHI-free envelopes in Redis and sends nothing.",
     )
+    fake_apns_port: int = Field(default=18443, description="Local fake APNs port (local-fakes).")
+    fake_fcm_port: int = Field(default=18444, description="Local fake FCM port (local-fakes).")
     apns_url: str = Field(
         default="https://api.push.apple.com",
         description="APNs provider API (https://api.sandbox.push.apple.com for development).",

@@ -24,6 +24,7 @@ from engine.push.fcm_auth import AccessTokenProvider, ServiceAccount
 from engine.push.gateway import ProviderPushGateway
 from engine.push.message_vault import MessageVault
 from engine.settings import Settings
+from engine.stack.push_fakes import provider_settings
 
 __all__ = ["build_push", "build_vault"]
 
@@ -44,6 +45,7 @@ def build_push(
     """The gateway, and the vault the intake must fill (None when nothing is encrypted)."""
     if settings.push_gateway == "recording":
         return RedisRecordingPushGateway(redis, keys.recorded_pushes), None
+    settings = provider_settings(settings)
     vault = build_vault(settings, redis)
 
     async def dead_letter(provider: str, body: bytes, reason: str) -> None:

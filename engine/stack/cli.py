@@ -38,6 +38,18 @@ def up(timeout: float) -> None:
     ):
         where = f"pid {pid}" if pid else "not managed here"
         click.echo(f"{name:<6} {address:<28} {state:<8} ({where})")
+    if settings.push_gateway == "local-fakes":
+        from engine.stack.push_fakes import PushFakeError, start_push_fakes
+
+        try:
+            fakes = start_push_fakes(settings)
+        except PushFakeError as exc:
+            click.echo(f"stack up failed: {exc}", err=True)
+            sys.exit(1)
+        for name, (pid, reused) in fakes.items():
+            port = settings.fake_apns_port if name == "fake-apns" else settings.fake_fcm_port
+            state = "reused" if reused else "started"
+            click.echo(f"{name:<9} 127.0.0.1:{port:<18} {state:<8} (pid {pid})")
     click.echo(f"ready in {info.elapsed_s:.1f} s (state dir {settings.state_dir.resolve()})")
 
 
@@ -45,8 +57,12 @@ def up(timeout: float) -> None:
 def down() -> None:
     """Stop the local Kafka and Redis of this state dir (external ones are left alone)."""
     from engine.stack import stack_down
+    from engine.stack.push_fakes import stop_push_fakes
 
     settings = load_settings()
+    for name, pid in stop_push_fakes(settings).items():  # whatever the gateway setting now
+        if pid:
+            click.echo(f"{name:<9} stopped (pid {pid})")
     stopped = stack_down(settings)
     for name, local in (("kafka", settings.local_kafka), ("redis", settings.local_redis)):
         pid = stopped[name]

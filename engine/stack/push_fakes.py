@@ -1,0 +1,125 @@
+"""The local fake APNs and FCM as stack processes, for ``make run`` and demos.
+
+With ``NIGHTLINE_PUSH_GATEWAY=local-fakes`` the stack also runs ``fake-apns`` (HTTP/2
+over TLS with its own CA) and ``fake-fcm`` on ``fake_apns_port`` / ``fake_fcm_port``,
+keeping their key, certificates and service account under ``{state_dir}/push-fakes/``,
+and :func:`provider_settings` points a worker (and ``nightline device``) at them: the
+whole push path — JWT, HTTP/2, OAuth, encryption — runs, only the phones are virtual.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import partial
+from pathlib import Path
+
+from engine.settings import Settings
+from engine.stack import _process
+
+__all__ = [
+    "FAKE_KEY_ID",
+    "FAKE_TEAM_ID",
+    "PushFakeError",
+    "provider_settings",
+    "push_fakes_status",
+    "start_push_fakes",
+    "stop_push_fakes",
+]
+
+FAKE_KEY_ID, FAKE_TEAM_ID = "LOCALKEY01", "LOCALTEAM1"
+
+
+class PushFakeError(RuntimeError):
+    """A local push fake could not be started."""
+
+
+def _home(settings: Settings) -> Path:
+    return settings.state_dir.resolve() / "push-fakes"
+
+
+def provider_settings(settings: Settings) -> Settings:
+    """``settings`` with the providers gateway aimed at the local fakes (if selected)."""
+    if settings.push_gateway != "local-fakes":
+        return settings
+    home = _home(settings)
+    return settings.model_copy(
+        update={
+            "push_gateway": "providers",
+            "apns_url": f"https://127.0.0.1:{settings.fake_apns_port}",
+            "apns_key_file": home / "apns-key.p8",
+            "apns_key_id": FAKE_KEY_ID,
+            "apns_team_id": FAKE_TEAM_ID,
+            "apns_ca_file": home / "certs" / "ca.pem",
+            "fcm_url": f"http://127.0.0.1:{settings.fake_fcm_port}",
+            "fcm_service_account_file": home / "fcm-service-account.json",
+        }
+    )
+
+
+def _commands(settings: Settings) -> dict[str, list[str]]:
+    home = _home(settings)
+    return {
+        "fake-apns": [sys.executable, "-m", "engine.push.fake_apns",
+                      "--port", str(settings.fake_apns_port), "--cert-dir", str(home / "certs"),
+                      "--key-file", str(home / "apns-key.p8"), "--key-id", FAKE_KEY_ID,
+                      "--team-id", FAKE_TEAM_ID, "--topic", settings.apns_topic],
+        "fake-fcm": [sys.executable, "-m", "engine.push.fake_fcm",
+                     "--port", str(settings.fake_fcm_port),
+                     "--service-account-file", str(home / "fcm-service-account.json")],
+    }  # fmt: skip
+
+
+def _port(settings: Settings, name: str) -> int:
+    return settings.fake_apns_port if name == "fake-apns" else settings.fake_fcm_port
+
+
+def _ready(settings: Settings, name: str) -> bool:
+    home = _home(settings)
+    files = {
+        "fake-apns": [home / "certs" / "ca.pem", home / "apns-key.p8"],
+        "fake-fcm": [home / "fcm-service-account.json"],
+    }[name]
+    return _process.port_open(_port(settings, name)) and all(f.exists() for f in files)
+
+
+def start_push_fakes(settings: Settings, timeout_s: float = 30.0) -> dict[str, tuple[int, bool]]:
+    """Start (or reuse) both fakes and wait until they listen: ``{name: (pid, reused)}``."""
+    home = _home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    started: dict[str, tuple[int, bool]] = {}
+    for name, cmd in _commands(settings).items():
+        pid_file, log = home / f"{name}.pid", home / f"{name}.log"
+        pid = _process.live_pid(pid_file)
+        if pid is not None:
+            started[name] = (pid, True)
+            continue
+        if _process.port_open(_port(settings, name)):
+            raise PushFakeError(f"port {_port(settings, name)} for {name} is taken")
+        pid = _process.spawn(cmd, log, pid_file, cwd=Path.cwd())
+        started[name] = (pid, False)
+    for name in started:
+        log = home / f"{name}.log"
+        if not _process.wait_until(partial(_ready, settings, name), timeout_s):
+            raise PushFakeError(f"{name} not ready; log {log}:\n{_process.log_tail(log)}")
+    _check_service_account(settings)
+    return started
+
+
+def _check_service_account(settings: Settings) -> None:
+    path = _home(settings) / "fcm-service-account.json"
+    token_uri = json.loads(path.read_text())["token_uri"]
+    expected = f"http://127.0.0.1:{settings.fake_fcm_port}/token"
+    if token_uri != expected:  # written by a fake on another port: start over
+        path.unlink()
+        raise PushFakeError(f"{path} pointed at {token_uri}; removed it, run `stack up` again")
+
+
+def stop_push_fakes(settings: Settings) -> dict[str, int | None]:
+    home = _home(settings)
+    return {name: _process.terminate(home / f"{name}.pid", 10.0) for name in _commands(settings)}
+
+
+def push_fakes_status(settings: Settings) -> dict[str, int | None]:
+    home = _home(settings)
+    return {name: _process.live_pid(home / f"{name}.pid") for name in _commands(settings)}

@@ -1,0 +1,95 @@
+"""``NIGHTLINE_PUSH_GATEWAY=local-fakes``: the stack runs fake APNs / FCM processes and
+the worker's gateway, built from settings alone, pushes to virtual phones through them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from engine.adapters.dead_letters import DeadLetterWriter
+from engine.adapters.push_setup import build_push
+from engine.adapters.redis_directory import RedisDeviceDirectory
+from engine.adapters.redis_keys import Keys
+from engine.fakes import MemoryPublisher
+from engine.metrics import Metrics
+from engine.ports import PushRequest
+from engine.push.gateway import ProviderPushGateway
+from engine.push.message_vault import MessageVault
+from engine.push.payload import PushContent, alert_text_for
+from engine.push.virtual_device import VirtualDevice
+from engine.schemas.intake import Urgency
+from engine.settings import Settings
+from engine.stack import _process
+from engine.stack.push_fakes import (
+    provider_settings,
+    push_fakes_status,
+    start_push_fakes,
+    stop_push_fakes,
+)
+from tests.integration.harness import free_port
+
+
+@pytest.fixture()
+def settings(stack_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    local = stack_settings.model_copy(
+        update={
+            "state_dir": tmp_path,
+            "push_gateway": "local-fakes",
+            "fake_apns_port": free_port(),
+            "fake_fcm_port": free_port(),
+            "topic_prefix": f"nltest-lf-{uuid.uuid4().hex[:8]}",
+        }
+    )
+    yield local
+    stop_push_fakes(local)
+
+
+async def test_stack_fakes_carry_pushes_built_from_settings(settings: Settings) -> None:
+    started = start_push_fakes(settings)
+    assert {name for name, (_, reused) in started.items() if not reused} == {
+        "fake-apns",
+        "fake-fcm",
+    }
+    assert all(start_push_fakes(settings)[n][1] for n in started)  # a second up reuses them
+    assert set(push_fakes_status(settings).values()) == {p for p, _ in started.values()}
+    resolved = provider_settings(settings)
+    assert resolved.push_gateway == "providers" and resolved.apns_ca_file is not None
+
+    redis = Redis.from_url(settings.redis_dsn)
+    keys = Keys(settings.topic_prefix)
+    letters = DeadLetterWriter(MemoryPublisher(), MessageVault.generate_key().encode())
+    gateway, vault = build_push(settings, redis, keys, Metrics(), letters)
+    assert isinstance(gateway, ProviderPushGateway) and vault is not None
+    directory = RedisDeviceDirectory(redis, keys)
+    for platform in ("ios", "android"):
+        phone = VirtualDevice("dr-ash", f"phone-{platform}", platform)
+        await directory.register(phone.device)
+        dispatch_id = f"d-{uuid.uuid4()}"
+        await vault.put(
+            PushContent(
+                dispatch_id=dispatch_id,
+                urgency=Urgency.URGENT,
+                patient_name="Test Patient Delta",
+                callback_number="+15555550123",
+                message="Synthetic",
+                practice_name="Demo",
+            )
+        )
+        request = PushRequest(dispatch_id, phone.device, "urgent", 0, 1, alert_text_for("urgent"))
+        result = await gateway.send(request)
+        assert result.ok, result.detail
+    await redis.aclose()
+
+    stopped = stop_push_fakes(settings)
+    assert all(stopped.values())
+    assert not _process.port_open(settings.fake_apns_port)
+    assert not _process.port_open(settings.fake_fcm_port)
+
+
+def test_other_gateways_are_left_as_configured(stack_settings: Settings) -> None:
+    recording = stack_settings.model_copy(update={"push_gateway": "recording"})
+    assert provider_settings(recording) is recording
