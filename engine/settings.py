@@ -25,6 +25,7 @@ class Settings(BaseSettings):
         env_file=None,
         extra="ignore",
         populate_by_name=True,
+        env_parse_none_str="off",  # e.g. NIGHTLINE_RECEIPT_TIMEOUT_S=off
     )
 
     # --- connections -------------------------------------------------------------
@@ -81,9 +82,11 @@ class Settings(BaseSettings):
         description="A claimed timer not handled within this many seconds fires again.",
     )
     receipt_timeout_s: float | None = Field(
-        default=None,
+        default=60.0,
+        gt=0,
         description="Seconds to wait for a device receipt before failing over to the next "
-        "level (APNs/FCM acceptance is not delivery). Unset: wait for the ack timeout only.",
+        "level (APNs/FCM acceptance is not delivery); only when shorter than the level's "
+        "ack timeout. 'off': wait for the ack timeout only.",
     )
     max_event_bytes: int = Field(
         default=64 * 1024, description="Intake events larger than this go to the dead letters."

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ from engine.handlers.commands import handle_ack, handle_command
 from engine.handlers.devices import apply_device_change
 from engine.handlers.intake import UnknownPracticeError, dispatch_id_for, handle_intake
 from engine.handlers.services import Services
+from engine.schemas._base import derived_event_id
 from engine.schemas.catalogue import spec
 from engine.schemas.codec import DecodeError, decode
 from engine.schemas.devices import DeviceRegistration
@@ -106,7 +106,7 @@ def register_agents(
             "operator.alerts",
             value.practice_id,
             OperatorAlert(
-                event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"op-intake:{value.event_id}"),
+                event_id=derived_event_id("op-intake", value.event_id),
                 dispatch_id=dispatch_id_for(value.event_id),
                 practice_id=value.practice_id,
                 desk_id=settings.default_operator_desk,

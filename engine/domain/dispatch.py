@@ -109,17 +109,7 @@ def on_no_reachable_device(state: DispatchState, step: int, now: datetime) -> De
     require_aware(now)
     if step != state.step or state.status not in PAGING:
         return Decision(state, (), "stale step")
-    here = state.current_step
-    return enter_step(
-        state,
-        next_level(state),
-        Trigger.ESCALATED,
-        now,
-        actor=SYSTEM_ACTOR,
-        lead=(CancelTimers(),),
-        detail=f"no reachable device at {here.level_name}",
-        reason="no reachable device",
-    )
+    return _skip_level(state, now, "no reachable device")
 
 
 def on_receipt_timeout(state: DispatchState, step: int, now: datetime) -> Decision:
@@ -128,7 +118,11 @@ def on_receipt_timeout(state: DispatchState, step: int, now: datetime) -> Decisi
     require_aware(now)
     if step != state.step or state.status is not DispatchStatus.SENT:
         return Decision(state, (), "stale timer")
-    here = state.current_step
+    return _skip_level(state, now, "no device receipt")
+
+
+def _skip_level(state: DispatchState, now: datetime, reason: str) -> Decision:
+    """Escalate past the rest of the current level, cancelling its timers."""
     return enter_step(
         state,
         next_level(state),
@@ -136,8 +130,8 @@ def on_receipt_timeout(state: DispatchState, step: int, now: datetime) -> Decisi
         now,
         actor=SYSTEM_ACTOR,
         lead=(CancelTimers(),),
-        detail=f"no device receipt at {here.level_name}",
-        reason="no device receipt",
+        detail=f"{reason} at {state.current_step.level_name}",
+        reason=reason,
     )
 
 

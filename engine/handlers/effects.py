@@ -23,6 +23,7 @@ from engine.domain.dispatch import (
 from engine.handlers.services import Services
 from engine.ports import Device, PushRequest, PushResult
 from engine.push.payload import alert_text_for
+from engine.schemas._base import derived_event_id
 from engine.schemas.audit import AuditEvent
 from engine.schemas.dispatch import DispatchStateChanged
 from engine.schemas.outbound import OperatorAlert
@@ -113,7 +114,7 @@ async def _alert_operator(svc: Services, state: DispatchState, effect: NotifyOpe
         "operator.alerts",
         state.practice_id,
         OperatorAlert(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"op:{state.dispatch_id}:{state.version}"),
+            event_id=derived_event_id("op", state.dispatch_id, state.version),
             dispatch_id=state.dispatch_id,
             practice_id=state.practice_id,
             desk_id=effect.desk_id,
@@ -143,7 +144,7 @@ async def _publish_state(
         "dispatch.state",
         state.dispatch_id,
         DispatchStateChanged(
-            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"st:{state.dispatch_id}:{state.version}"),
+            event_id=derived_event_id("st", state.dispatch_id, state.version),
             dispatch_id=state.dispatch_id,
             practice_id=state.practice_id,
             intake_event_id=uuid.UUID(meta.get("intake_event_id", str(uuid.UUID(int=0)))),

@@ -20,6 +20,7 @@ from engine.handlers.dispatching import decide_and_apply
 from engine.handlers.office import deliver_to_office, hold_for_office
 from engine.handlers.services import Services
 from engine.push.payload import PushContent
+from engine.schemas._base import derived_event_id
 from engine.schemas.intake import IntakeEvent, VoiceCall
 from engine.schemas.outbound import LiveTransferInstruction
 
@@ -103,7 +104,7 @@ async def _dispatch(
             "telephony.transfers",
             event.call_id,
             LiveTransferInstruction(
-                event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"lt:{dispatch_id}"),
+                event_id=derived_event_id("lt", dispatch_id),
                 call_id=event.call_id,
                 practice_id=practice.practice_id,
                 dispatch_id=dispatch_id,

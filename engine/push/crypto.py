@@ -28,6 +28,7 @@ __all__ = [
     "DeviceKeys",
     "b64url_decode",
     "b64url_encode",
+    "check_device_keys",
     "decrypt_on_device",
     "encrypt_for_device",
     "generate_device_keys",
@@ -90,6 +91,11 @@ class DeviceKeys:
 def generate_device_keys() -> DeviceKeys:
     """A fresh P-256 key pair and random 16-byte auth secret, as a phone makes at install."""
     return DeviceKeys(ec.generate_private_key(_CURVE), os.urandom(AUTH_SECRET_BYTES))
+
+
+def check_device_keys(public_key_b64: str, auth_secret_b64: str) -> None:
+    """Raise :class:`DeviceKeyError` unless these are a P-256 point and a 16-byte secret."""
+    _receiver_key(public_key_b64, auth_secret_b64)
 
 
 def _receiver_key(public_key_b64: str, auth_secret_b64: str) -> tuple[bytes, bytes]:

@@ -94,7 +94,7 @@ def build_device_payload(content: PushContent, device: Device) -> DevicePayload:
         full = _seal(content.model_dump_json().encode(), device)
         if len(full) <= MAX_CIPHERTEXT_B64:
             return DevicePayload(full, content.dispatch_id, alert, truncated=False)
-        stub = json.dumps({"dispatch_id": content.dispatch_id}).encode()
+        stub = json.dumps({"dispatch_id": content.dispatch_id}, separators=(",", ":")).encode()
         return DevicePayload(_seal(stub, device), content.dispatch_id, alert, truncated=True)
     except DeviceKeyError:
         log.warning(

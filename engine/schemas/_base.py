@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-__all__ = ["AwareDatetime", "Event", "Identifier", "new_event_id"]
+__all__ = ["AwareDatetime", "Event", "Identifier", "derived_event_id", "new_event_id"]
 
 
 def _require_aware(value: datetime) -> datetime:
@@ -33,6 +33,13 @@ Identifier = Annotated[
 def new_event_id() -> uuid.UUID:
     """A fresh random event id."""
     return uuid.uuid4()
+
+
+def derived_event_id(kind: str, *parts: object) -> uuid.UUID:
+    """A stable id for an event the engine emits in reaction to something: the same
+    ``kind`` and ``parts`` (e.g. dispatch id and version) always give the same id, so
+    a redelivered input re-emits duplicates consumers can drop."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, ":".join([kind, *map(str, parts)]))
 
 
 class Event(BaseModel):

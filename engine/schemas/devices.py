@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from engine.push.crypto import DeviceKeyError, check_device_keys
 from engine.schemas._base import AwareDatetime, Event, Identifier
 
 __all__ = ["DeviceAction", "DevicePlatform", "DeviceRegistration"]
@@ -63,6 +64,14 @@ class DeviceRegistration(Event):
             ]
             if missing:
                 raise ValueError(f"register needs {', '.join(missing)}")
+            assert self.public_key is not None and self.auth_secret is not None
+            try:
+                check_device_keys(self.public_key, self.auth_secret)
+            except DeviceKeyError:
+                raise ValueError(
+                    "public_key must be an uncompressed P-256 point (65 bytes) and "
+                    "auth_secret 16 bytes, both base64url"
+                ) from None
         if self.action is DeviceAction.ROTATE_TOKEN and self.push_token is None:
             raise ValueError("rotate_token needs push_token")
         return self

@@ -192,3 +192,12 @@ async def test_intake_keeps_the_message_in_the_vault_before_paging() -> None:
     assert content.message == "Synthetic: rash and fever"
     assert content.urgency is Urgency.URGENT
     assert seen_when_paged == [True]
+
+
+def test_a_registration_with_a_key_that_is_not_a_curve_point_is_refused() -> None:
+    phone = VirtualDevice("dr-ash", "phone-1", "ios")
+    not_a_point = "BA" + phone.keys.public_key_b64[2:]  # right length, wrong point
+    with pytest.raises(ValueError, match="P-256 point"):
+        _registration(DeviceAction.REGISTER, public_key=not_a_point)
+    with pytest.raises(ValueError, match="auth_secret"):
+        _registration(DeviceAction.REGISTER, auth_secret="A" * 21)  # under 16 bytes
