@@ -7,6 +7,9 @@ NL := $(BIN)/nightline
 STAMP := $(VENV)/.installed
 
 # The test stack lives apart from the `make run` stack, so both can run at once.
+# `make run` and `make demo` push through the local fake APNs / FCM (started with the stack).
+RUN_ENV := NIGHTLINE_PUSH_GATEWAY=local-fakes
+
 TEST_ENV := NIGHTLINE_STATE_DIR=$(CURDIR)/.nightline-test NIGHTLINE_KAFKA_PORT=29092 \
 	NIGHTLINE_KAFKA_CONTROLLER_PORT=29093 NIGHTLINE_REDIS_PORT=26379
 
@@ -21,27 +24,31 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(NL) stack up
-	$(NL) topics create
-	$(NL) schedule load deploy/practices/demo-pediatrics.yaml --actor make-run
-	$(NL) schedule load deploy/practices/maple-pediatrics.yaml --actor make-run
+	$(RUN_ENV) $(NL) stack up
+	$(RUN_ENV) $(NL) topics create
+	$(RUN_ENV) $(NL) schedule load deploy/practices/demo-pediatrics.yaml --actor make-run
+	$(RUN_ENV) $(NL) schedule load deploy/practices/maple-pediatrics.yaml --actor make-run
+	$(RUN_ENV) bash deploy/demo-phones.sh
 	@echo
-	@echo "Nightline is starting a worker (Ctrl-C stops it; 'make stack-down' stops Kafka and Redis)."
+	@echo "Nightline is starting a worker (Ctrl-C stops it; 'make stack-down' stops the stack)."
+	@echo "Pushes go to the local fake APNs / FCM; the clinicians' phones are virtual."
 	@echo "  metrics:  http://127.0.0.1:6066/metrics    health: http://127.0.0.1:6066/healthz"
 	@echo "  In another terminal:"
-	@echo "    $(NL) publish --sample urgent        # a synthetic urgent call for demo-peds"
-	@echo "    $(NL) pushes                         # what the (recording) push gateway sent"
-	@echo "    $(NL) tail audit                     # the timeline; after 30 s unacknowledged it re-pages,"
-	@echo "                                         # then pages the backup, then the operator desk"
-	@echo "    $(NL) ack d-<event id> --clinician dr-rivera --kind accepted"
+	@echo "    export NIGHTLINE_PUSH_GATEWAY=local-fakes"
+	@echo "    $(NL) publish --sample urgent                      # a synthetic urgent call"
+	@echo "    $(NL) device listen --device rivera-iphone --read  # dr-rivera's phone: receipts"
+	@echo "    $(NL) device inbox --device rivera-iphone          # what the phone decrypted"
+	@echo "    $(NL) tail audit               # unanswered: re-page after 30 s, then np-chen,"
+	@echo "                                   # then the operator desk"
+	@echo "    $(NL) device listen --device chen-pixel --accept   # the backup accepts"
 	@echo
-	$(NL) worker
+	$(RUN_ENV) $(NL) worker
 
 demo: install
 	bash deploy/demo.sh
 
 stack-up: install
-	$(NL) stack up
+	$(RUN_ENV) $(NL) stack up
 
 stack-down: install
 	$(NL) stack down

@@ -196,9 +196,15 @@ def _register_optional_groups() -> None:
     except ImportError:  # pragma: no cover - during partial checkouts only
         return
     main.add_command(stack)
+    from engine.device_cli import device
+    from engine.push.fake_apns import fake_apns_command
+    from engine.push.fake_fcm import fake_fcm_command
     from engine.schedule_cli import schedule
 
     main.add_command(schedule)
+    main.add_command(device)
+    main.add_command(fake_apns_command)
+    main.add_command(fake_fcm_command)
 
 
 _register_optional_groups()

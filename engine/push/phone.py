@@ -1,0 +1,169 @@
+"""What a virtual phone does with its pushes, without any server (``nightline device``).
+
+Pure steps, each testable alone: pick this phone's pushes out of a fake provider's
+record list (:func:`select_bodies`), open one as the app would (:func:`open_push`),
+keep the ones not handled yet (:func:`new_bodies`) and decide the acknowledgements
+to send back (:func:`acks_for`). Opened pushes hold decrypted PHI: they are for the
+phone's own screen (:func:`describe`), never for logs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from engine.push.crypto import DecryptionError
+from engine.push.envelope import parse_push
+from engine.push.virtual_device import VirtualDevice
+from engine.schemas.acks import AckKind, Acknowledgement
+
+__all__ = [
+    "IDENTIFIER",
+    "Decision",
+    "OpenedPush",
+    "acks_for",
+    "describe",
+    "new_bodies",
+    "open_push",
+    "open_pushes",
+    "select_bodies",
+    "state_path",
+]
+
+Decision = Literal["accept", "decline"]
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+_CONTENT_FIELDS = ("patient_name", "callback_number", "message", "practice_name")
+
+
+def state_path(state_dir: Path, device_id: str) -> Path:
+    """``<state_dir>/devices/<device_id>.json`` (the id must be a plain identifier)."""
+    if not IDENTIFIER.match(device_id):
+        raise ValueError(f"device id must be letters, digits and '_.:-', not {device_id!r}")
+    return state_dir / "devices" / f"{device_id}.json"
+
+
+def select_bodies(platform: str, push_token: str, received: Any) -> list[dict[str, Any]]:
+    """This phone's push bodies, oldest first, from a fake's ``GET /_fake/received``.
+
+    The fake APNs answers ``[{"device_token", "headers", "payload"}]``; the fake FCM
+    answers ``{"received": [{"token", "data", "android", ...}], ...}``.
+    """
+    if platform == "ios":
+        rows = received if isinstance(received, list) else []
+        token = push_token.lower()
+        return [
+            r["payload"]
+            for r in rows
+            if str(r.get("device_token", "")).lower() == token
+            and isinstance(r.get("payload"), dict)
+        ]
+    if platform == "android":
+        rows = received.get("received", []) if isinstance(received, dict) else received
+        return [
+            r["data"]
+            for r in rows or []
+            if r.get("token") == push_token and isinstance(r.get("data"), dict)
+        ]
+    raise ValueError(f"platform must be 'ios' or 'android', not {platform!r}")
+
+
+@dataclass(frozen=True)
+class OpenedPush:
+    """One push as the app shows it. ``content`` is decrypted PHI (hidden from repr)."""
+
+    dispatch_id: str
+    urgency: str
+    alert_text: str
+    fetch: bool
+    content: dict[str, Any] | None = field(default=None, repr=False)
+    problem: str = ""  # why there is no content (no ciphertext, cannot decrypt)
+
+
+def open_push(phone: VirtualDevice, body: dict[str, Any]) -> OpenedPush:
+    """Parse a push body and decrypt its ciphertext with the phone's own keys.
+
+    Raises ValueError for a body that is not a Nightline push at all.
+    """
+    push = parse_push(phone.platform, body)
+    content: dict[str, Any] | None = None
+    problem = ""
+    if push.ciphertext_b64 is None:
+        problem = "no ciphertext: fetch over the API"
+    else:
+        try:
+            content = phone.open(push.ciphertext_b64)
+        except (DecryptionError, ValueError):
+            problem = "cannot decrypt with this phone's keys"
+    return OpenedPush(push.dispatch_id, push.urgency, push.alert_text, push.fetch, content, problem)
+
+
+def open_pushes(phone: VirtualDevice, bodies: Iterable[dict[str, Any]]) -> list[OpenedPush]:
+    """Every Nightline push among ``bodies``, opened (foreign payloads are skipped)."""
+    opened = []
+    for body in bodies:
+        try:
+            opened.append(open_push(phone, body))
+        except ValueError:
+            continue
+    return opened
+
+
+def new_bodies(
+    platform: str, bodies: Iterable[dict[str, Any]], handled: set[str]
+) -> list[dict[str, Any]]:
+    """The first push body of each dispatch not in ``handled`` (re-pages and retries collapse).
+
+    Only the cleartext envelope is read, so nothing is decrypted for old pushes.
+    """
+    seen = set(handled)
+    fresh = []
+    for body in bodies:
+        try:
+            dispatch_id = parse_push(platform, body).dispatch_id
+        except ValueError:
+            continue
+        if dispatch_id not in seen:
+            seen.add(dispatch_id)
+            fresh.append(body)
+    return fresh
+
+
+def acks_for(
+    phone: VirtualDevice,
+    push: OpenedPush,
+    at: datetime,
+    *,
+    read: bool = False,
+    decision: Decision | None = None,
+) -> list[Acknowledgement]:
+    """What the app sends for a new push: a receipt, then read, then accept or decline."""
+    kinds = [AckKind.RECEIVED]
+    if read:
+        kinds.append(AckKind.READ)
+    if decision is not None:
+        kinds.append(AckKind.ACCEPTED if decision == "accept" else AckKind.DECLINED)
+    return [
+        Acknowledgement(
+            dispatch_id=push.dispatch_id,
+            clinician_id=phone.clinician_id,
+            device_id=phone.device_id,
+            kind=kind,
+            at=at,
+        )
+        for kind in kinds
+    ]
+
+
+def describe(push: OpenedPush) -> str:
+    """One screen line: dispatch id, urgency, alert text and the decrypted fields (PHI)."""
+    line = f"{push.dispatch_id}  {push.urgency or '-'}  {push.alert_text!r}"
+    if push.content is None:
+        return f"{line}  [{push.problem}]"
+    shown = [f"{k}={push.content[k]!r}" for k in _CONTENT_FIELDS if k in push.content]
+    if push.fetch:
+        shown.append("[truncated: fetch the message over the API]")
+    return "  ".join([line, *shown])
