@@ -73,6 +73,7 @@ def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
         timer_lease_s=settings.timer_lease_s,
         receipt_timeout_s=settings.receipt_timeout_s,
         vault=vault,
+        push_wait_s=settings.push_wait_s,
         device_registry=directory,
     )
     return Runtime(services, redis, practices, clock, dead_letters)

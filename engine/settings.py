@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest one push may take with its retries before it counts as failed.",
     )
+    push_wait_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How long a stream agent waits for a dispatch's pushes before taking "
+        "its next event; slower pushes finish in the background (and escalate from there).",
+    )
     vault_key: str | None = Field(
         default=None,
         description="Fernet key(s), comma-separated (first seals), that encrypt message "

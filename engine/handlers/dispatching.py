@@ -9,6 +9,7 @@ check and are decided again on the fresh state.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -101,10 +102,34 @@ async def _run_and_clear(
     svc: Services, state: DispatchState, effects: list[Any], meta: dict[str, Any]
 ) -> None:
     if effects:
-        unreachable_steps = await run_effects(svc, state, effects, meta)
+        outcome = await run_effects(svc, state, effects, meta)
         await svc.dispatches.clear_outbox(state.dispatch_id, state.version)
-        for step in unreachable_steps:
-            await decide_and_apply(svc, state.dispatch_id, _nobody_reachable(step))
+        await _escalate_unreachable(svc, state.dispatch_id, outcome.unreachable)
+        if outcome.late is not None:
+            _finish_in_background(svc, state.dispatch_id, outcome.late)
+
+
+async def _escalate_unreachable(svc: Services, dispatch_id: str, steps: list[int]) -> None:
+    for step in steps:
+        await decide_and_apply(svc, dispatch_id, _nobody_reachable(step))
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()  # strong references until they finish
+
+
+def _finish_in_background(svc: Services, dispatch_id: str, late: asyncio.Task[list[int]]) -> None:
+    """Escalate once slow pushes are done, if nobody was reached. If the worker dies
+    first, the page's receipt and ack timers still escalate: nothing waits forever."""
+
+    async def finish() -> None:
+        try:
+            await _escalate_unreachable(svc, dispatch_id, await late)
+        except Exception:
+            log.exception("dispatch %s: background pushes failed", dispatch_id)
+
+    task = asyncio.ensure_future(finish())
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
 
 
 def _nobody_reachable(step: int) -> Decide:

@@ -2,7 +2,10 @@
 operator-desk alerts, state events and audit entries.
 
 Returns the steps at which nobody could be paged (no active device, or every
-push failed), so the caller can escalate at once instead of waiting.
+push failed), so the caller can escalate at once instead of waiting. Pushes that
+are still running after ``Services.push_wait_s`` (a slow provider) are left to
+finish in the background: the outcome then carries that task, so the agent can
+take its next event while the caller escalates from the task if nobody was reached.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,16 +32,24 @@ from engine.schemas.audit import AuditEvent
 from engine.schemas.dispatch import DispatchStateChanged
 from engine.schemas.outbound import OperatorAlert
 
-__all__ = ["run_effects"]
+__all__ = ["EffectsOutcome", "run_effects"]
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class EffectsOutcome:
+    """Steps nobody could be paged at, and pushes still running (if any)."""
+
+    unreachable: list[int] = field(default_factory=list)
+    late: asyncio.Task[list[int]] | None = None
+
+
 async def run_effects(
     svc: Services, state: DispatchState, effects: list[Any], meta: dict[str, Any]
-) -> list[int]:
+) -> EffectsOutcome:
     pages = [e for e in effects if isinstance(e, PagePerson)]
-    unreachable = await _page(svc, state, pages, meta) if pages else []
+    outcome = await _page(svc, state, pages, meta) if pages else EffectsOutcome()
     for effect in effects:
         if isinstance(effect, NotifyOperatorDesk):
             await _alert_operator(svc, state, effect)
@@ -58,10 +70,26 @@ async def run_effects(
                     detail=effect.detail,
                 )
             )
-    return unreachable
+    return outcome
 
 
 async def _page(
+    svc: Services, state: DispatchState, pages: list[PagePerson], meta: dict[str, Any]
+) -> EffectsOutcome:
+    """Send the pages; wait up to ``push_wait_s`` for them, then let them finish alone."""
+    sending = asyncio.ensure_future(_send_pages(svc, state, pages, meta))
+    done, _ = await asyncio.wait({sending}, timeout=svc.push_wait_s)
+    if sending in done:
+        return EffectsOutcome(sending.result())
+    log.warning(
+        "dispatch %s: pushes still running after %.1f s; finishing in the background",
+        state.dispatch_id,
+        svc.push_wait_s or 0.0,
+    )
+    return EffectsOutcome(late=sending)
+
+
+async def _send_pages(
     svc: Services, state: DispatchState, pages: list[PagePerson], meta: dict[str, Any]
 ) -> list[int]:
     """Push every device of every paged clinician at once; count deliveries per step."""

@@ -39,3 +39,4 @@ class Services:
     receipt_timeout_s: float | None = None  # no device receipt by then: next level
     vault: ContentVault | None = None  # message content for end-to-end encrypted pushes
     device_registry: DeviceRegistry | None = None  # changes from the ``devices`` topic
+    push_wait_s: float | None = None  # then slow pushes finish in the background

@@ -91,8 +91,10 @@ class PushFakes:
     def apns_fault(self, token: str, fault: dict[str, Any] | None) -> None:
         self._apns_http.post(f"{self.apns_url}/_fake/faults", json={token: fault})
 
-    def fcm_fault(self, token: str, mode: str, times: int | None = None) -> None:
-        spec: dict[str, Any] = {"token": token, "mode": mode}
+    def fcm_fault(
+        self, token: str, mode: str, times: int | None = None, delay_s: float = 2.0
+    ) -> None:
+        spec: dict[str, Any] = {"token": token, "mode": mode, "delay_s": delay_s}
         if times is not None:
             spec["times"] = times
         response = self._fcm_http.post(f"{self.fcm_url}/_fake/faults", json=spec)

@@ -230,6 +230,21 @@ def test_g_fcm_invalid_argument_is_dead_lettered_and_the_dispatch_escalates(
     assert letters[0].source_topic == "push.fcm" and "INVALID_ARGUMENT" in letters[0].reason
 
 
+def test_h_a_hanging_provider_does_not_hold_up_the_next_call(h: Harness, fakes: PushFakes) -> None:
+    pine, quill, rue = phone("dr-pine", "android"), phone("dr-quill", "ios"), phone("dr-rue", "ios")
+    slow = data.practice("p-ph", timeout_s=600, primary=("dr-pine",), backup=("dr-quill",))
+    h.load_practice(slow, [pine.device, quill.device])
+    h.load_practice(data.practice("p-ph2", timeout_s=600, primary=("dr-rue",)), [rue.device])
+    fakes.fcm_fault(pine.push_token, "slow", delay_s=8)  # past the worker's 3 s deadline
+    hanging = call(h, "p-ph")
+    next_call = call(h, "p-ph2")
+    wait_for(lambda: inbox(fakes, quill, hanging), 20, "the backup paged after the deadline")
+    wait_for(lambda: inbox(fakes, rue, next_call), 5, "the next call's push")
+    tokens = [r["device_token"] for r in fakes.apns_received()]
+    # the next call was pushed while the first call's push still hung, before its backup
+    assert tokens.index(rue.push_token) < tokens.index(quill.push_token)
+
+
 def test_y_a_provider_outage_ends_at_the_operator_desk(h: Harness, fakes: PushFakes) -> None:
     nell, oak = phone("dr-nell", "ios"), phone("dr-oak", "android")
     practice = data.practice("p-py", timeout_s=600, primary=("dr-nell",), backup=("dr-oak",))

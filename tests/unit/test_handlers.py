@@ -307,3 +307,31 @@ async def test_a_device_receipt_keeps_the_ack_timeout() -> None:
     assert w.paged() == [("dr-ash", 0, 1)]
     await w.tick(241)  # the ack timeout: re-page the same clinician
     assert w.paged() == [("dr-ash", 0, 1), ("dr-ash", 1, 2)]
+
+
+async def test_a_slow_push_does_not_hold_the_agent_and_escalates_when_it_fails() -> None:
+    import asyncio
+
+    from engine.ports import PushResult
+
+    w = World()
+    w.svc.push_wait_s = 0.01
+    release = asyncio.Event()
+    real_send = w.push.send
+
+    async def stuck_for_ash(request):  # type: ignore[no-untyped-def]
+        if request.device.clinician_id == "dr-ash":
+            await release.wait()  # a provider that hangs until the test lets go
+            return PushResult(ok=False, detail="apns 0 ReadTimeout")
+        return await real_send(request)
+
+    w.push.send = stuck_for_ash  # type: ignore[method-assign]
+    outcome = await asyncio.wait_for(handle_intake(w.svc, call()), timeout=5)
+    assert outcome.action == "dispatch"  # the handler returned while the push still hung
+    assert w.paged() == []
+    release.set()
+    for _ in range(100):  # let the background task finish and escalate
+        await asyncio.sleep(0.01)
+        if w.paged():
+            break
+    assert [p[0] for p in w.paged()] == ["dr-birch"]
