@@ -118,6 +118,33 @@ def test_b_android_receipt_then_decline_pages_the_backup_at_once(
     wait_for(lambda: inbox(fakes, dove, dispatch_id), 15, "the backup's iOS push")
 
 
+def test_b2_unanswered_pages_repage_then_backup_then_operator(h: Harness, fakes: PushFakes) -> None:
+    wren, yew = phone("dr-wren", "ios"), phone("dr-yew", "android")
+    practice = data.practice("p-pb2", timeout_s=10, primary=("dr-wren",), backup=("dr-yew",))
+    h.load_practice(practice, [wren.device, yew.device])
+    dispatch_id = call(h, "p-pb2")
+    wait_for(lambda: inbox(fakes, wren, dispatch_id), 15, "the first page")
+    expected = [(2, 0), (2, 1), (2, 2)]  # (primary, backup) pushes after each timeout
+    for primary_pushes, backup_pushes in expected:
+        h.advance_clock(11)
+
+        def counts(p: int = primary_pushes, b: int = backup_pushes) -> bool:
+            return (len(inbox(fakes, wren, dispatch_id)), len(inbox(fakes, yew, dispatch_id))) == (
+                p,
+                b,
+            )
+
+        wait_for(counts, 15, f"{primary_pushes} primary / {backup_pushes} backup pushes")
+    h.advance_clock(11)
+    wait_for(
+        lambda: [a for a in h.read("operator.alerts") if a.dispatch_id == dispatch_id],
+        15,
+        "the operator desk after every level stayed silent",
+    )
+    messages = inbox(fakes, wren, dispatch_id) + inbox(fakes, yew, dispatch_id)
+    assert {m["patient_name"] for m in messages} == {data.SYNTHETIC_PATIENT}
+
+
 def test_c_a_dead_token_is_deactivated_and_the_other_device_is_paged(
     h: Harness, fakes: PushFakes
 ) -> None:
