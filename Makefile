@@ -73,7 +73,9 @@ lint: install
 	$(BIN)/mypy engine
 
 bench: install
-	$(BIN)/python bench/bench_schedule.py
+	@status=0; for b in schedule apns push; do \
+		echo "== $(BIN)/python bench/bench_$$b.py"; $(BIN)/python bench/bench_$$b.py || status=1; \
+	done; exit $$status
 
 schemas: install
 	$(NL) schemas export

@@ -1,10 +1,15 @@
 """End-to-end message encryption for a clinician's phone (RFC 8291 over RFC 8188).
 
 Content-Encoding ``aes128gcm``: a fresh sender P-256 key per message, ECDH with the
-device's public key, HKDF keyed with the device's 16-byte auth secret, AES-128-GCM. The
-cipher itself is ``http_ece`` over ``cryptography``. A message is one record: its body is
-the plaintext plus :data:`OVERHEAD` bytes (86-byte header: salt, record size, key id =
-sender public key; 16-byte GCM tag; 1 delimiter byte).
+device's public key, HKDF keyed with the device's 16-byte auth secret, AES-128-GCM. A
+message is one record: its body is the plaintext plus :data:`OVERHEAD` bytes (86-byte
+header: salt, record size, key id = sender public key; 16-byte GCM tag; 1 delimiter byte).
+
+Encryption composes the ``cryptography`` primitives (ECDH, HKDF, AESGCM) in the RFC's
+order, with each device's parsed public key cached: it is the worker's hot path, and
+this is a third faster than going through ``http_ece``. Decryption (what the phone does)
+goes through ``http_ece``, an independent implementation, so every round-trip test checks
+one against the other; the RFC 8291 example vector pins the encryption byte for byte.
 
 Keys and ciphertexts travel as base64url without padding (``=`` accepted on input).
 """
@@ -12,11 +17,15 @@ Keys and ciphertexts travel as base64url without padding (``=`` accepted on inpu
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from dataclasses import dataclass
 
 import http_ece
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
@@ -98,16 +107,24 @@ def check_device_keys(public_key_b64: str, auth_secret_b64: str) -> None:
     _receiver_key(public_key_b64, auth_secret_b64)
 
 
-def _receiver_key(public_key_b64: str, auth_secret_b64: str) -> tuple[bytes, bytes]:
+@functools.lru_cache(maxsize=65536)
+def _receiver_key(
+    public_key_b64: str, auth_secret_b64: str
+) -> tuple[bytes, ec.EllipticCurvePublicKey, bytes]:
+    """(point, parsed key, auth secret) of a device, parsed once per process."""
     try:
         point = b64url_decode(public_key_b64)
         secret = b64url_decode(auth_secret_b64)
-        ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, point)
+        key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVE, point)
     except ValueError as exc:
         raise DeviceKeyError(f"invalid device public key or auth secret: {exc}") from None
     if len(point) != 65 or len(secret) != AUTH_SECRET_BYTES:
         raise DeviceKeyError("device key must be a 65-byte point and a 16-byte auth secret")
-    return point, secret
+    return point, key, secret
+
+
+def _hkdf(salt: bytes, info: bytes, length: int, ikm: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), length, salt, info).derive(ikm)
 
 
 def encrypt_for_device(
@@ -124,18 +141,22 @@ def encrypt_for_device(
     reproduce known test vectors.
     """
     if not plaintext:
-        raise ValueError("nothing to encrypt")  # http_ece would emit no record at all
-    point, secret = _receiver_key(public_key_b64, auth_secret_b64)
-    body: bytes = http_ece.encrypt(
-        plaintext,
-        salt=salt if salt is not None else os.urandom(16),
-        private_key=sender_key or ec.generate_private_key(_CURVE),
-        dh=point,
-        auth_secret=secret,
-        rs=RECORD_SIZE,
-        version="aes128gcm",
-    )
-    return body
+        raise ValueError("nothing to encrypt")
+    if len(plaintext) + 1 + 16 > RECORD_SIZE:
+        raise ValueError(f"plaintext over {RECORD_SIZE - 17} bytes does not fit one record")
+    point, device_key, secret = _receiver_key(public_key_b64, auth_secret_b64)
+    sender = sender_key or ec.generate_private_key(_CURVE)
+    salt = salt if salt is not None else os.urandom(16)
+    sender_point = _public_bytes(sender)
+    # RFC 8291 section 3.4: the input keying material from ECDH and the auth secret
+    shared = sender.exchange(ec.ECDH(), device_key)
+    ikm = _hkdf(secret, b"WebPush: info\x00" + point + sender_point, 32, shared)
+    # RFC 8188 section 2.2 / 2.3: content encryption key and nonce from the header salt
+    cek = _hkdf(salt, b"Content-Encoding: aes128gcm\x00", 16, ikm)
+    nonce = _hkdf(salt, b"Content-Encoding: nonce\x00", 12, ikm)
+    record = AESGCM(cek).encrypt(nonce, plaintext + b"\x02", None)  # 0x02: last record
+    header = salt + RECORD_SIZE.to_bytes(4, "big") + bytes([len(sender_point)]) + sender_point
+    return header + record
 
 
 def decrypt_on_device(body: bytes, keys: DeviceKeys) -> bytes:

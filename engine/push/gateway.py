@@ -87,9 +87,8 @@ class ProviderPushGateway:
             return PushResult(ok=False, detail=f"{provider} circuit open")
         payload = await self._payload(request)
         try:
-            result, outcome = await asyncio.wait_for(
-                self._send(provider, request, payload), self._deadline_s
-            )
+            async with asyncio.timeout(self._deadline_s):  # no extra task per push
+                result, outcome = await self._send(provider, request, payload)
         except TimeoutError:
             result, outcome = PushResult(ok=False, detail=f"{provider} deadline"), "deadline"
         provider_trouble = outcome in ("deadline", "retryable")

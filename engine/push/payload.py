@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.ports import Device
-from engine.push.crypto import DeviceKeyError, b64url_encode, encrypt_for_device
+from engine.push.crypto import OVERHEAD, DeviceKeyError, b64url_encode, encrypt_for_device
 from engine.schemas.intake import Urgency
 
 __all__ = [
@@ -80,6 +80,11 @@ def alert_text_for(urgency: Urgency | str) -> str:
         return ALERT_TEXT[Urgency.ROUTINE]
 
 
+def _b64url_length(n: int) -> int:
+    """Characters of unpadded base64url for ``n`` bytes."""
+    return (4 * n + 2) // 3
+
+
 def _seal(plaintext: bytes, device: Device) -> str:
     return b64url_encode(encrypt_for_device(plaintext, device.public_key, device.auth_secret))
 
@@ -91,8 +96,9 @@ def build_device_payload(content: PushContent, device: Device) -> DevicePayload:
     if not (device.public_key and device.auth_secret):
         return only_id
     try:
-        full = _seal(content.model_dump_json().encode(), device)
-        if len(full) <= MAX_CIPHERTEXT_B64:
+        plaintext = content.model_dump_json().encode()
+        if _b64url_length(len(plaintext) + OVERHEAD) <= MAX_CIPHERTEXT_B64:
+            full = _seal(plaintext, device)
             return DevicePayload(full, content.dispatch_id, alert, truncated=False)
         stub = json.dumps({"dispatch_id": content.dispatch_id}, separators=(",", ":")).encode()
         return DevicePayload(_seal(stub, device), content.dispatch_id, alert, truncated=True)

@@ -126,3 +126,30 @@ def test_empty_plaintext_is_refused() -> None:
     keys = generate_device_keys()
     with pytest.raises(ValueError, match="nothing to encrypt"):
         encrypt_for_device(b"", keys.public_key_b64, keys.auth_secret_b64)
+
+
+def test_a_message_over_one_record_is_refused() -> None:
+    keys = generate_device_keys()
+    with pytest.raises(ValueError, match="one record"):
+        encrypt_for_device(b"x" * 4080, keys.public_key_b64, keys.auth_secret_b64)
+
+
+def test_encryption_matches_the_independent_http_ece_implementation() -> None:
+    """Our encryption, decrypted by http_ece with the same fixed inputs it would use."""
+    import http_ece
+
+    keys = generate_device_keys()
+    sender, salt = ec.generate_private_key(ec.SECP256R1()), bytes(range(16))
+    body = encrypt_for_device(
+        b"synthetic", keys.public_key_b64, keys.auth_secret_b64, sender_key=sender, salt=salt
+    )
+    reference = http_ece.encrypt(
+        b"synthetic",
+        salt=salt,
+        private_key=sender,
+        dh=b64url_decode(keys.public_key_b64),
+        auth_secret=keys.auth_secret,
+        rs=4096,
+        version="aes128gcm",
+    )
+    assert body == reference
