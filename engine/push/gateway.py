@@ -73,6 +73,7 @@ class ProviderPushGateway:
         self._on_rejected, self._observe = on_rejected, observe
         self._ttl_s, self._deadline_s = ttl_s, deadline_s
         self._breakers = breakers or {"apns": CircuitBreaker(), "fcm": CircuitBreaker()}
+        self._reads: dict[str, asyncio.Future[PushContent | None]] = {}
 
     async def send(self, request: PushRequest) -> PushResult:
         device = request.device
@@ -104,8 +105,18 @@ class ProviderPushGateway:
             )
         return result
 
+    async def _content(self, dispatch_id: str) -> PushContent | None:
+        """The message, read once for all the concurrent pushes of one dispatch (and
+        kept no longer than those reads take: no PHI cache)."""
+        read = self._reads.get(dispatch_id)
+        if read is None:
+            read = asyncio.ensure_future(self._messages.get(dispatch_id))
+            self._reads[dispatch_id] = read
+            read.add_done_callback(lambda _: self._reads.pop(dispatch_id, None))
+        return await asyncio.shield(read)
+
     async def _payload(self, request: PushRequest) -> DevicePayload:
-        content = await self._messages.get(request.dispatch_id)
+        content = await self._content(request.dispatch_id)
         if content is None:  # expired or unreadable: the app fetches by dispatch id
             return DevicePayload(None, request.dispatch_id, request.alert_text, truncated=True)
         return build_device_payload(content, request.device)

@@ -201,3 +201,34 @@ def test_a_registration_with_a_key_that_is_not_a_curve_point_is_refused() -> Non
         _registration(DeviceAction.REGISTER, public_key=not_a_point)
     with pytest.raises(ValueError, match="auth_secret"):
         _registration(DeviceAction.REGISTER, auth_secret="A" * 21)  # under 16 bytes
+
+
+async def test_the_pushes_of_one_dispatch_share_one_vault_read() -> None:
+    import asyncio
+
+    from engine.ports import PushRequest
+    from engine.push.apns import ApnsResult
+    from engine.push.gateway import ProviderPushGateway
+
+    class CountingVault(MemoryVault):
+        reads = 0
+
+        async def get(self, dispatch_id: str) -> PushContent | None:
+            CountingVault.reads += 1
+            await asyncio.sleep(0.01)
+            return await super().get(dispatch_id)
+
+    class AcceptingApns:
+        async def send(self, device_token: str, payload: object, **_: object) -> ApnsResult:
+            return ApnsResult(ok=True, status=200)
+
+    vault = CountingVault()
+    await vault.put(_content())
+    apns = AcceptingApns()
+    gateway = ProviderPushGateway(vault, MemoryDeviceDirectory(), apns, None)  # type: ignore[arg-type]
+    phones = [VirtualDevice("dr-ash", f"phone-{i}", "ios").device for i in range(3)]
+    requests = [PushRequest("d-1", d, "urgent", 0, 1, "x") for d in phones]
+    await asyncio.gather(*(gateway.send(r) for r in requests))
+    assert CountingVault.reads == 1
+    await gateway.send(requests[0])  # a later page reads again: nothing is cached
+    assert CountingVault.reads == 2
