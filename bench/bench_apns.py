@@ -16,30 +16,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
+from engine.fakes import MemoryTokenStore
 from engine.push.apns import ApnsClient
 from engine.push.apns_token import ApnsTokenProvider, load_p8_key
 from engine.push.retry import RetryPolicy
 
 TOPIC, KID, TEAM = "com.nightline.app", "BENCHKEY01", "BENCHTEAM1"
-
-
-class DictRedis:
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    async def get(self, name: str) -> str | None:
-        return self.data.get(name)
-
-    async def set(self, name: str, value: str, *, nx: bool = False, px: int | None = None) -> Any:
-        if nx and name in self.data:
-            return None
-        self.data[name] = value
-        return True
-
-    async def delete(self, *names: str) -> int:
-        return sum(self.data.pop(n, None) is not None for n in names)
 
 
 async def one_round(client: ApnsClient, pushes: int, concurrency: int) -> tuple[float, int]:
@@ -71,7 +54,7 @@ async def main(pushes: int, concurrency: int, rounds: int) -> None:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
         url, ca = line.split(" on ")[1].strip().split(" ca=")
-        tokens = ApnsTokenProvider(load_p8_key(key_file), KID, TEAM, DictRedis())
+        tokens = ApnsTokenProvider(load_p8_key(key_file), KID, TEAM, MemoryTokenStore())
         retry = RetryPolicy(max_attempts=1)
         async with ApnsClient(url, TOPIC, tokens, verify=ca, retry=retry) as client:
             await one_round(client, 200, concurrency)  # warm up: TLS, HPACK, token

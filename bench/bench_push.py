@@ -58,7 +58,7 @@ from typing import Any
 
 import httpx
 
-from engine.fakes import MemoryDeviceDirectory, MemoryVault
+from engine.fakes import MemoryDeviceDirectory, MemoryTokenStore, MemoryVault
 from engine.ports import PushRequest
 from engine.push.apns import ApnsClient
 from engine.push.apns_token import ApnsTokenProvider, load_p8_key
@@ -79,25 +79,6 @@ MESSAGES = (
     "Synthetic test message: refill request for an inhaler, pharmacy closes at 22:00, "
     "callback any time before then. Patient reports mild wheeze after exercise only.",
 )
-
-
-class DictRedis:
-    """Token store for the APNs provider token when no Redis is given."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    async def get(self, name: str) -> str | None:
-        return self.data.get(name)
-
-    async def set(self, name: str, value: str, *, nx: bool = False, px: int | None = None) -> Any:
-        if nx and name in self.data:
-            return None
-        self.data[name] = value
-        return True
-
-    async def delete(self, *names: str) -> int:
-        return sum(self.data.pop(n, None) is not None for n in names)
 
 
 @dataclass
@@ -310,7 +291,7 @@ async def main(args: argparse.Namespace) -> int:
             vault = MessageVault(redis, prefix, MessageVault.generate_key(), ttl_s=600)
             store, vault_name = redis, f"MessageVault on {redis_url}"
         else:
-            vault, store, vault_name = MemoryVault(), DictRedis(), "MemoryVault"
+            vault, store, vault_name = MemoryVault(), MemoryTokenStore(), "MemoryVault"
         source: MessageSource = vault
 
         phones = [

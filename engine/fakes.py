@@ -4,6 +4,8 @@ MockTransport) so handler tests and scenario tests need no servers."""
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +25,7 @@ __all__ = [
     "MemoryPracticeDirectory",
     "MemoryPublisher",
     "MemoryTimerIndex",
+    "MemoryTokenStore",
     "MemoryVault",
     "RecordingPushGateway",
 ]
@@ -211,3 +214,34 @@ class MemoryHeldStore:
 
     async def was_seen(self, key: str) -> bool:
         return key in self.seen
+
+
+class MemoryTokenStore:
+    """Fake of the Redis calls the APNs token provider makes (get, set nx/px, delete),
+    over a dict; values are stored as bytes and expire on ``clock``."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.data: dict[str, tuple[bytes, float | None]] = {}
+        self.clock = clock
+        self.calls: list[str] = []
+
+    def _live(self, name: str) -> bytes | None:
+        value, expires = self.data.get(name, (None, None))
+        if expires is not None and self.clock() >= expires:
+            del self.data[name]
+            return None
+        return value
+
+    async def get(self, name: str) -> bytes | None:
+        self.calls.append("get")
+        return self._live(name)
+
+    async def set(self, name: str, value: str, *, nx: bool = False, px: int | None = None) -> Any:
+        self.calls.append("set")
+        if nx and self._live(name) is not None:
+            return None
+        self.data[name] = (value.encode(), None if px is None else self.clock() + px / 1000)
+        return True
+
+    async def delete(self, *names: str) -> int:
+        return sum(self.data.pop(n, None) is not None for n in names)

@@ -38,6 +38,7 @@ import httpcore
 
 from engine.ports import PushResult
 from engine.push.apns_token import TokenProvider
+from engine.push.asyncio_net import AsyncioBackend
 from engine.push.payload import alert_text_for
 from engine.push.retry import RetryPolicy, with_retries
 
@@ -143,6 +144,7 @@ class ApnsClient:
             http2=True,
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
+            network_backend=AsyncioBackend(),
         )
         self._timeouts = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout_s)}
         self._base_url = base_url.rstrip("/")
@@ -172,14 +174,15 @@ class ApnsClient:
         body = encode_payload(build_payload(payload, urgency, critical))
         if not _HEX.match(device_token):
             return ApnsResult(False, 400, "BadDeviceToken", device_gone=True, attempts=0)
-        expiration = int(self._clock()) + expiration_s if expiration_s > 0 else 0
+        # Rounded up to the next 10 s, so a burst of pushes shares one HPACK-indexed
+        # value instead of a new literal header every second; 0 means "try once".
+        expiration = -(-(int(self._clock()) + expiration_s) // 10) * 10 if expiration_s > 0 else 0
         headers = [
             (b"apns-push-type", b"alert"),
             (b"apns-priority", b"10" if urgency in _TIME_SENSITIVE else b"5"),
             (b"apns-expiration", str(expiration).encode()),
             (b"apns-collapse-id", collapse_id[:64].encode()),
             (b"apns-topic", self._topic.encode()),
-            (b"content-type", b"application/json"),
         ]
         url = f"{self._base_url}/3/device/{device_token}".encode()
 

@@ -17,6 +17,7 @@ to the dead letters with the provider's reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -108,12 +109,22 @@ class ProviderPushGateway:
     async def _content(self, dispatch_id: str) -> PushContent | None:
         """The message, read once for all the concurrent pushes of one dispatch (and
         kept no longer than those reads take: no PHI cache)."""
-        read = self._reads.get(dispatch_id)
-        if read is None:
-            read = asyncio.ensure_future(self._messages.get(dispatch_id))
-            self._reads[dispatch_id] = read
-            read.add_done_callback(lambda _: self._reads.pop(dispatch_id, None))
-        return await asyncio.shield(read)
+        pending = self._reads.get(dispatch_id)
+        if pending is not None:  # another push of this page is reading it: wait for that
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                return await asyncio.shield(pending)
+        # read it ourselves, inline (no task: this is the hot path)
+        shared: asyncio.Future[PushContent | None] = asyncio.get_running_loop().create_future()
+        self._reads[dispatch_id] = shared
+        try:
+            content = await self._messages.get(dispatch_id)
+            shared.set_result(content)
+            return content
+        finally:
+            if not shared.done():
+                shared.cancel()  # waiters read for themselves
+            if self._reads.get(dispatch_id) is shared:
+                del self._reads[dispatch_id]
 
     async def _payload(self, request: PushRequest) -> DevicePayload:
         content = await self._content(request.dispatch_id)

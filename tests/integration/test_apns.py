@@ -16,6 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from engine.fakes import MemoryTokenStore
 from engine.push.apns import ApnsClient, PayloadTooLarge
 from engine.push.apns_token import ApnsTokenProvider, load_p8_key
 from engine.push.fake_apns import FakeApns
@@ -24,25 +25,6 @@ from engine.push.retry import RetryPolicy
 KEY = ec.generate_private_key(ec.SECP256R1())
 TOPIC, KID, TEAM = "com.nightline.app", "KID0000001", "TEAM000001"
 DEV = "a1" * 32
-
-
-class DictRedis:
-    """get / set(nx, px) / delete over a dict: enough for the token provider."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    async def get(self, name: str) -> str | None:
-        return self.data.get(name)
-
-    async def set(self, name: str, value: str, *, nx: bool = False, px: int | None = None) -> Any:
-        if nx and name in self.data:
-            return None
-        self.data[name] = value
-        return True
-
-    async def delete(self, *names: str) -> int:
-        return sum(self.data.pop(n, None) is not None for n in names)
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +40,7 @@ async def fake(cert_dir: Path) -> AsyncIterator[FakeApns]:
 
 @pytest.fixture()
 def tokens() -> ApnsTokenProvider:
-    return ApnsTokenProvider(KEY, KID, TEAM, DictRedis())
+    return ApnsTokenProvider(KEY, KID, TEAM, MemoryTokenStore())
 
 
 @pytest.fixture()
@@ -92,7 +74,7 @@ async def test_success_headers_jwt_and_payload(fake: FakeApns, client: ApnsClien
     assert h[":path"] == f"/3/device/{DEV}"
     assert (h["apns-push-type"], h["apns-priority"], h["apns-topic"]) == ("alert", "10", TOPIC)
     assert h["apns-collapse-id"] == "disp-1"
-    assert abs(int(h["apns-expiration"]) - (time.time() + 60)) < 5
+    assert 0 <= int(h["apns-expiration"]) - int(time.time() + 60) <= 12  # rounded up to 10 s
     token = h["authorization"].removeprefix("bearer ")
     assert jwt.get_unverified_header(token)["kid"] == KID
     assert jwt.decode(token, KEY.public_key(), algorithms=["ES256"])["iss"] == TEAM
@@ -188,7 +170,7 @@ async def test_expired_provider_token_refreshed_once(
 
 
 async def test_token_with_old_iat_is_refreshed_only_once(fake: FakeApns) -> None:
-    tokens = ApnsTokenProvider(KEY, KID, TEAM, DictRedis(), clock=lambda: time.time() - 7200)
+    tokens = ApnsTokenProvider(KEY, KID, TEAM, MemoryTokenStore(), clock=lambda: time.time() - 7200)
     async with ApnsClient(fake.url, TOPIC, tokens, verify=str(fake.ca_file)) as client:
         result = await send(client)
     assert not result.ok and (result.status, result.reason) == (403, "ExpiredProviderToken")
@@ -204,7 +186,7 @@ async def test_fake_rejects_foreign_key_and_missing_topic(fake: FakeApns) -> Non
         base = {"apns-push-type": "alert", "apns-priority": "10", "authorization": f"bearer {bad}"}
         r = await http.post(url, content=body, headers={**base, "apns-topic": TOPIC})
         assert (r.status_code, r.json()["reason"]) == (403, "InvalidProviderToken")
-        good = await ApnsTokenProvider(KEY, KID, TEAM, DictRedis()).token()
+        good = await ApnsTokenProvider(KEY, KID, TEAM, MemoryTokenStore()).token()
         r = await http.post(url, content=body, headers={**base, "authorization": f"bearer {good}"})
         assert (r.status_code, r.json()["reason"]) == (400, "MissingTopic")
 
@@ -252,7 +234,7 @@ async def test_fake_runs_as_a_subprocess(tmp_path: Path, tokens: ApnsTokenProvid
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
         url, ca = line.split(" on ")[1].split(" ca=")
-        own = ApnsTokenProvider(load_p8_key(key_file), KID, TEAM, DictRedis())
+        own = ApnsTokenProvider(load_p8_key(key_file), KID, TEAM, MemoryTokenStore())
         async with ApnsClient(url, TOPIC, own, verify=ca.strip()) as client:
             assert (await send(client)).ok
             assert len(await control(f"{url} {ca}", "GET", "/_fake/received")) == 1

@@ -4,47 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from engine.fakes import MemoryTokenStore
 from engine.push.apns_token import ApnsTokenProvider
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 T0 = 1_700_000_000.0
-
-
-class DictRedis:
-    """The three Redis calls the provider makes, over a dict (values stored as bytes)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.data: dict[str, tuple[bytes, float | None]] = {}
-        self.clock = clock
-        self.calls: list[str] = []
-
-    def _live(self, name: str) -> bytes | None:
-        value, expires = self.data.get(name, (None, None))
-        if expires is not None and self.clock() >= expires:
-            del self.data[name]
-            return None
-        return value
-
-    async def get(self, name: str) -> bytes | None:
-        self.calls.append("get")
-        return self._live(name)
-
-    async def set(self, name: str, value: str, *, nx: bool = False, px: int | None = None) -> Any:
-        self.calls.append("set")
-        if nx and self._live(name) is not None:
-            return None
-        self.data[name] = (value.encode(), None if px is None else self.clock() + px / 1000)
-        return True
-
-    async def delete(self, *names: str) -> int:
-        return sum(self.data.pop(n, None) is not None for n in names)
 
 
 class FakeClock:
@@ -61,15 +31,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture()
-def store(clock: FakeClock) -> DictRedis:
-    return DictRedis(clock)
+def store(clock: FakeClock) -> MemoryTokenStore:
+    return MemoryTokenStore(clock)
 
 
-def worker(store: DictRedis, clock: FakeClock, **kw: Any) -> ApnsTokenProvider:
+def worker(store: MemoryTokenStore, clock: FakeClock, **kw: Any) -> ApnsTokenProvider:
     return ApnsTokenProvider(KEY, "KEY123", "TEAM456", store, clock=clock, **kw)
 
 
-async def test_token_is_es256_with_kid_iss_iat(store: DictRedis, clock: FakeClock) -> None:
+async def test_token_is_es256_with_kid_iss_iat(store: MemoryTokenStore, clock: FakeClock) -> None:
     token = await worker(store, clock).token()
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "ES256" and header["kid"] == "KEY123"
@@ -77,14 +47,14 @@ async def test_token_is_es256_with_kid_iss_iat(store: DictRedis, clock: FakeCloc
     assert claims == {"iss": "TEAM456", "iat": int(T0)}
 
 
-async def test_workers_share_one_token(store: DictRedis, clock: FakeClock) -> None:
+async def test_workers_share_one_token(store: MemoryTokenStore, clock: FakeClock) -> None:
     a, b = worker(store, clock), worker(store, clock)
     assert await a.token() == await b.token()
     assert a.minted + b.minted == 1
 
 
 async def test_local_copy_avoids_redis_until_refresh_age(
-    store: DictRedis, clock: FakeClock
+    store: MemoryTokenStore, clock: FakeClock
 ) -> None:
     a = worker(store, clock)
     await a.token()
@@ -94,7 +64,9 @@ async def test_local_copy_avoids_redis_until_refresh_age(
     assert len(store.calls) == calls
 
 
-async def test_refreshed_at_50_minutes_by_one_worker(store: DictRedis, clock: FakeClock) -> None:
+async def test_refreshed_at_50_minutes_by_one_worker(
+    store: MemoryTokenStore, clock: FakeClock
+) -> None:
     a, b = worker(store, clock), worker(store, clock)
     first = await a.token()
     await b.token()
@@ -107,7 +79,7 @@ async def test_refreshed_at_50_minutes_by_one_worker(store: DictRedis, clock: Fa
     assert claims["iat"] == int(T0 + 50 * 60)
 
 
-async def test_concurrent_workers_mint_once(store: DictRedis, clock: FakeClock) -> None:
+async def test_concurrent_workers_mint_once(store: MemoryTokenStore, clock: FakeClock) -> None:
     workers = [worker(store, clock) for _ in range(20)]
     tokens = await asyncio.gather(*(w.token() for w in workers for _ in range(3)))
     assert len(set(tokens)) == 1
@@ -115,7 +87,7 @@ async def test_concurrent_workers_mint_once(store: DictRedis, clock: FakeClock) 
 
 
 async def test_invalidate_replaces_only_the_rejected_token(
-    store: DictRedis, clock: FakeClock
+    store: MemoryTokenStore, clock: FakeClock
 ) -> None:
     a, b = worker(store, clock), worker(store, clock)
     old = await a.token()
@@ -128,7 +100,9 @@ async def test_invalidate_replaces_only_the_rejected_token(
     assert a.minted + b.minted == 2
 
 
-async def test_invalidate_of_an_old_token_keeps_current(store: DictRedis, clock: FakeClock) -> None:
+async def test_invalidate_of_an_old_token_keeps_current(
+    store: MemoryTokenStore, clock: FakeClock
+) -> None:
     a = worker(store, clock)
     current = await a.token()
     await a.invalidate("some.older.token")
@@ -138,7 +112,7 @@ async def test_invalidate_of_an_old_token_keeps_current(store: DictRedis, clock:
 
 async def test_stale_lock_of_a_dead_worker_expires() -> None:
     clock = FakeClock()
-    store = DictRedis()  # lock expiry on real monotonic time
+    store = MemoryTokenStore()  # lock expiry on real monotonic time
     await store.set("nightline:apns:token:TEAM456:KEY123:lock", "dead", nx=True, px=100)
     a = worker(store, clock, lock_ttl_ms=100)
     started = time.monotonic()
@@ -147,12 +121,12 @@ async def test_stale_lock_of_a_dead_worker_expires() -> None:
     assert a.minted == 1
 
 
-async def test_lock_is_released_after_minting(store: DictRedis, clock: FakeClock) -> None:
+async def test_lock_is_released_after_minting(store: MemoryTokenStore, clock: FakeClock) -> None:
     await worker(store, clock).token()
     assert list(store.data) == ["nightline:apns:token:TEAM456:KEY123"]
 
 
-def test_refresh_age_must_respect_apple_window(store: DictRedis, clock: FakeClock) -> None:
+def test_refresh_age_must_respect_apple_window(store: MemoryTokenStore, clock: FakeClock) -> None:
     for bad in (10 * 60, 60 * 60):
         with pytest.raises(ValueError):
             worker(store, clock, refresh_after_s=bad)
