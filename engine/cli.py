@@ -122,7 +122,9 @@ def publish(sample: str | None, practice: str, file: Path | None) -> None:
 @click.option("--clinician", required=True)
 @click.option(
     "--kind",
-    type=click.Choice(["received", "read", "accepted", "declined", "callback_completed"]),
+    type=click.Choice(
+        ["received", "displayed", "read", "accepted", "declined", "callback_completed"]
+    ),
     default="accepted",
 )
 def ack(dispatch_id: str, clinician: str, kind: str) -> None:

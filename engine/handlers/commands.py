@@ -16,7 +16,7 @@ from engine.handlers.dispatching import decide_and_apply
 from engine.handlers.office import release_held
 from engine.handlers.services import Services
 from engine.handlers.timers import ack_timer_member, receipt_timer_member
-from engine.schemas.acks import Acknowledgement
+from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.dispatch import (
     CancelDispatch,
     DispatchCommand,
@@ -32,7 +32,8 @@ async def handle_ack(svc: Services, ack: Acknowledgement) -> Decision | None:
     def decide(state: DispatchState | None, now: datetime) -> Decision | None:
         if state is None:
             return None
-        return on_ack(state, ack.kind.value, ack.clinician_id, str(ack.event_id), now)
+        kind = "received" if ack.kind is AckKind.DISPLAYED else ack.kind.value  # both receipts
+        return on_ack(state, kind, ack.clinician_id, str(ack.event_id), now)
 
     decision = await decide_and_apply(svc, ack.dispatch_id, decide)
     if ack.device_id and svc.device_registry is not None:  # the app is alive: last seen

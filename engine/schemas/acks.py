@@ -13,6 +13,7 @@ __all__ = ["AckKind", "Acknowledgement"]
 
 class AckKind(StrEnum):
     RECEIVED = "received"  # the device got the push (receipt, not a human action)
+    DISPLAYED = "displayed"  # the notification was shown (a receipt, like received)
     READ = "read"  # the clinician opened the message
     ACCEPTED = "accepted"  # the clinician takes responsibility: escalation stops
     DECLINED = "declined"  # the clinician cannot take it: next level now

@@ -335,3 +335,13 @@ async def test_a_slow_push_does_not_hold_the_agent_and_escalates_when_it_fails()
         if w.paged():
             break
     assert [p[0] for p in w.paged()] == ["dr-birch"]
+
+
+async def test_displayed_counts_as_a_receipt() -> None:
+    w = World()
+    w.svc.receipt_timeout_s = 30
+    outcome = await handle_intake(w.svc, call())
+    assert outcome.dispatch_id is not None
+    await handle_ack(w.svc, ack(outcome.dispatch_id, "dr-ash", AckKind.DISPLAYED))
+    await w.tick(31)  # past the receipt deadline: the displayed receipt holds the level
+    assert [p[0] for p in w.paged()] == ["dr-ash"]
