@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from engine.domain.dispatch import AckKind as DomainAckKind
 from engine.domain.dispatch import (
     Decision,
     DispatchState,
@@ -28,11 +29,21 @@ from engine.schemas.dispatch import (
 __all__ = ["handle_ack", "handle_command"]
 
 
+_DOMAIN_KINDS: dict[AckKind, DomainAckKind] = {
+    AckKind.RECEIVED: "received",
+    AckKind.DISPLAYED: "received",  # shown on the device: a receipt like received
+    AckKind.READ: "read",
+    AckKind.ACCEPTED: "accepted",
+    AckKind.DECLINED: "declined",
+    AckKind.CALLBACK_COMPLETED: "callback_completed",
+}
+
+
 async def handle_ack(svc: Services, ack: Acknowledgement) -> Decision | None:
     def decide(state: DispatchState | None, now: datetime) -> Decision | None:
         if state is None:
             return None
-        kind = "received" if ack.kind is AckKind.DISPLAYED else ack.kind.value  # both receipts
+        kind = _DOMAIN_KINDS[ack.kind]
         return on_ack(state, kind, ack.clinician_id, str(ack.event_id), now)
 
     decision = await decide_and_apply(svc, ack.dispatch_id, decide)
