@@ -232,3 +232,10 @@ async def test_the_pushes_of_one_dispatch_share_one_vault_read() -> None:
     assert CountingVault.reads == 1
     await gateway.send(requests[0])  # a later page reads again: nothing is cached
     assert CountingVault.reads == 2
+
+
+def test_every_acknowledgement_kind_reaches_the_dispatch() -> None:
+    from engine.handlers.commands import _DOMAIN_KINDS
+    from engine.schemas.acks import AckKind
+
+    assert set(_DOMAIN_KINDS) == set(AckKind)
