@@ -30,39 +30,35 @@ def sample_event(
         type=CallerType.PARENT_GUARDIAN, name="Synthetic Parent", callback_number="+1 555 0100"
     )
     event_id = event_id or uuid.uuid4()
+    common = {
+        "event_id": event_id,
+        "practice_id": practice_id,
+        "received_at": now,
+        "caller": caller,
+        "patient": patient,
+    }
+    call_id = f"call-{event_id.hex[:8]}"
     if kind == "urgent":
         return VoiceCall(
-            event_id=event_id,
-            practice_id=practice_id,
+            **common,
             source_system="demo-pbx",
-            received_at=now,
-            caller=caller,
-            patient=patient,
             reason=CallReason.SYMPTOMS,
             message="Child has a fever of 39.8 C",
             operator_urgency=Urgency.URGENT,
-            call_id=f"call-{event_id.hex[:8]}",
+            call_id=call_id,
         )
     if kind == "emergency":
         return VoiceCall(
-            event_id=event_id,
-            practice_id=practice_id,
+            **common,
             source_system="demo-pbx",
-            received_at=now,
-            caller=caller,
-            patient=patient,
             reason=CallReason.SYMPTOMS,
             message="Child had a seizure",
-            call_id=f"call-{event_id.hex[:8]}",
+            call_id=call_id,
         )
     if kind == "routine":
         return SmsMessage(
-            event_id=event_id,
-            practice_id=practice_id,
+            **common,
             source_system="demo-sms",
-            received_at=now,
-            caller=caller,
-            patient=patient,
             reason=CallReason.PRESCRIPTION_REFILL,
             message="Please refill the inhaler prescription",
         )
