@@ -1,11 +1,13 @@
-"""APNs client: alert pushes over one pooled HTTP/2 connection pool (``httpcore``).
+"""APNs client: alert pushes over one multiplexed HTTP/2 connection.
 
 PyAPNs2 does not import on Python 3.10+ (see shared/design/stack-notes.md), so
 this speaks the provider API directly: ``POST /3/device/<token>`` with an ES256
-provider token (:mod:`engine.push.apns_token`). It uses ``httpcore`` (the HTTP/2
-engine under httpx, same maintainers) without the httpx layer on top: APNs needs
-no cookies, redirects, auth flows or URL building, and skipping them cuts the CPU
-per push by a third (``bench/bench_push.py``). Every push is an alert with
+provider token (:mod:`engine.push.apns_token`). The transport is
+:class:`~engine.push.h2_transport.H2Transport`: ``h2`` over an asyncio protocol,
+one TLS connection with many concurrent streams. It replaced httpx, then
+httpcore's connection pool, whose per-request machinery (pool, locks, cancel
+scopes) cost a fifth of the worker's CPU per push (``bench/bench_push.py``); APNs
+needs none of it (one origin, small POSTs). Every push is an alert with
 ``mutable-content: 1`` and generic, PHI-free text: the Notification Service
 Extension on the phone decrypts or fetches the details.
 
@@ -33,12 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-
-import httpcore
+from urllib.parse import urlsplit
 
 from engine.ports import PushResult
 from engine.push.apns_token import TokenProvider
-from engine.push.asyncio_net import AsyncioBackend
+from engine.push.h2_transport import H2Transport, TransportError
 from engine.push.payload import alert_text_for
 from engine.push.retry import RetryPolicy, with_retries
 
@@ -48,14 +49,6 @@ MAX_PAYLOAD_BYTES = 4096
 GONE_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})  # with 400; any 410
 _HEX = re.compile(r"^[0-9a-fA-F]{16,200}$")
 _TIME_SENSITIVE = frozenset({"emergency", "urgent"})
-
-
-_TRANSPORT_ERRORS = (
-    httpcore.TimeoutException,
-    httpcore.NetworkError,
-    httpcore.ProtocolError,
-    httpcore.ConnectionNotAvailable,
-)
 
 
 class PayloadTooLarge(ValueError):
@@ -116,7 +109,13 @@ def _retry_after_s(value: str | None) -> float | None:
 
 
 class ApnsClient:
-    """Sends alert pushes for one app (``topic`` = bundle id) through one HTTP/2 pool."""
+    """Sends alert pushes for one app (``topic`` = bundle id) over one HTTP/2 connection.
+
+    ``timeout_s`` bounds the connect and, separately, each attempt's response.
+    ``max_connections`` is accepted for compatibility and ignored: APNs takes
+    thousands of concurrent streams on one connection (up to the server's
+    ``SETTINGS_MAX_CONCURRENT_STREAMS``; more requests queue for a stream).
+    """
 
     def __init__(
         self,
@@ -138,16 +137,10 @@ class ApnsClient:
             context = ssl.create_default_context()
             if not verify:
                 context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        self._http = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            http1=False,
-            http2=True,
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            network_backend=AsyncioBackend(),
-        )
-        self._timeouts = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout_s)}
-        self._base_url = base_url.rstrip("/")
+        del max_connections  # one connection (see the class docstring)
+        self._http = H2Transport(base_url, context, connect_timeout_s=timeout_s)
+        self._timeout_s = timeout_s
+        self._base_path = urlsplit(base_url).path.rstrip("/")
         self._topic, self._tokens = topic, token_provider
         self._retry, self._clock = retry or RetryPolicy(), clock
 
@@ -174,6 +167,9 @@ class ApnsClient:
         body = encode_payload(build_payload(payload, urgency, critical))
         if not _HEX.match(device_token):
             return ApnsResult(False, 400, "BadDeviceToken", device_gone=True, attempts=0)
+        collapse = collapse_id[:64].strip()  # h2 used to strip it; the transport refuses
+        if any(c in collapse for c in "\r\n\0"):  # what no HTTP/2 header may carry
+            return ApnsResult(False, 400, "BadCollapseId", attempts=0)
         # Rounded up to the next 10 s, so a burst of pushes shares one HPACK-indexed
         # value instead of a new literal header every second; 0 means "try once".
         expiration = -(-(int(self._clock()) + expiration_s) // 10) * 10 if expiration_s > 0 else 0
@@ -181,21 +177,21 @@ class ApnsClient:
             (b"apns-push-type", b"alert"),
             (b"apns-priority", b"10" if urgency in _TIME_SENSITIVE else b"5"),
             (b"apns-expiration", str(expiration).encode()),
-            (b"apns-collapse-id", collapse_id[:64].encode()),
-            (b"apns-topic", self._topic.encode()),
+            (b"apns-collapse-id", collapse.encode()),
+            (b"apns-topic", self._topic.strip().encode()),
         ]
-        url = f"{self._base_url}/3/device/{device_token}".encode()
+        path = f"{self._base_path}/3/device/{device_token}".encode()
 
         refreshed = False
 
         async def attempt(n: int) -> ApnsResult:
             nonlocal refreshed
             token = await self._tokens.token()
-            result = await self._post(url, headers, body, token, n)
+            result = await self._post(path, headers, body, token, n)
             if result.reason == "ExpiredProviderToken" and not refreshed:
                 refreshed = True  # invalidate and resend once per push, no backoff
                 await self._tokens.invalidate(token)
-                result = await self._post(url, headers, body, await self._tokens.token(), n)
+                result = await self._post(path, headers, body, await self._tokens.token(), n)
             return result
 
         return await with_retries(
@@ -206,29 +202,28 @@ class ApnsClient:
         )
 
     async def _post(
-        self, url: bytes, headers: list[tuple[bytes, bytes]], body: bytes, token: str, n: int
+        self, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes, token: str, n: int
     ) -> ApnsResult:
         auth = (b"authorization", b"bearer " + token.encode())
         try:
-            response = await self._http.request(
-                b"POST", url, headers=[*headers, auth], content=body, extensions=self._timeouts
+            status, found, content = await self._http.request(
+                b"POST", path, [*headers, auth], body, self._timeout_s
             )
-        except _TRANSPORT_ERRORS as exc:  # timeouts, resets, protocol errors
+        except TransportError as exc:  # connect/TLS failures, timeouts, resets, GOAWAY
             return ApnsResult(False, 0, f"{type(exc).__name__}: {exc}", attempts=n)
-        found = {k.lower(): v.decode("latin-1") for k, v in response.headers}
-        status, apns_id = response.status, found.get(b"apns-id")
+        apns_id = found.get("apns-id")
         if status == 200:
             return ApnsResult(True, 200, apns_id=apns_id, attempts=n)
         try:
-            reason = str(json.loads(response.content).get("reason", ""))
+            reason = str(json.loads(content).get("reason", ""))
         except (ValueError, AttributeError):
-            reason = response.content[:200].decode("utf-8", "replace")
+            reason = content[:200].decode("utf-8", "replace")
         return ApnsResult(
             ok=False,
             status=status,
             reason=reason,
             device_gone=status == 410 or (status == 400 and reason in GONE_REASONS),
-            retry_after=_retry_after_s(found.get(b"retry-after")),
+            retry_after=_retry_after_s(found.get("retry-after")),
             apns_id=apns_id,
             attempts=n,
         )

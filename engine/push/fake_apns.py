@@ -16,8 +16,15 @@ Control endpoints (no token needed)::
     GET  /_fake/received   -> [{"device_token", "headers", "payload"}, ...]
     POST /_fake/reset      -> forget pushes and faults
     POST /_fake/faults     {"<device token>": {"status": 429, "reason": "TooManyRequests",
-                            "retry_after": 1, "slow": 0.5, "reset": false, "times": 1}}
+                            "retry_after": 1, "slow": 0.5, "reset": false, "goaway": false,
+                            "times": 1}}
                             (a ``null`` fault clears one; ``times`` absent = every request)
+
+``reset`` drops the TCP connection; ``goaway`` sends GOAWAY with a ``last_stream_id``
+below the request's stream (so it was not processed), then closes the connection.
+``FakeApns(..., max_concurrent_streams=N)`` sets the advertised stream limit (1000);
+``connections_accepted``, ``peak_streams`` (most streams open at once on one
+connection) and ``streams_reset`` (RST_STREAMs from clients) count for tests.
 
 In-process: ``async with FakeApns(key, key_id, team_id, cert_dir) as fake`` gives
 ``fake.url`` and ``fake.ca_file``. As a process: ``nightline fake-apns --port P
@@ -112,7 +119,12 @@ class FakeApns:
         host: str = "127.0.0.1",
         port: int = 0,
         topic: str | None = None,
+        max_concurrent_streams: int = 1000,
     ) -> None:
+        self.max_concurrent_streams = max_concurrent_streams
+        self.connections_accepted = 0
+        self.peak_streams = 0
+        self.streams_reset = 0
         self.public_key = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
         self.key_id, self.team_id, self.topic = key_id, team_id, topic
         self.host, self.port = host, port
@@ -243,13 +255,17 @@ class _H2Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.requests: dict[int, tuple[dict[str, str], bytearray]] = {}
         self.pending: dict[int, bytes] = {}
+        self.active: set[int] = set()  # streams not yet answered
+        self.going_away = False  # GOAWAY sent: later streams are not processed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.fake.connections.add(self)
+        self.fake.connections_accepted += 1
         self.conn.initiate_connection()
-        self.conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000})
+        limit = self.fake.max_concurrent_streams
+        self.conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: limit})
         transport.write(self.conn.data_to_send())
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -267,9 +283,13 @@ class _H2Protocol(asyncio.Protocol):
             self.drop()
             return
         for event in events:
+            if self.going_away:
+                break
             if isinstance(event, h2.events.RequestReceived):
                 headers = {str(k): str(v) for k, v in event.headers or []}
                 self.requests[event.stream_id or 0] = (headers, bytearray())
+                self.active.add(event.stream_id or 0)
+                self.fake.peak_streams = max(self.fake.peak_streams, len(self.active))
             elif isinstance(event, h2.events.DataReceived) and event.stream_id:
                 self.requests[event.stream_id][1].extend(event.data or b"")
                 n = event.flow_controlled_length or 0
@@ -279,6 +299,8 @@ class _H2Protocol(asyncio.Protocol):
             elif isinstance(event, h2.events.StreamReset) and event.stream_id:
                 self.requests.pop(event.stream_id, None)
                 self.pending.pop(event.stream_id, None)
+                self.active.discard(event.stream_id)
+                self.fake.streams_reset += 1
             elif isinstance(event, h2.events.WindowUpdated):
                 for stream_id in list(self.pending):
                     self.flush(stream_id)
@@ -298,6 +320,9 @@ class _H2Protocol(asyncio.Protocol):
         if fault and fault.get("reset"):
             self.drop()
             return
+        if fault and fault.get("goaway"):
+            self.goaway(stream_id)
+            return
         reply = self.fake.push(match.group(1), headers, bytes(body), fault)
         delay = float(fault.get("slow", 0)) if fault else 0.0
         if delay > 0:
@@ -311,6 +336,7 @@ class _H2Protocol(asyncio.Protocol):
             self.respond(stream_id, reply)
             self.write()
             return
+        self.active.discard(stream_id)
         status, headers, body = reply
         fields = [(":status", str(status)), ("content-length", str(len(body))), *headers.items()]
         try:
@@ -333,6 +359,16 @@ class _H2Protocol(asyncio.Protocol):
             return
         if data:
             self.pending[stream_id] = data  # wait for a WINDOW_UPDATE
+
+    def goaway(self, stream_id: int) -> None:
+        """GOAWAY saying streams from ``stream_id`` on were not processed, then close."""
+        reason = json.dumps({"reason": "Shutdown"}).encode()
+        last = max(0, stream_id - 2)
+        self.going_away = True
+        self.conn.close_connection(additional_data=reason, last_stream_id=last)
+        self.write()
+        if self.transport is not None:
+            self.transport.close()
 
     def write(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
