@@ -49,6 +49,19 @@ def phone(clinician: str, platform: str) -> VirtualDevice:
     return VirtualDevice(clinician, f"{clinician}-{platform}", platform)
 
 
+def two_levels(
+    h: Harness, practice_id: str, primary: VirtualDevice, backup: VirtualDevice, timeout_s: int
+) -> None:
+    """A practice whose primary and backup are the owners of these two phones."""
+    practice = data.practice(
+        practice_id,
+        timeout_s=timeout_s,
+        primary=(primary.clinician_id,),
+        backup=(backup.clinician_id,),
+    )
+    h.load_practice(practice, [primary.device, backup.device])
+
+
 def inbox(fakes: PushFakes, device: VirtualDevice, dispatch_id: str) -> list[dict[str, Any]]:
     """What ``device`` received for ``dispatch_id``, decrypted as the app would."""
     if device.platform == "ios":
@@ -108,8 +121,7 @@ def test_b_android_receipt_then_decline_pages_the_backup_at_once(
     h: Harness, fakes: PushFakes
 ) -> None:
     cedar, dove = phone("dr-cedar", "android"), phone("dr-dove", "ios")
-    practice = data.practice("p-pb", timeout_s=600, primary=("dr-cedar",), backup=("dr-dove",))
-    h.load_practice(practice, [cedar.device, dove.device])
+    two_levels(h, "p-pb", cedar, dove, timeout_s=600)
     dispatch_id = call(h, "p-pb")
     [message] = wait_for(lambda: inbox(fakes, cedar, dispatch_id), 15, "the FCM push")
     assert message["patient_name"] == data.SYNTHETIC_PATIENT
@@ -120,8 +132,7 @@ def test_b_android_receipt_then_decline_pages_the_backup_at_once(
 
 def test_b2_unanswered_pages_repage_then_backup_then_operator(h: Harness, fakes: PushFakes) -> None:
     wren, yew = phone("dr-wren", "ios"), phone("dr-yew", "android")
-    practice = data.practice("p-pb2", timeout_s=10, primary=("dr-wren",), backup=("dr-yew",))
-    h.load_practice(practice, [wren.device, yew.device])
+    two_levels(h, "p-pb2", wren, yew, timeout_s=10)
     dispatch_id = call(h, "p-pb2")
     wait_for(lambda: inbox(fakes, wren, dispatch_id), 15, "the first page")
     expected = [(2, 0), (2, 1), (2, 2)]  # (primary, backup) pushes after each timeout
@@ -176,8 +187,7 @@ def test_d_only_a_dead_device_means_the_backup_is_paged_at_once(
     h: Harness, fakes: PushFakes
 ) -> None:
     gum, hazel = phone("dr-gum", "android"), phone("dr-hazel", "ios")
-    practice = data.practice("p-pd", timeout_s=600, primary=("dr-gum",), backup=("dr-hazel",))
-    h.load_practice(practice, [gum.device, hazel.device])
+    two_levels(h, "p-pd", gum, hazel, timeout_s=600)
     fakes.fcm_fault(gum.push_token, "UNREGISTERED")
     dispatch_id = call(h, "p-pd")
     wait_for(lambda: inbox(fakes, hazel, dispatch_id), 15, "the backup paged without waiting")
@@ -185,8 +195,7 @@ def test_d_only_a_dead_device_means_the_backup_is_paged_at_once(
 
 def test_e_no_receipt_in_time_fails_over_but_a_receipt_holds(h: Harness, fakes: PushFakes) -> None:
     ivy, jay = phone("dr-ivy", "ios"), phone("dr-jay", "android")
-    practice = data.practice("p-pe", timeout_s=600, primary=("dr-ivy",), backup=("dr-jay",))
-    h.load_practice(practice, [ivy.device, jay.device])
+    two_levels(h, "p-pe", ivy, jay, timeout_s=600)
     silent, answered = call(h, "p-pe"), call(h, "p-pe")
     wait_for(lambda: inbox(fakes, ivy, silent), 15, "first push")
     wait_for(lambda: inbox(fakes, ivy, answered), 15, "second push")
@@ -244,8 +253,7 @@ def test_g_fcm_invalid_argument_is_dead_lettered_and_the_dispatch_escalates(
     h: Harness, fakes: PushFakes
 ) -> None:
     lark, moss = phone("dr-lark", "android"), phone("dr-moss", "ios")
-    practice = data.practice("p-pg", timeout_s=600, primary=("dr-lark",), backup=("dr-moss",))
-    h.load_practice(practice, [lark.device, moss.device])
+    two_levels(h, "p-pg", lark, moss, timeout_s=600)
     fakes.fcm_fault(lark.push_token, "INVALID_ARGUMENT")
     dispatch_id = call(h, "p-pg")
     wait_for(lambda: inbox(fakes, moss, dispatch_id), 15, "the backup paged")
@@ -259,8 +267,7 @@ def test_g_fcm_invalid_argument_is_dead_lettered_and_the_dispatch_escalates(
 
 def test_h_a_hanging_provider_does_not_hold_up_the_next_call(h: Harness, fakes: PushFakes) -> None:
     pine, quill, rue = phone("dr-pine", "android"), phone("dr-quill", "ios"), phone("dr-rue", "ios")
-    slow = data.practice("p-ph", timeout_s=600, primary=("dr-pine",), backup=("dr-quill",))
-    h.load_practice(slow, [pine.device, quill.device])
+    two_levels(h, "p-ph", pine, quill, timeout_s=600)
     h.load_practice(data.practice("p-ph2", timeout_s=600, primary=("dr-rue",)), [rue.device])
     fakes.fcm_fault(pine.push_token, "slow", delay_s=8)  # past the worker's 3 s deadline
     hanging = call(h, "p-ph")
@@ -274,8 +281,7 @@ def test_h_a_hanging_provider_does_not_hold_up_the_next_call(h: Harness, fakes: 
 
 def test_y_a_provider_outage_ends_at_the_operator_desk(h: Harness, fakes: PushFakes) -> None:
     nell, oak = phone("dr-nell", "ios"), phone("dr-oak", "android")
-    practice = data.practice("p-py", timeout_s=600, primary=("dr-nell",), backup=("dr-oak",))
-    h.load_practice(practice, [nell.device, oak.device])
+    two_levels(h, "p-py", nell, oak, timeout_s=600)
     fakes.apns_fault(nell.push_token, {"status": 503, "reason": "ServiceUnavailable"})
     fakes.fcm_fault(oak.push_token, "UNAVAILABLE")
     dispatch_id = call(h, "p-py")
