@@ -99,10 +99,11 @@ class Settings(BaseSettings):
         description="'redis-offset' lets tests and demos move the worker's clock forward.",
     )
     push_gateway: Literal["recording", "providers", "local-fakes"] = Field(
-        default="recording",
+        default="providers",
         description="Push gateway. 'providers' sends through APNs and FCM as configured "
-        "below; 'local-fakes' runs fake APNs / FCM with the local stack and sends to them "
-        "(make run); 'recording' keeps PHI-free envelopes in Redis and sends nothing.",
+        "below (a platform without credentials is not pushed: its pages fail and escalate); "
+        "'local-fakes' runs fake APNs / FCM with the local stack and sends to them "
+        "(make run); 'recording' keeps PHI-free envelopes in Redis and sends nothing (tests).",
     )
     fake_apns_port: int = Field(default=18443, description="Local fake APNs port (local-fakes).")
     fake_fcm_port: int = Field(default=18444, description="Local fake FCM port (local-fakes).")

@@ -8,6 +8,8 @@ pushes is kept in an encrypted :class:`~engine.push.message_vault.MessageVault`.
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 from redis.asyncio import Redis
 
@@ -27,6 +29,8 @@ from engine.settings import Settings
 from engine.stack.push_fakes import provider_settings
 
 __all__ = ["build_push", "build_vault"]
+
+log = logging.getLogger(__name__)
 
 
 def build_vault(settings: Settings, redis: Redis) -> MessageVault:
@@ -52,11 +56,22 @@ def build_push(
         metrics.dead_letters.labels(f"push.{provider}", "push_rejected").inc()
         await dead_letters.write(f"push.{provider}", body, "push_rejected", reason)
 
+    apns, fcm = _apns(settings, redis), _fcm(settings)
+    for platform, client, needs in (
+        ("iOS", apns, "NIGHTLINE_APNS_KEY_FILE"),
+        ("Android", fcm, "NIGHTLINE_FCM_SERVICE_ACCOUNT_FILE"),
+    ):
+        if client is None:
+            log.warning(
+                "%s devices cannot be pushed (%s is not set): their pages fail and escalate",
+                platform,
+                needs,
+            )
     gateway = ProviderPushGateway(
         vault,
         RedisDeviceDirectory(redis, keys),
-        _apns(settings, redis),
-        _fcm(settings),
+        apns,
+        fcm,
         on_rejected=dead_letter,
         observe=lambda provider, outcome: metrics.push_outcomes.labels(provider, outcome).inc(),
         ttl_s=settings.push_ttl_s,

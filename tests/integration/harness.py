@@ -88,6 +88,7 @@ class Harness:
                 "NIGHTLINE_STATE_DIR": str(self.log_dir),
                 "NIGHTLINE_TIMER_LEASE_S": "3",
                 "NIGHTLINE_KAFKA_SESSION_TIMEOUT_S": "6",
+                "NIGHTLINE_PUSH_GATEWAY": "recording",
                 **self.extra_env,
             }
         )
