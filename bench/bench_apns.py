@@ -1,8 +1,9 @@
 """APNs client throughput: pushes per second from one ApnsClient to the fake APNs.
 
-The fake runs as a separate process (``python -m engine.push.fake_apns``) so the
-client has a core of its own; the client uses its one pooled HTTP/2
-``httpx.AsyncClient``. Usage::
+The fake runs as a separate process (``python -m engine.push.fake_apns``, started by
+:func:`~engine.push.fake_apns.spawn_fake_apns`) so the client has a core of its own;
+the client sends over its one multiplexed HTTP/2 connection
+(:class:`~engine.push.h2_transport.H2Transport`). Usage::
 
     .venv/bin/python bench/bench_apns.py [--pushes 5000] [--concurrency 25] [--rounds 3]
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +20,7 @@ from pathlib import Path
 from engine.fakes import MemoryTokenStore
 from engine.push.apns import ApnsClient
 from engine.push.apns_token import ApnsTokenProvider, load_p8_key
+from engine.push.fake_apns import spawn_fake_apns
 from engine.push.retry import RetryPolicy
 
 TOPIC, KID, TEAM = "com.nightline.app", "BENCHKEY01", "BENCHTEAM1"
@@ -45,15 +46,8 @@ async def one_round(client: ApnsClient, pushes: int, concurrency: int) -> tuple[
 async def main(pushes: int, concurrency: int, rounds: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-apns-"))
     key_file = work / "AuthKey.p8"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.push.fake_apns", "--cert-dir", str(work / "certs"),
-        "--key-file", str(key_file), "--key-id", KID, "--team-id", TEAM,
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    proc, url, ca = await spawn_fake_apns(work / "certs", key_file, KID, TEAM)
     try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        url, ca = line.split(" on ")[1].strip().split(" ca=")
         tokens = ApnsTokenProvider(load_p8_key(key_file), KID, TEAM, MemoryTokenStore())
         retry = RetryPolicy(max_attempts=1)
         async with ApnsClient(url, TOPIC, tokens, verify=ca, retry=retry) as client:
@@ -64,7 +58,7 @@ async def main(pushes: int, concurrency: int, rounds: int) -> None:
                 rates.append(rate)
                 print(f"round {n + 1}: {rate:,.0f} pushes/s ({failed} failed)")
         print(f"median {statistics.median(rates):,.0f} pushes/s over {rounds} rounds "
-              f"of {pushes} (concurrency {concurrency}, one HTTP/2 client)")  # fmt: skip
+              f"of {pushes} (concurrency {concurrency}, one HTTP/2 connection)")  # fmt: skip
     finally:
         proc.terminate()
         await proc.wait()

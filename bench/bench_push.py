@@ -3,10 +3,12 @@
 Measures what one worker does per page, end to end, in one process and one event
 loop: :meth:`ProviderPushGateway.send` = vault lookup of the message, RFC 8291
 encryption to the device's own key (one fresh ECDH per push, as real phones need),
-the APNs envelope, and :class:`ApnsClient` over its one pooled HTTP/2
-``httpx.AsyncClient`` (worker defaults: retry policy, deadline, circuit breaker).
-The fake APNs runs as a separate process (``python -m engine.push.fake_apns``) so
-the worker has a core of its own, like ``bench/bench_apns.py``.
+the APNs envelope, and :class:`ApnsClient` over its one multiplexed HTTP/2 connection
+(:class:`~engine.push.h2_transport.H2Transport`; worker defaults: retry policy,
+deadline, circuit breaker). The fake APNs runs as a separate process (``python -m
+engine.push.fake_apns``, started by :func:`~engine.push.fake_apns.spawn_fake_apns`) so
+the worker has a core of its own, like ``bench/bench_apns.py``. (The bench's own
+``httpx.AsyncClient`` only reads the fake's ``/_fake/received`` to verify a round.)
 
 ``--devices`` virtual iOS phones (:class:`VirtualDevice`, each with its own P-256
 key and auth secret) take the pushes in turn, each push a distinct dispatch whose
@@ -63,6 +65,7 @@ from engine.ports import PushRequest
 from engine.push.apns import ApnsClient
 from engine.push.apns_token import ApnsTokenProvider, load_p8_key
 from engine.push.envelope import parse_push
+from engine.push.fake_apns import spawn_fake_apns
 from engine.push.gateway import MessageSource, ProviderPushGateway
 from engine.push.payload import PushContent, alert_text_for
 from engine.push.virtual_device import VirtualDevice
@@ -256,29 +259,10 @@ def ms(seconds: float) -> str:
 async def main(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-push-"))
     key_file = work / "AuthKey.p8"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "engine.push.fake_apns",
-        "--cert-dir",
-        str(work / "certs"),
-        "--key-file",
-        str(key_file),
-        "--key-id",
-        KID,
-        "--team-id",
-        TEAM,
-        "--topic",
-        TOPIC,
-        stdout=asyncio.subprocess.PIPE,
-    )
+    proc, url, ca = await spawn_fake_apns(work / "certs", key_file, KID, TEAM, topic=TOPIC)
     redis: Any = None
     prefix = f"nightline-bench-{os.getpid()}"  # every Redis key the bench writes
     try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        url, ca = line.split(" on ")[1].strip().split(" ca=")
-
         vault: Any
         store: Any
         redis_url = os.environ.get("REDIS_URL")

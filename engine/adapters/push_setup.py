@@ -93,7 +93,12 @@ def _apns(settings: Settings, redis: Redis) -> ApnsClient | None:
         key_prefix=f"{settings.topic_prefix}:apns:token",
     )
     verify: bool | str = str(settings.apns_ca_file) if settings.apns_ca_file else True
-    return ApnsClient(settings.apns_url, settings.apns_topic, tokens, verify=verify)
+    # a third of the gateway's deadline per attempt (>= 1 s): a timed-out attempt is
+    # retried within the deadline instead of the deadline always cutting it short
+    attempt_s = max(1.0, settings.push_deadline_s / 3)
+    return ApnsClient(
+        settings.apns_url, settings.apns_topic, tokens, verify=verify, timeout_s=attempt_s
+    )
 
 
 def _fcm(settings: Settings) -> FcmClient | None:
@@ -103,5 +108,8 @@ def _fcm(settings: Settings) -> FcmClient | None:
     project = settings.fcm_project_id or account.project_id
     if not project:
         raise ValueError("set NIGHTLINE_FCM_PROJECT_ID (the service account names none)")
-    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
-    return FcmClient(settings.fcm_url, project, AccessTokenProvider(account, http), http)
+    attempt_s = max(1.0, settings.push_deadline_s / 3)  # per attempt, as for APNs
+    http = httpx.AsyncClient(timeout=httpx.Timeout(attempt_s))
+    return FcmClient(
+        settings.fcm_url, project, AccessTokenProvider(account, http), http, timeout_s=attempt_s
+    )

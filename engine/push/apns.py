@@ -33,7 +33,6 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +40,7 @@ from engine.ports import PushResult
 from engine.push.apns_token import TokenProvider
 from engine.push.h2_transport import H2Transport, TransportError
 from engine.push.payload import alert_text_for
-from engine.push.retry import RetryPolicy, with_retries
+from engine.push.retry import RetryPolicy, is_retryable_status, parse_retry_after, with_retries
 
 __all__ = ["MAX_PAYLOAD_BYTES", "ApnsClient", "ApnsResult", "PayloadTooLarge", "build_payload"]
 
@@ -96,25 +95,13 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
     return body
 
 
-def _retry_after_s(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
 class ApnsClient:
     """Sends alert pushes for one app (``topic`` = bundle id) over one HTTP/2 connection.
 
     ``timeout_s`` bounds the connect and, separately, each attempt's response.
-    ``max_connections`` is accepted for compatibility and ignored: APNs takes
-    thousands of concurrent streams on one connection (up to the server's
-    ``SETTINGS_MAX_CONCURRENT_STREAMS``; more requests queue for a stream).
+    One connection is enough: APNs takes thousands of concurrent streams on it (up
+    to the server's ``SETTINGS_MAX_CONCURRENT_STREAMS``; more requests queue for a
+    stream).
     """
 
     def __init__(
@@ -125,7 +112,6 @@ class ApnsClient:
         *,
         verify: bool | str | ssl.SSLContext = True,
         timeout_s: float = 10.0,
-        max_connections: int = 4,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -137,7 +123,6 @@ class ApnsClient:
             context = ssl.create_default_context()
             if not verify:
                 context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        del max_connections  # one connection (see the class docstring)
         self._http = H2Transport(base_url, context, connect_timeout_s=timeout_s)
         self._timeout_s = timeout_s
         self._base_path = urlsplit(base_url).path.rstrip("/")
@@ -197,7 +182,7 @@ class ApnsClient:
         return await with_retries(
             attempt,
             self._retry,
-            is_retryable=lambda r: r.status == 0 or r.status == 429 or r.status >= 500,
+            is_retryable=lambda r: is_retryable_status(r.status),
             retry_after=lambda r: r.retry_after,
         )
 
@@ -223,7 +208,7 @@ class ApnsClient:
             status=status,
             reason=reason,
             device_gone=status == 410 or (status == 400 and reason in GONE_REASONS),
-            retry_after=_retry_after_s(found.get("retry-after")),
+            retry_after=parse_retry_after(found.get("retry-after")),
             apns_id=apns_id,
             attempts=n,
         )

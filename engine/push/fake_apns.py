@@ -30,7 +30,8 @@ In-process: ``async with FakeApns(key, key_id, team_id, cert_dir) as fake`` give
 ``fake.url`` and ``fake.ca_file``. As a process: ``nightline fake-apns --port P
 --cert-dir D --key-file K.p8 --key-id K --team-id T`` (:func:`fake_apns_command`;
 the key file is created when missing); it prints ``fake-apns listening on URL
-ca=PATH`` once ready. TLS files come from :func:`write_tls_files`.
+ca=PATH`` once ready. :func:`spawn_fake_apns` starts that process and reads the
+line (for benchmarks and tests). TLS files come from :func:`write_tls_files`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import ipaddress
 import json
 import re
 import ssl
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -61,8 +63,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from engine.push.apns_token import load_p8_key
 
-__all__ = ["FakeApns", "fake_apns_command", "write_tls_files"]
+__all__ = ["FakeApns", "fake_apns_command", "spawn_fake_apns", "write_tls_files"]
 
+_READY = "fake-apns listening on "  # then "URL ca=PATH": printed once the fake serves
 _DEVICE_PATH = re.compile(r"^/3/device/([0-9a-fA-F]{16,200})$")
 Response = tuple[int, dict[str, str], bytes]
 
@@ -377,11 +380,55 @@ class _H2Protocol(asyncio.Protocol):
 
 async def _serve(fake: FakeApns) -> None:
     await fake.start()
-    click.echo(f"fake-apns listening on {fake.url} ca={fake.ca_file}", nl=True)
+    click.echo(f"{_READY}{fake.url} ca={fake.ca_file}", nl=True)
     try:
         await asyncio.Event().wait()
     finally:
         await fake.stop()
+
+
+async def spawn_fake_apns(
+    cert_dir: Path,
+    key_file: Path,
+    key_id: str,
+    team_id: str,
+    *,
+    topic: str | None = None,
+    port: int = 0,
+    ready_timeout_s: float = 30.0,
+) -> tuple[asyncio.subprocess.Process, str, str]:
+    """Run the fake as a process (``python -m engine.push.fake_apns``): (process, url, CA path).
+
+    Returns once the fake prints that it is listening; the caller terminates the process.
+    ``key_file`` is created when missing. When no ready line comes within
+    ``ready_timeout_s`` (``TimeoutError``) or the process exits first (``RuntimeError``),
+    the process is killed.
+    """
+    args = [
+        "-m", "engine.push.fake_apns", "--port", str(port), "--cert-dir", str(cert_dir),
+        "--key-file", str(key_file), "--key-id", key_id, "--team-id", team_id,
+    ]  # fmt: skip
+    if topic is not None:
+        args += ["--topic", topic]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *args, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        try:
+            async with asyncio.timeout(ready_timeout_s):
+                line = (await proc.stdout.readline()).decode()
+        except TimeoutError:
+            raise TimeoutError(f"fake-apns not listening after {ready_timeout_s} s") from None
+        url, found, ca = line.removeprefix(_READY).strip().partition(" ca=")
+        if not line.startswith(_READY) or not found:
+            raise RuntimeError(f"fake-apns did not start (it printed {line!r})")
+    except BaseException:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+        raise
+    return proc, url, ca
 
 
 @click.command("fake-apns")

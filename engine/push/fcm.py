@@ -23,14 +23,12 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
 
 from engine.push.fcm_auth import TokenError
-from engine.push.retry import RetryPolicy, with_retries
+from engine.push.retry import RetryPolicy, is_retryable_status, parse_retry_after, with_retries
 
 __all__ = [
     "MAX_DATA_BYTES",
@@ -39,7 +37,7 @@ __all__ = [
     "TokenSource",
     "build_message",
     "data_size",
-    "parse_retry_after",
+    "parse_retry_after",  # re-exported from engine.push.retry
 ]
 
 MAX_DATA_BYTES = 4096
@@ -95,21 +93,6 @@ def build_message(
     payload = {**data, "urgency": urgency}
     android = {"priority": "HIGH", "ttl": f"{ttl_s}s"}
     return {"message": {"token": registration_token, "data": payload, "android": android}}
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _error_code(resp: httpx.Response) -> tuple[str, str]:
@@ -208,10 +191,9 @@ class FcmClient:
         if resp.status_code == 401:
             self._auth.invalidate(token)
             code = "UNAUTHENTICATED"
-        elif resp.status_code == 429 and code not in _RETRYABLE:
-            code = "QUOTA_EXCEEDED"
-        elif resp.status_code >= 500 and code not in _RETRYABLE:
-            code = "UNAVAILABLE" if resp.status_code == 503 else "INTERNAL"
+        elif is_retryable_status(resp.status_code) and code not in _RETRYABLE:
+            status = resp.status_code  # 429 or 5xx: retried whatever the body says
+            code = {429: "QUOTA_EXCEEDED", 503: "UNAVAILABLE"}.get(status, "INTERNAL")
         return FcmResult(
             ok=False,
             status=resp.status_code,

@@ -43,6 +43,9 @@ What it handles:
   connection stays for the other streams, but is probed with a PING, and dropped
   if that is not answered within ``connect_timeout_s`` (a silently dead TCP
   connection would otherwise time out every request forever);
+* cancellation: a request whose caller is cancelled (e.g. an outer
+  ``asyncio.timeout`` shorter than ``timeout_s``) has its stream reset the same
+  way, and the connection is PING-probed just like after a timeout;
 * connection loss (reset, EOF, protocol error): every in-flight stream fails with
   :class:`ConnectionLost`;
 * GOAWAY: streams above ``last_stream_id`` were not processed and fail with
@@ -276,9 +279,15 @@ class _Connection(asyncio.Protocol):
         return stream
 
     def cancel(self, stream: _Stream) -> None:
-        """The caller gave up (cancelled): reset the stream, free its slot."""
+        """The caller gave up (cancelled): reset the stream, free its slot, probe.
+
+        Cancelled usually means an outer deadline (the gateway's ``asyncio.timeout``)
+        ran out before the request's own ``timeout_s``: as after a timeout, the
+        connection is PING-probed, else a silently dead one would stay "usable".
+        """
         if self.streams.get(stream.stream_id) is stream:
             self._drop(stream, reset=True)
+            self._probe("no answer to PING after a cancelled request")
             self.flush()
 
     async def wait_slot(self, deadline: float) -> bool:
@@ -404,15 +413,20 @@ class _Connection(asyncio.Protocol):
         if self.streams.get(stream.stream_id) is not stream:
             return
         self._drop(stream, reset=True)
+        self._probe("no answer to PING after a timeout")
+        self.flush()
+        if not stream.future.done():
+            stream.future.set_exception(TransportTimeout("no response in time"))
+
+    def _probe(self, reason: str) -> None:
+        """PING the server (unless a PING is out already); abort with ``reason`` when no
+        ACK comes within ``connect_timeout_s``. The caller flushes."""
         if self.ping_timer is None and self.transport is not None and self.usable:
             with contextlib.suppress(h2.exceptions.ProtocolError):
                 self.h2.ping(_PING_PAYLOAD)
                 self.ping_timer = self.loop.call_later(
-                    self.owner.connect_timeout_s, self.abort, "no answer to PING after a timeout"
+                    self.owner.connect_timeout_s, self.abort, reason
                 )
-        self.flush()
-        if not stream.future.done():
-            stream.future.set_exception(TransportTimeout("no response in time"))
 
     def _send_pending(self, stream: _Stream) -> None:
         conn, data, stream_id = self.h2, stream.pending, stream.stream_id

@@ -1,15 +1,18 @@
 """Shared retry / backoff policy for push providers (APNs, FCM).
 
-The whole API is :class:`RetryPolicy` and :func:`with_retries`::
+The API is :class:`RetryPolicy` and :func:`with_retries`::
 
     policy = RetryPolicy(max_attempts=4, base_delay_s=0.2, max_delay_s=5.0)
     result = await with_retries(
         lambda attempt: send_once(...),       # one try; gets the 1-based attempt number
         policy,
-        is_retryable=lambda r: r.status in (429, 500, 502, 503),
+        is_retryable=lambda r: is_retryable_status(r.status),
         retry_after=lambda r: r.retry_after,  # seconds the server asked for, or None
-        retry_on=(httpx.TransportError,),     # exceptions that count as a failed try
     )
+
+plus two helpers both providers share: :func:`is_retryable_status` (which HTTP
+statuses are provider trouble worth retrying) and :func:`parse_retry_after` (the
+``Retry-After`` header in seconds).
 
 Rules:
 
@@ -22,8 +25,8 @@ Rules:
   asks for more than ``max_delay_s`` the result is returned instead of
   sleeping, so an urgent dispatch is never parked for minutes inside one send
   (escalation decides what to do next);
-* exceptions listed in ``retry_on`` are retried like retryable results, and the
-  last one is re-raised when the attempts are used up; others propagate at once;
+* ``call`` reports failures as results (a status, an error code), not exceptions:
+  an exception from ``call`` propagates at once, without a retry;
 * sleeping uses ``asyncio.sleep`` (injectable for tests): the event loop is
   never blocked.
 """
@@ -31,12 +34,16 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import math
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-__all__ = ["RetryPolicy", "with_retries"]
+__all__ = ["RetryPolicy", "is_retryable_status", "parse_retry_after", "with_retries"]
 
 T = TypeVar("T")
 
@@ -70,6 +77,36 @@ class RetryPolicy:
         return max(retry_after_s, backoff)
 
 
+def is_retryable_status(status: int) -> bool:
+    """Provider trouble worth retrying: no response at all (0), 429, or any 5xx."""
+    return status == 0 or status == 429 or status >= 500
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header, never negative; None when absent or unreadable.
+
+    A number first (delta-seconds; decimals such as ``0.6`` are accepted too), else an
+    HTTP-date. A date without a usable zone (``-0000``, which ``email.utils`` returns
+    as a naive datetime) is read as UTC, as HTTP-dates always are, never as local time.
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - time.time())
+
+
 def _no_retry_after(_: object) -> float | None:
     return None
 
@@ -80,20 +117,15 @@ async def with_retries(
     is_retryable: Callable[[T], bool],
     retry_after: Callable[[T], float | None] = _no_retry_after,
     *,
-    retry_on: tuple[type[BaseException], ...] = (),
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> T:
-    """Run ``call(attempt)`` until it gives a non-retryable result or attempts run out."""
+    """Run ``call(attempt)`` until it gives a non-retryable result or attempts run out.
+
+    ``call`` returns failures as results; an exception it raises is not retried.
+    """
     attempt = 1
     while True:
-        try:
-            result = await call(attempt)
-        except retry_on:
-            if attempt >= policy.max_attempts:
-                raise
-            await sleep(policy.backoff_s(attempt))
-            attempt += 1
-            continue
+        result = await call(attempt)
         if attempt >= policy.max_attempts or not is_retryable(result):
             return result
         delay = policy.delay_s(attempt, retry_after(result))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from engine.fakes import MemoryTokenStore
 from engine.push.apns import ApnsClient, PayloadTooLarge
 from engine.push.apns_token import ApnsTokenProvider, load_p8_key
-from engine.push.fake_apns import FakeApns
+from engine.push.fake_apns import FakeApns, spawn_fake_apns
 from engine.push.retry import RetryPolicy
 
 KEY = ec.generate_private_key(ec.SECP256R1())
@@ -225,17 +224,10 @@ async def test_200_concurrent_sends_do_not_block_the_loop(
 
 async def test_fake_runs_as_a_subprocess(tmp_path: Path, tokens: ApnsTokenProvider) -> None:
     key_file = tmp_path / "AuthKey.p8"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.push.fake_apns", "--cert-dir", str(tmp_path / "certs"),
-        "--key-file", str(key_file), "--key-id", KID, "--team-id", TEAM,
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    proc, url, ca = await spawn_fake_apns(tmp_path / "certs", key_file, KID, TEAM)
     try:
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-        url, ca = line.split(" on ")[1].split(" ca=")
         own = ApnsTokenProvider(load_p8_key(key_file), KID, TEAM, MemoryTokenStore())
-        async with ApnsClient(url, TOPIC, own, verify=ca.strip()) as client:
+        async with ApnsClient(url, TOPIC, own, verify=ca) as client:
             assert (await send(client)).ok
             assert len(await control(f"{url} {ca}", "GET", "/_fake/received")) == 1
     finally:

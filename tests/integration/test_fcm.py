@@ -16,9 +16,9 @@ import jwt
 import pytest
 
 from engine.push.fake_fcm import FakeFcm, start_fake_fcm
-from engine.push.fcm import FcmClient, parse_retry_after
+from engine.push.fcm import FcmClient
 from engine.push.fcm_auth import FCM_SCOPE, JWT_BEARER_GRANT, AccessTokenProvider, ServiceAccount
-from engine.push.retry import RetryPolicy
+from engine.push.retry import RetryPolicy, parse_retry_after
 
 DATA = {"dispatch_id": "d-1", "ct": "c2VhbGVk"}
 POLICY = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=2.0)

@@ -323,3 +323,34 @@ async def test_silent_connection_is_dropped_after_unanswered_ping(
         await transport.aclose()
         server.close()
         await server.wait_closed()
+
+
+async def test_silent_connection_is_dropped_after_cancelled_requests(
+    cert_dir: Path, headers: Any
+) -> None:
+    """An outer deadline (the gateway's asyncio.timeout) cancels requests before their own
+    timeout_s: the cancel probes the connection like a timeout does, so a silent server
+    does not keep a dead connection "usable" forever."""
+    ca, cert, key = write_tls_files(cert_dir)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.set_alpn_protocols(["h2"])
+    server = await asyncio.get_running_loop().create_server(_Silent, "127.0.0.1", 0, ssl=ctx)
+    port = server.sockets[0].getsockname()[1]
+    transport = H2Transport(f"https://127.0.0.1:{port}", trust(ca), connect_timeout_s=0.3)
+    path, before = b"/3/device/" + DEV.encode(), _Silent.connections
+    try:
+        with pytest.raises(TimeoutError):  # cancelled by the outer deadline, not timed out
+            await asyncio.wait_for(transport.request(b"POST", path, headers, b"{}", 5.0), 0.2)
+        other = asyncio.create_task(transport.request(b"POST", path, headers, b"{}", 5.0))
+        started = time.monotonic()
+        with pytest.raises(ConnectionLost, match="PING"):
+            await asyncio.wait_for(other, 2.0)  # failed when the PING went unanswered
+        assert time.monotonic() - started < 1.0
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(transport.request(b"POST", path, headers, b"{}", 5.0), 0.2)
+        assert _Silent.connections - before == 2  # the dead connection was replaced
+    finally:
+        await transport.aclose()
+        server.close()
+        await server.wait_closed()

@@ -8,11 +8,15 @@ from dataclasses import asdict, replace
 import pytest
 
 from engine.ports import Device
+from engine.push.apns import MAX_PAYLOAD_BYTES, build_payload, encode_payload
 from engine.push.crypto import b64url_decode
+from engine.push.envelope import android_data, ios_payload
+from engine.push.fcm import MAX_DATA_BYTES, build_message, data_size
 from engine.push.payload import (
     MAX_CIPHERTEXT_B64,
     DevicePayload,
     PushContent,
+    alert_text_for,
     build_device_payload,
 )
 from engine.push.virtual_device import VirtualDevice
@@ -99,23 +103,35 @@ def test_budget_boundary() -> None:
     assert over.truncated is True
 
 
-def test_largest_payload_fits_an_apns_envelope() -> None:
-    envelope = {
-        "aps": {
-            "alert": {"title": "Nightline", "body": "EMERGENCY message - open to view now"},
-            "sound": {"critical": 1, "name": "default", "volume": 1.0},
-            "interruption-level": "critical",
-            "category": "NIGHTLINE_DISPATCH",
-            "thread-id": "dispatch-" + "d" * 64,
-            "mutable-content": 1,
-        },
-        "dispatch_id": "d" * 64,
-        "step": 12,
-        "attempt": 3,
-        "truncated": False,
-        "ciphertext": "A" * MAX_CIPHERTEXT_B64,
-    }
-    assert len(json.dumps(envelope, separators=(",", ":")).encode()) < 4096 - 256
+# The largest push the gateway can build: a full-size ciphertext, the longest dispatch id
+# an Identifier allows (128), and every urgency (emergency has the longest alert text and,
+# with critical alerts, the largest ``aps``); ``truncated`` adds the fetch flag.
+LONGEST_DISPATCH_ID = "d-" + "f" * 126
+
+
+def _largest(urgency: str, truncated: bool) -> DevicePayload:
+    return DevicePayload(
+        "A" * MAX_CIPHERTEXT_B64, LONGEST_DISPATCH_ID, alert_text_for(urgency), truncated
+    )
+
+
+@pytest.mark.parametrize("truncated", [False, True])
+@pytest.mark.parametrize("urgency", [u.value for u in Urgency])
+def test_largest_payload_fits_apns(urgency: str, truncated: bool) -> None:
+    """The real wire format (envelope + aps), as ApnsClient encodes it, within 4,096 bytes."""
+    payload = _largest(urgency, truncated)
+    aps = build_payload(ios_payload(payload, urgency), urgency, critical=True)
+    body = encode_payload(aps)  # raises PayloadTooLarge over MAX_PAYLOAD_BYTES
+    assert len(body) <= MAX_PAYLOAD_BYTES == 4096
+
+
+@pytest.mark.parametrize("truncated", [False, True])
+@pytest.mark.parametrize("urgency", [u.value for u in Urgency])
+def test_largest_payload_fits_fcm(urgency: str, truncated: bool) -> None:
+    """The data map FcmClient holds against the limit, within 4,096 bytes."""
+    data = android_data(_largest(urgency, truncated), urgency)
+    message = build_message("tok-1", data, ttl_s=300, urgency=urgency)
+    assert data_size(message["message"]["data"]) <= MAX_DATA_BYTES == 4096
 
 
 def test_device_without_keys_gets_no_ciphertext() -> None:
