@@ -23,12 +23,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+run: export NIGHTLINE_PUSH_GATEWAY := local-fakes
 run: install
-	$(RUN_ENV) $(NL) stack up
-	$(RUN_ENV) $(NL) topics create
-	$(RUN_ENV) $(NL) schedule load deploy/practices/demo-pediatrics.yaml --actor make-run
-	$(RUN_ENV) $(NL) schedule load deploy/practices/maple-pediatrics.yaml --actor make-run
-	$(RUN_ENV) bash deploy/demo-phones.sh
+	$(NL) stack up
+	$(NL) topics create
+	$(NL) schedule load deploy/practices/demo-pediatrics.yaml --actor make-run
+	$(NL) schedule load deploy/practices/maple-pediatrics.yaml --actor make-run
+	bash deploy/demo-phones.sh
 	@echo
 	@echo "Nightline is starting a worker (Ctrl-C stops it; 'make stack-down' stops the stack)."
 	@echo "Pushes go to the local fake APNs / FCM; the clinicians' phones are virtual."
@@ -42,7 +43,7 @@ run: install
 	@echo "                                   # then the operator desk"
 	@echo "    $(NL) device listen --device chen-pixel --accept   # the backup accepts"
 	@echo
-	$(RUN_ENV) $(NL) worker
+	$(NL) worker
 
 demo: install
 	bash deploy/demo.sh

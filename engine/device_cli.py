@@ -37,8 +37,9 @@ from engine.settings import Settings, load_settings
 
 __all__ = ["device"]
 
-if TYPE_CHECKING:  # imported lazily at run time: the CLI starts without redis
+if TYPE_CHECKING:  # imported lazily at run time: the CLI starts without redis or kafka
     from engine.adapters.redis_directory import RedisDeviceDirectory as Registry
+    from engine.producer import NightlineProducer
 
 T = TypeVar("T")
 
@@ -96,6 +97,26 @@ def _with_registry(s: Settings, action: Callable[[Registry, Any], Awaitable[T]])
         raise click.ClickException(f"Redis unavailable: {type(exc).__name__}") from exc
 
 
+@contextmanager
+def _kafka_unavailable() -> Iterator[None]:
+    """Turn a Kafka error into the CLI's "Kafka unavailable" message."""
+    from kafka.errors import KafkaError
+
+    try:
+        yield
+    except KafkaError as exc:
+        raise click.ClickException(f"Kafka unavailable: {type(exc).__name__}") from exc
+
+
+def _producer(s: Settings) -> NightlineProducer:
+    """A producer for the configured Kafka, after making sure the topics exist."""
+    from engine.producer import NightlineProducer, ensure_topics
+
+    with _kafka_unavailable():
+        ensure_topics(s.kafka_servers, s.topic_prefix, s.topic_partitions, s.topic_replication)
+        return NightlineProducer(s.kafka_servers, s.topic_prefix)
+
+
 def _apply(s: Settings, change: DeviceRegistration, direct: bool, wait: float,
            done: Callable[[Registry], Awaitable[bool]]) -> str:  # fmt: skip
     """Apply directly, or publish and wait until ``done``; returns how it was applied."""
@@ -106,16 +127,8 @@ def _apply(s: Settings, change: DeviceRegistration, direct: bool, wait: float,
         if outcome == "unknown_device":
             raise click.ClickException(f"device {change.device_id!r} is not in the registry")
         return "directly in Redis"
-    from kafka.errors import KafkaError
-
-    from engine.producer import NightlineProducer, ensure_topics
-
-    try:
-        ensure_topics(s.kafka_servers, s.topic_prefix, s.topic_partitions, s.topic_replication)
-        with NightlineProducer(s.kafka_servers, s.topic_prefix) as producer:
-            producer.send_device(change)
-    except KafkaError as exc:
-        raise click.ClickException(f"Kafka unavailable: {type(exc).__name__}") from exc
+    with _kafka_unavailable(), _producer(s) as producer:
+        producer.send_device(change)
 
     async def poll(directory: Registry, _: Any) -> bool:
         deadline = time.monotonic() + wait
@@ -216,9 +229,12 @@ def rotate_token(device_id: str, token: str | None, direct: bool, wait: float) -
         got = await directory.get(phone.clinician_id, device_id)
         return got is not None and got.push_token == new and got.active
 
-    how = _apply(s, change, direct, wait, stored)
     phone.push_token = new
-    phone.save(path)
+    if not direct:  # saved before sending, as `register` does: a worker applies the change
+        phone.save(path)  # from the topic even after --wait runs out
+    how = _apply(s, change, direct, wait, stored)
+    if direct:  # a failed direct change leaves the phone as it was
+        phone.save(path)
     click.echo(f"rotated the push token of {device_id} {how}")
 
 
@@ -315,19 +331,12 @@ def listen(device_id: str, decision: Decision | None, read: bool, once: bool,
     Exits 1 when --timeout passes without a new push.
     """
     import httpx
-    from kafka.errors import KafkaError
-
-    from engine.producer import NightlineProducer, ensure_topics
 
     s = load_settings()
     phone, path = _load_phone(s, device_id)
     deadline = None if timeout is None else time.monotonic() + timeout
     handled, warned = 0, False
-    try:
-        ensure_topics(s.kafka_servers, s.topic_prefix, s.topic_partitions, s.topic_replication)
-        producer = NightlineProducer(s.kafka_servers, s.topic_prefix)
-    except KafkaError as exc:
-        raise click.ClickException(f"Kafka unavailable: {type(exc).__name__}") from exc
+    producer = _producer(s)
     with producer, _fake_inbox(s, phone.platform) as received:
         while True:
             try:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from engine.push.crypto import DecryptionError
 from engine.push.envelope import parse_push
 from engine.push.virtual_device import VirtualDevice
+from engine.schemas._base import IDENTIFIER_PATTERN
 from engine.schemas.acks import AckKind, Acknowledgement
 
 __all__ = [
@@ -35,7 +36,8 @@ __all__ = [
 ]
 
 Decision = Literal["accept", "decline"]
-IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+# engine.schemas._base.Identifier: its pattern, and at most 128 characters (lookahead)
+IDENTIFIER = re.compile(rf"(?=.{{1,128}}$){IDENTIFIER_PATTERN}")
 _CONTENT_FIELDS = ("patient_name", "callback_number", "message", "practice_name")
 
 

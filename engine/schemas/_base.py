@@ -12,7 +12,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-__all__ = ["AwareDatetime", "Event", "Identifier", "derived_event_id", "new_event_id"]
+__all__ = [
+    "IDENTIFIER_PATTERN",
+    "AwareDatetime",
+    "Event",
+    "Identifier",
+    "derived_event_id",
+    "new_event_id",
+]
 
 
 def _require_aware(value: datetime) -> datetime:
@@ -24,8 +31,11 @@ def _require_aware(value: datetime) -> datetime:
 AwareDatetime = Annotated[datetime, AfterValidator(_require_aware)]
 """A datetime that must include a UTC offset; naive datetimes are rejected."""
 
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
+"""The characters of an :data:`Identifier` (its length, 1 to 128, is checked apart)."""
+
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+    str, StringConstraints(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)
 ]
 """An opaque id (practice, clinician, device, source system): letters, digits, ``_.:-``."""
 

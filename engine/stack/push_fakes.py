@@ -96,6 +96,8 @@ def start_push_fakes(settings: Settings, timeout_s: float = 30.0) -> dict[str, t
             continue
         if _process.port_open(_port(settings, name)):
             raise PushFakeError(f"port {_port(settings, name)} for {name} is taken")
+        if name == "fake-fcm":
+            _drop_stale_service_account(settings)
         pid = _process.spawn(cmd, log, pid_file, cwd=Path.cwd())
         started[name] = (pid, False)
     for name in started:
@@ -106,13 +108,37 @@ def start_push_fakes(settings: Settings, timeout_s: float = 30.0) -> dict[str, t
     return started
 
 
-def _check_service_account(settings: Settings) -> None:
+def _service_account(settings: Settings) -> tuple[Path, str]:
+    """The fake-fcm service-account file and the token_uri it must hold for this port."""
     path = _home(settings) / "fcm-service-account.json"
+    return path, f"http://127.0.0.1:{settings.fake_fcm_port}/token"
+
+
+def _drop_stale_service_account(settings: Settings) -> None:
+    """Before a new fake-fcm starts: remove a service account written for another port.
+
+    The fake loads an existing file as it is and writes one (for its own port) only when
+    there is none, so a file left from an earlier ``fake_fcm_port`` must go first.
+    """
+    path, expected = _service_account(settings)
+    try:
+        token_uri = json.loads(path.read_text()).get("token_uri")
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, AttributeError):
+        return  # unreadable: the fake reports it in its log
+    if token_uri != expected:
+        path.unlink(missing_ok=True)
+
+
+def _check_service_account(settings: Settings) -> None:
+    path, expected = _service_account(settings)
     token_uri = json.loads(path.read_text())["token_uri"]
-    expected = f"http://127.0.0.1:{settings.fake_fcm_port}/token"
-    if token_uri != expected:  # written by a fake on another port: start over
-        path.unlink()
-        raise PushFakeError(f"{path} pointed at {token_uri}; removed it, run `stack up` again")
+    if token_uri != expected:  # only a reused fake-fcm can hold a file for another port
+        raise PushFakeError(
+            f"{path} points at {token_uri}, not {expected}: the running fake-fcm uses it; "
+            "run `stack down`, then `stack up` (a new fake-fcm writes a fresh file)"
+        )
 
 
 def stop_push_fakes(settings: Settings) -> dict[str, int | None]:

@@ -314,6 +314,24 @@ def test_register_through_kafka_publishes_the_public_half_and_times_out_without_
     assert stored(stack_settings, prefix, doc, phone) is None
 
 
+def test_rotate_token_through_kafka_keeps_the_new_token_when_the_wait_runs_out(
+    env: dict[str, str], stack_settings: Settings, prefix: str
+) -> None:
+    doc, phone = unique("dr-fig"), unique("phone")
+    cli(env, "register", "--clinician", doc, "--device", phone, "--platform", "ios", "--direct")
+    out = cli(env, "rotate-token", "--device", phone, "--token", "cd" * 32, "--wait", "0.5",
+              code=1).output  # fmt: skip
+    assert "no worker applied it" in out
+    # the change stays in the topic for the worker: the phone already has the new token
+    assert json.loads(state(env, phone).read_text())["push_token"] == "cd" * 32
+
+    def mine(events: list[Any]) -> list[DeviceRegistration]:
+        return [e for e in events if e.device_id == phone]
+
+    [event] = mine(read_topic(stack_settings, f"{prefix}.devices", mine))
+    assert (event.action, event.push_token) == (DeviceAction.ROTATE_TOKEN, "cd" * 32)
+
+
 def _stand_in_worker(settings: Settings, prefix: str, stop: threading.Event) -> None:
     """Apply DeviceRegistrations from the devices topic (slowly), as the worker agent does."""
     topic = f"{prefix}.devices"

@@ -3,6 +3,7 @@ device registry and message vault, and virtual phones that decrypt what arrives.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,13 +48,19 @@ class World:
     vault: MessageVault
     rejected: list[tuple[str, bytes, str]]
     outcomes: list[tuple[str, str]]
+    tokens: ApnsTokenProvider
 
     async def phone(self, clinician: str, platform: str, **kw: object) -> VirtualDevice:
         phone = VirtualDevice(clinician, f"{platform}-{uuid.uuid4().hex[:6]}", platform, **kw)  # type: ignore[arg-type]
         await self.registry.register(phone.device)
         return phone
 
-    async def page(self, phone: VirtualDevice, urgency: str = "urgent") -> tuple[str, bool]:
+    async def page(
+        self,
+        phone: VirtualDevice,
+        urgency: str = "urgent",
+        gateway: ProviderPushGateway | None = None,
+    ) -> tuple[str, bool]:
         dispatch_id = f"d-{uuid.uuid4()}"
         await self.vault.put(
             PushContent(
@@ -68,7 +75,7 @@ class World:
         device = await self.registry.get(phone.clinician_id, phone.device_id)
         assert device is not None
         request = PushRequest(dispatch_id, device, urgency, 0, 1, alert_text_for(urgency))
-        return dispatch_id, (await self.gateway.send(request)).ok
+        return dispatch_id, (await (gateway or self.gateway).send(request)).ok
 
 
 @pytest.fixture()
@@ -105,7 +112,7 @@ async def world(stack_settings: Settings, tmp_path: Path) -> AsyncIterator[World
         deadline_s=2.0,
         breakers={"apns": CircuitBreaker(3, 60), "fcm": CircuitBreaker(3, 60)},
     )
-    yield World(gateway, apns_fake, fcm_fake, registry, vault, rejected, outcomes)
+    yield World(gateway, apns_fake, fcm_fake, registry, vault, rejected, outcomes, tokens)
     await apns.aclose()
     await http.aclose()
     await apns_fake.stop()
@@ -188,11 +195,30 @@ async def test_transient_errors_are_retried_then_delivered(world: World) -> None
 
 
 async def test_a_slow_provider_fails_the_push_within_the_deadline(world: World) -> None:
+    # the gateway's deadline, not the client's timeout, must end the push: each attempt
+    # may take 5 s here, the gateway allows 0.3 s in all
+    apns = ApnsClient(world.apns.url, TOPIC, world.tokens, verify=str(world.apns.ca_file),
+                         timeout_s=5.0, retry=FAST)  # fmt: skip
+    outcomes: list[tuple[str, str]] = []
+    gateway = ProviderPushGateway(
+        world.vault,
+        world.registry,
+        apns,
+        None,
+        observe=lambda p, o: outcomes.append((p, o)),
+        deadline_s=0.3,
+    )
     phone = await world.phone("dr-ash", "ios")
     world.apns.faults[phone.push_token] = {"slow": 5.0}
-    _, ok = await world.page(phone)
+    try:
+        started = time.monotonic()
+        _, ok = await world.page(phone, gateway=gateway)
+        elapsed = time.monotonic() - started
+    finally:
+        await apns.aclose()
     assert not ok
-    assert world.outcomes[-1] in (("apns", "deadline"), ("apns", "retryable"))
+    assert outcomes == [("apns", "deadline")]
+    assert elapsed < 2.0, f"took {elapsed:.2f} s: the gateway's 0.3 s deadline did not hold"
 
 
 async def test_an_outage_opens_the_breaker_and_later_pushes_fail_fast(world: World) -> None:

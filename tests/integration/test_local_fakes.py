@@ -3,6 +3,7 @@ the worker's gateway, built from settings alone, pushes to virtual phones throug
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from engine.adapters.redis_keys import Keys
 from engine.fakes import MemoryPublisher
 from engine.metrics import Metrics
 from engine.ports import PushRequest
+from engine.push.fake_fcm import write_test_service_account
 from engine.push.gateway import ProviderPushGateway
 from engine.push.message_vault import MessageVault
 from engine.push.payload import PushContent, alert_text_for
@@ -88,6 +90,23 @@ async def test_stack_fakes_carry_pushes_built_from_settings(settings: Settings) 
     assert all(stopped.values())
     assert not _process.port_open(settings.fake_apns_port)
     assert not _process.port_open(settings.fake_fcm_port)
+
+
+def test_a_service_account_for_another_port_is_replaced(settings: Settings) -> None:
+    """``fake_fcm_port`` changed since the last ``stack up``: the file written for the old
+    port must not be loaded by the new fake (it would send tokens to the wrong port)."""
+    path = provider_settings(settings).fcm_service_account_file
+    assert path is not None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old_port = free_port()
+    write_test_service_account(path, f"http://127.0.0.1:{old_port}/token")
+
+    started = start_push_fakes(settings)
+
+    assert not started["fake-fcm"][1]
+    token_uri = json.loads(path.read_text())["token_uri"]
+    assert token_uri == f"http://127.0.0.1:{settings.fake_fcm_port}/token"
+    assert start_push_fakes(settings)["fake-fcm"][1]  # and the next `stack up` reuses it
 
 
 def test_other_gateways_are_left_as_configured(stack_settings: Settings) -> None:
