@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from engine.domain.dispatch import AckKind as DomainAckKind
@@ -70,31 +71,30 @@ async def handle_command(svc: Services, command: DispatchCommand) -> object:
 
 async def _fire(svc: Services, command: FireAckTimer) -> Decision | None:
     member = ack_timer_member(command.dispatch_id, command.step)
-
-    def decide(state: DispatchState | None, now: datetime) -> Decision | None:
-        if state is None:
-            return None
-        return on_ack_timeout(state, command.step, now)
-
-    decision = await decide_and_apply(svc, command.dispatch_id, decide, consumed_timer=member)
-    if decision is None:
-        await svc.timers.remove([member])
-    elif not decision.rejected:
-        lateness = (svc.clock.now() - command.due_at).total_seconds()
-        svc.metrics.timer_lateness.labels("ack").observe(max(0.0, lateness))
-    return decision
+    return await _fire_timer(svc, command, member, on_ack_timeout, "ack")
 
 
 async def _fire_receipt(svc: Services, command: FireReceiptTimer) -> Decision | None:
     member = receipt_timer_member(command.dispatch_id, command.step)
+    return await _fire_timer(svc, command, member, on_receipt_timeout, "receipt")
+
+
+async def _fire_timer(
+    svc: Services,
+    command: FireAckTimer | FireReceiptTimer,
+    member: str,
+    on_timeout: Callable[[DispatchState, int, datetime], Decision],
+    kind: str,
+) -> Decision | None:
+    """A deadline of ``command.step`` passed: decide, drop the timer, record lateness."""
 
     def decide(state: DispatchState | None, now: datetime) -> Decision | None:
-        return None if state is None else on_receipt_timeout(state, command.step, now)
+        return None if state is None else on_timeout(state, command.step, now)
 
     decision = await decide_and_apply(svc, command.dispatch_id, decide, consumed_timer=member)
     if decision is None:
         await svc.timers.remove([member])
     elif not decision.rejected:
         lateness = (svc.clock.now() - command.due_at).total_seconds()
-        svc.metrics.timer_lateness.labels("receipt").observe(max(0.0, lateness))
+        svc.metrics.timer_lateness.labels(kind).observe(max(0.0, lateness))
     return decision

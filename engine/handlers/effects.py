@@ -107,7 +107,7 @@ async def _send_pages(
         if isinstance(result, BaseException) and not isinstance(result, Exception):
             raise result  # cancelled: the worker is stopping; the outbox keeps the page
         if isinstance(result, Exception):  # a gateway bug must not stop the escalation
-            log.error("push to device %s failed: %r", device.device_id, result)
+            log.error("push to device %s failed: %s", device.device_id, type(result).__name__)
             result = PushResult(ok=False, detail=type(result).__name__)
         svc.metrics.pushes.labels(device.platform, "ok" if result.ok else "failed").inc()
         delivered[step] += int(result.ok)

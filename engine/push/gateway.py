@@ -17,7 +17,6 @@ to the dead letters with the provider's reason.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from engine.push.breaker import CircuitBreaker
 from engine.push.envelope import android_data, ios_payload
 from engine.push.fcm import FcmClient
 from engine.push.payload import DevicePayload, PushContent, build_device_payload
+from engine.push.retry import is_retryable_status
 
 __all__ = ["DeviceRegistry", "MessageSource", "ProviderPushGateway", "RejectedPushHandler"]
 
@@ -83,16 +83,19 @@ class ProviderPushGateway:
         if client is None:
             self._observe(provider or "none", "not_configured")
             return PushResult(ok=False, detail=f"no push provider for {device.platform!r}")
+        payload = await self._payload(request)  # before the breaker: may raise (Redis)
         breaker = self._breakers[provider]
         if not breaker.allow():
             self._observe(provider, "circuit_open")
             return PushResult(ok=False, detail=f"{provider} circuit open")
-        payload = await self._payload(request)
         try:
             async with asyncio.timeout(self._deadline_s):  # no extra task per push
                 result, outcome = await self._send(provider, request, payload)
         except TimeoutError:
             result, outcome = PushResult(ok=False, detail=f"{provider} deadline"), "deadline"
+        except BaseException:
+            breaker.record_failure()  # never leave a half-open trial marked as running
+            raise
         provider_trouble = outcome in ("deadline", "retryable")
         (breaker.record_failure if provider_trouble else breaker.record_success)()
         self._observe(provider, outcome)
@@ -111,8 +114,12 @@ class ProviderPushGateway:
         kept no longer than those reads take: no PHI cache)."""
         pending = self._reads.get(dispatch_id)
         if pending is not None:  # another push of this page is reading it: wait for that
-            with contextlib.suppress(Exception, asyncio.CancelledError):
+            try:
                 return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this push itself was cancelled
+                # the other read failed: read for ourselves below
         # read it ourselves, inline (no task: this is the hot path)
         shared: asyncio.Future[PushContent | None] = asyncio.get_running_loop().create_future()
         self._reads[dispatch_id] = shared
@@ -186,6 +193,6 @@ def _outcome(ok: bool, device_gone: bool, status: int) -> str:
         return "ok"
     if device_gone:
         return "device_gone"
-    if status == 0 or status == 429 or status >= 500:
+    if is_retryable_status(status):
         return "retryable"
     return "refused"

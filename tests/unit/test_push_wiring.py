@@ -12,6 +12,7 @@ from engine.fakes import MemoryDeviceDirectory, MemoryVault
 from engine.handlers.devices import apply_device_change
 from engine.handlers.intake import handle_intake
 from engine.push.breaker import CircuitBreaker
+from engine.push.crypto import b64url_decode, b64url_encode
 from engine.push.envelope import android_data, ios_payload, parse_push
 from engine.push.payload import PushContent, build_device_payload
 from engine.push.virtual_device import VirtualDevice
@@ -196,7 +197,9 @@ async def test_intake_keeps_the_message_in_the_vault_before_paging() -> None:
 
 def test_a_registration_with_a_key_that_is_not_a_curve_point_is_refused() -> None:
     phone = VirtualDevice("dr-ash", "phone-1", "ios")
-    not_a_point = "BA" + phone.keys.public_key_b64[2:]  # right length, wrong point
+    point = bytearray(b64url_decode(phone.keys.public_key_b64))
+    point[-1] ^= 1  # y off by one: the right length, but not on the curve
+    not_a_point = b64url_encode(bytes(point))
     with pytest.raises(ValueError, match="P-256 point"):
         _registration(DeviceAction.REGISTER, public_key=not_a_point)
     with pytest.raises(ValueError, match="auth_secret"):
@@ -239,3 +242,38 @@ def test_every_acknowledgement_kind_reaches_the_dispatch() -> None:
     from engine.schemas.acks import AckKind
 
     assert set(_DOMAIN_KINDS) == set(AckKind)
+
+
+async def test_a_failed_half_open_trial_does_not_block_the_provider_for_good() -> None:
+    from engine.ports import PushRequest
+    from engine.push.apns import ApnsResult
+    from engine.push.gateway import ProviderPushGateway
+
+    class BrokenApns:
+        calls = 0
+
+        async def send(self, device_token: str, payload: object, **_: object) -> ApnsResult:
+            BrokenApns.calls += 1
+            if BrokenApns.calls == 2:
+                raise RuntimeError("a bug during the trial send")
+            return ApnsResult(ok=False, status=503, reason="ServiceUnavailable")
+
+    clock = Ticks()
+    breaker = CircuitBreaker(threshold=1, cooldown_s=30, clock=clock)
+    vault = MemoryVault()
+    await vault.put(_content())
+    gateway = ProviderPushGateway(
+        vault,
+        MemoryDeviceDirectory(),
+        BrokenApns(),
+        None,
+        breakers={"apns": breaker},  # type: ignore[arg-type]
+    )
+    request = PushRequest("d-1", VirtualDevice("dr-ash", "p", "ios").device, "urgent", 0, 1, "x")
+    assert not (await gateway.send(request)).ok  # 503: the breaker opens
+    clock.t = 30.0
+    with pytest.raises(RuntimeError):
+        await gateway.send(request)  # the half-open trial fails with a bug
+    clock.t = 60.0
+    assert not (await gateway.send(request)).ok
+    assert BrokenApns.calls == 3  # a later trial was let through, not refused forever
