@@ -24,7 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from engine.domain.practice import Practice
 from engine.ports import Device
-from engine.schemas._base import AwareDatetime
+from engine.schemas._base import IDENTIFIER_PATTERN, AwareDatetime
 
 __all__ = [
     "Issue",
@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 Loc = tuple[str | int, ...]
-_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"  # engine.schemas._base.Identifier
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INSTANT: TypeAdapter[Any] = TypeAdapter(AwareDatetime)
 
@@ -179,7 +178,7 @@ def _message(err: Any) -> str:
         return simple[kind]
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return "must be a mapping"
-    if kind == "string_pattern_mismatch" and ctx.get("pattern") == _ID_PATTERN:
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == IDENTIFIER_PATTERN:
         return "must be an id: letters, digits and _.:- (starting with a letter or digit)"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)"
@@ -297,9 +296,26 @@ def _semantic(data: dict[str, Any]) -> list[tuple[Loc, str]]:
                     out.append((loc, "no coverage groups to page"))
     devices = _dicts(data.get("devices"), ("devices",))
     _ids(devices, "device_id", out)
-    for loc, device in devices if clinicians else ():
-        clinician((*loc, "clinician_id"), device.get("clinician_id"))
+    # a device receives this practice's patients: its owner must be one of its clinicians
+    owners = clinicians or _scheduled_people(data.get("schedule"))
+    for loc, device in devices:
+        owner = device.get("clinician_id")
+        if isinstance(owner, str) and owner not in owners:
+            out.append(((*loc, "clinician_id"), f"{owner!r} is not a clinician of this practice"))
     return out
+
+
+def _scheduled_people(schedule: Any) -> set[str]:
+    """Everyone a flat schedule (no ``clinicians`` list) names, by default or in a shift."""
+    body = schedule if isinstance(schedule, dict) else {}
+    rows = [body, *(s for s in body.get("shifts") or [] if isinstance(s, dict))]
+    names = (
+        who
+        for row in rows
+        for key in ("default_primary", "default_backup", "primary", "backup")
+        for who in (row.get(key) or [])
+    )
+    return {who for who in names if isinstance(who, str)}
 
 
 def _contradictions(overrides: list[tuple[Loc, dict[str, Any]]]) -> list[tuple[Loc, str]]:

@@ -181,6 +181,7 @@ def who(
     practice_id: str, at: str | None, group: str | None, urgency: str, file: Path | None
 ) -> None:
     """The escalation chain at an instant: levels, who is paged, timeouts."""
+    from engine.domain.escalation import build_plan
     from engine.domain.oncall import resolve_chain
 
     practice = _practice(practice_id, file)
@@ -188,14 +189,13 @@ def who(
         _group(practice, group)
     instant = _instant(at, practice.zone, datetime.now(practice.zone))
     chain = resolve_chain(practice, instant, Urgency(urgency), group)
-    fallback = practice.policy_for(Urgency(urgency))
+    plan = build_plan(chain, practice.policy_for(Urgency(urgency)))  # exactly what dispatch does
     click.echo(f"{practice_id} {urgency} at {_local(instant, practice.zone)}")
     for number, level in enumerate(chain.levels, start=1):
         line = f"{number:>2}. {level.name:<18} {', '.join(level.targets):<32}"
-        if not level.is_operator:
-            timeout = level.ack_timeout_seconds or fallback.ack_timeout_seconds
-            repeats = fallback.repeats if level.repeats is None else level.repeats
-            line += f" ack {timeout:g} s, {repeats} re-page(s)"
+        pages = [step for step in plan.steps if step.level == number - 1]
+        if not level.is_operator and pages[0].timeout_seconds is not None:
+            line += f" ack {pages[0].timeout_seconds:g} s, {len(pages) - 1} re-page(s)"
         click.echo(line.rstrip())
 
 

@@ -5,8 +5,7 @@ the practice key), stores the document, keeps every revision's JSON, appends a
 history entry (revision, time, actor, a short non-PHI summary such as
 ``layers 3->4, overrides +2``), and then publishes the document to the
 compacted ``practices`` topic and an audit event. Workers follow that topic
-(:mod:`engine.adapters.practice_cache`). The old revision counter is still
-bumped for :class:`engine.adapters.redis_directory.RedisPracticeDirectory`.
+(:mod:`engine.adapters.practice_cache`).
 
 Synchronous on purpose (redis-py and kafka-python): it runs in short-lived
 commands, not in the worker's event loop.
@@ -120,7 +119,6 @@ class PracticeStore:
                     pipe.hset(keys.practice_revisions(pid), str(stored.revision), document)
                     pipe.rpush(keys.practice_history(pid), _entry_json(entry))
                     pipe.sadd(keys.practices, pid)
-                    pipe.incr(keys.practices_revision)
                     pipe.execute()
                     break
                 except WatchError:

@@ -1,8 +1,7 @@
-"""Practices and devices kept in Redis.
+"""The device registry in Redis: one hash per clinician, a JSON record per device.
 
-Practices are cached in the worker and refreshed when the practices revision
-counter moves (one Redis read per refresh interval, not per event); a cache
-miss reads Redis once before a practice is declared unknown.
+(Practices live in :mod:`engine.adapters.practice_store` and reach workers through
+:mod:`engine.adapters.practice_cache`.)
 """
 
 from __future__ import annotations
@@ -15,57 +14,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from engine.adapters.redis_keys import Keys
-from engine.domain.practice import Practice
 from engine.ports import Device
 
-__all__ = ["RedisDeviceDirectory", "RedisPracticeDirectory"]
-
-
-class RedisPracticeDirectory:
-    """:class:`engine.ports.PracticeDirectory` with an in-process cache."""
-
-    def __init__(self, redis: Redis, keys: Keys) -> None:
-        self._redis = redis
-        self._keys = keys
-        self._cache: dict[str, Practice] = {}
-        self._revision: int | None = None
-
-    async def get(self, practice_id: str) -> Practice | None:
-        cached = self._cache.get(practice_id)
-        if cached is not None:
-            return cached
-        raw = await self._redis.get(self._keys.practice(practice_id))
-        if raw is None:
-            return None
-        practice = Practice.model_validate_json(raw)
-        self._cache[practice_id] = practice
-        return practice
-
-    async def put(self, practice: Practice) -> None:
-        """Store or replace a practice and bump the revision so workers reload."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._keys.practice(practice.practice_id), practice.model_dump_json())
-            pipe.sadd(self._keys.practices, practice.practice_id)
-            pipe.incr(self._keys.practices_revision)
-            await pipe.execute()
-
-    async def refresh(self) -> bool:
-        """Reload every practice if the revision moved; True when it reloaded."""
-        revision = int(await self._redis.get(self._keys.practices_revision) or 0)
-        if revision == self._revision:
-            return False
-        ids = sorted(
-            m.decode() if isinstance(m, bytes) else m
-            for m in await self._redis.smembers(self._keys.practices)
-        )
-        raws = await self._redis.mget([self._keys.practice(i) for i in ids]) if ids else []
-        self._cache = {
-            pid: Practice.model_validate_json(raw)
-            for pid, raw in zip(ids, raws, strict=True)
-            if raw is not None
-        }
-        self._revision = revision
-        return True
+__all__ = ["RedisDeviceDirectory"]
 
 
 class RedisDeviceDirectory:

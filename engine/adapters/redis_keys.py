@@ -37,11 +37,6 @@ class Keys:
     def practices(self) -> str:
         return f"{self.prefix}:practices"
 
-    @property
-    def practices_revision(self) -> str:
-        """Counter bumped on every practice change (read by the old RedisPracticeDirectory)."""
-        return f"{self.prefix}:practices:rev"
-
     def practice_history(self, practice_id: str) -> str:
         """List: one JSON entry per stored revision (revision, at, actor, summary)."""
         return f"{self.prefix}:practice-history:{practice_id}"

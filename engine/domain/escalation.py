@@ -110,7 +110,7 @@ class EscalationPlan:
         return cls(steps, bool(data.get("stop_on_read", False)))
 
 
-def build_plan(chain: EscalationChain, policy: EscalationPolicy | None = None) -> EscalationPlan:
+def build_plan(chain: EscalationChain, policy: EscalationPolicy) -> EscalationPlan:
     """Unroll ``chain``: ``1 + repeats`` steps per clinician level, then the operator step.
 
     A level's own timeout and repeats (from a schedule policy) win over ``policy``,
@@ -118,13 +118,13 @@ def build_plan(chain: EscalationChain, policy: EscalationPolicy | None = None) -
     """
     steps: list[PlanStep] = []
     for level_index, level in enumerate(chain.levels):
-        repeats = level.repeats if level.repeats is not None else _need(policy).repeats
+        repeats = level.repeats if level.repeats is not None else policy.repeats
         own = level.ack_timeout_seconds
         attempts = 1 if level.is_operator else 1 + repeats
         timeout = (
             None
             if level.is_operator
-            else float(own if own is not None else _need(policy).ack_timeout_seconds)
+            else float(own if own is not None else policy.ack_timeout_seconds)
         )
         for attempt in range(1, attempts + 1):
             steps.append(
@@ -139,9 +139,3 @@ def build_plan(chain: EscalationChain, policy: EscalationPolicy | None = None) -
                 )
             )
     return EscalationPlan(tuple(steps), stop_on_read=chain.stop_on_read)
-
-
-def _need(policy: EscalationPolicy | None) -> EscalationPolicy:
-    if policy is None:
-        raise ValueError("a level without its own timeout needs the practice's default policy")
-    return policy

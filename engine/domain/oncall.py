@@ -85,25 +85,39 @@ def resolve_chain(
     """The escalation chain in force at the instant ``at`` (timezone-aware)."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("on-call resolution needs a timezone-aware datetime")
-    policy = _policy_for(practice, urgency)
-    if practice.coverage_groups and policy is not None:
-        known = {g.group_id for g in practice.coverage_groups}
+    found = _policy_for(practice, urgency)
+    if practice.coverage_groups and found is not None:
+        policy, own_pace = found
         # an unknown group on an event must not strand an urgent message: default group
-        return _chain_from_policy(practice, policy, at, group_id if group_id in known else None)
+        group = group_id if _known_group(practice, group_id) else None
+        return _chain_from_policy(practice, policy, at, group, own_pace)
     return _flat_chain(practice, at)
 
 
-def _policy_for(practice: Practice, urgency: Urgency) -> SchedulePolicy | None:
-    """The urgency's policy, else the policy of the nearest higher urgency, else any."""
+def _known_group(practice: Practice, group_id: str | None) -> bool:
+    return any(g.group_id == group_id for g in practice.coverage_groups)
+
+
+def _policy_for(practice: Practice, urgency: Urgency) -> tuple[SchedulePolicy, bool] | None:
+    """The urgency's policy, else the nearest higher urgency's, else the nearest lower
+    one's; with whether its pace (timeouts, repeats) may be used. A policy borrowed from
+    a lower urgency lends only its targets: an emergency must not wait out a routine
+    level's timeout, so the urgency's own practice default applies instead."""
     policies = practice.escalation_policies
-    for candidate in sorted(Urgency, key=lambda u: (u.rank < urgency.rank, u.rank)):
+    for candidate in sorted(
+        Urgency, key=lambda u: (u.rank < urgency.rank, abs(u.rank - urgency.rank))
+    ):
         if candidate in policies:
-            return policies[candidate]
+            return policies[candidate], candidate.rank >= urgency.rank
     return None
 
 
 def _chain_from_policy(
-    practice: Practice, policy: SchedulePolicy, at: datetime, group_id: str | None
+    practice: Practice,
+    policy: SchedulePolicy,
+    at: datetime,
+    group_id: str | None,
+    own_pace: bool = True,
 ) -> EscalationChain:
     levels: list[Level] = []
     paged: tuple[str, ...] = ()
@@ -116,7 +130,10 @@ def _chain_from_policy(
         )
         if people:
             name = spec.name or f"level-{index + 1}"
-            levels.append(Level(name, people, False, spec.ack_timeout_seconds, spec.repeats))
+            timeout, repeats = (
+                (spec.ack_timeout_seconds, spec.repeats) if own_pace else (None, None)
+            )
+            levels.append(Level(name, people, False, timeout, repeats))
             paged = (*paged, *people)
     stop_on_read = policy.stop_on is StopCondition.READ
     return EscalationChain((*levels, operator_level(practice)), stop_on_read=stop_on_read)
@@ -127,7 +144,9 @@ def _targets(
 ) -> tuple[str, ...]:
     if target.kind == "clinician" and target.clinician_id is not None:
         return (target.clinician_id,)
-    on_call = chain_targets(practice, target.group_id or group_id, at)
+    # a policy naming a group the practice no longer has pages the default group
+    wanted = target.group_id if _known_group(practice, target.group_id) else group_id
+    on_call = chain_targets(practice, wanted, at)
     if target.kind == "role" and target.role is not None:
         return on_call.get(target.role, ())
     if target.kind == "group":  # everyone on call in the group now, never the off-duty

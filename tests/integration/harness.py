@@ -144,7 +144,6 @@ class Harness:
             pipe.hset(
                 self.keys.devices(device.clinician_id), device.device_id, json.dumps(asdict(device))
             )
-        pipe.incr(self.keys.practices_revision)
         pipe.execute()
 
     def advance_clock(self, seconds: float) -> None:

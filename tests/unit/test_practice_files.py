@@ -159,6 +159,10 @@ CASES = [
         {29: "  - {device_id: a-phone, clinician_id: dr-a, platform: pager, push_token: t-a}"},
         "tiny.yaml:29: devices[0].platform:",
     ),
+    (
+        {29: "  - {device_id: a-phone, clinician_id: dr-x, platform: ios, push_token: t-a}"},
+        "tiny.yaml:29: devices[0].clinician_id: 'dr-x' is not a clinician of this practice",
+    ),
     ({2: "practice_id: tiny"}, "tiny.yaml:2: practice_id: key appears twice"),
     ({13: "        shift_length: [1"}, "tiny.yaml:14: not valid YAML"),
 ]
@@ -228,4 +232,25 @@ def test_check_practice_finds_problems_in_a_built_practice() -> None:
     assert check_practice(changed) == [
         "coverage_groups[0].overrides[2]: contradicts override 'o1': both replace primary at "
         "overlapping times with different clinicians"
+    ]
+
+
+FLAT = """\
+practice_id: flat
+name: Flat Clinic
+timezone: America/New_York
+schedule:
+  default_primary: [dr-a]
+  default_backup: [dr-b]
+devices:
+  - {device_id: a-phone, clinician_id: dr-a, platform: ios, push_token: t-a}
+  - {device_id: z-phone, clinician_id: dr-z, platform: ios, push_token: t-z}
+"""
+
+
+def test_a_flat_schedule_cannot_attach_a_device_to_a_stranger() -> None:
+    """Devices are keyed by clinician alone: a stranger's phone would get this practice's
+    patients, so even a file without a clinicians list must name the phone's owner."""
+    assert problems(FLAT) == [
+        "tiny.yaml:9: devices[1].clinician_id: 'dr-z' is not a clinician of this practice"
     ]
