@@ -74,6 +74,8 @@ def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
         receipt_timeout_s=settings.receipt_timeout_s,
         vault=vault,
         push_wait_s=settings.push_wait_s,
+        desk_timeout_s=settings.desk_ack_timeout_s,
+        default_desk=settings.default_operator_desk,
         device_registry=directory,
     )
     return Runtime(services, redis, practices, clock, dead_letters)

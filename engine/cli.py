@@ -119,7 +119,10 @@ def publish(sample: str | None, practice: str, file: Path | None) -> None:
 
 @main.command()
 @click.argument("dispatch_id")
-@click.option("--clinician", required=True)
+@click.option("--clinician", default=None, help="Acknowledge as this clinician (the app).")
+@click.option("--operator", default=None, help="Claim or close as this operator (the desk).")
+@click.option("--desk", default=None, help="The operator's desk (with --operator).")
+@click.option("--page", type=int, default=None, help="The page it answers (receipts need it).")
 @click.option(
     "--kind",
     type=click.Choice(
@@ -127,18 +130,39 @@ def publish(sample: str | None, practice: str, file: Path | None) -> None:
     ),
     default="accepted",
 )
-def ack(dispatch_id: str, clinician: str, kind: str) -> None:
-    """Send an acknowledgement as the clinician app would."""
+def ack(
+    dispatch_id: str,
+    clinician: str | None,
+    operator: str | None,
+    desk: str | None,
+    page: int | None,
+    kind: str,
+) -> None:
+    """Send an acknowledgement as the clinician app (--clinician) or the desk would
+    (--operator and --desk: an operator claims a dispatch with the default --kind accepted)."""
+    from pydantic import ValidationError
+
     from engine.producer import NightlineProducer
     from engine.schemas.acks import AckKind, Acknowledgement
+    from engine.schemas.codec import safe_validation_summary
 
     s = load_settings()
-    event = Acknowledgement(
-        dispatch_id=dispatch_id, clinician_id=clinician, kind=AckKind(kind), at=datetime.now(UTC)
-    )
+    try:
+        event = Acknowledgement(
+            dispatch_id=dispatch_id,
+            clinician_id=clinician,
+            operator_id=operator,
+            desk_id=desk,
+            page=page,
+            kind=AckKind(kind),
+            at=datetime.now(UTC),
+        )
+    except ValidationError as exc:
+        raise click.UsageError(safe_validation_summary(exc)) from exc
     with NightlineProducer(s.kafka_servers, s.topic_prefix) as producer:
         producer.send_ack(event)
-    click.echo(f"sent {kind} from {clinician} for {dispatch_id}")
+    who = clinician or f"{operator} at {desk}"
+    click.echo(f"sent {kind} from {who} for {dispatch_id}")
 
 
 @main.command()

@@ -346,10 +346,12 @@ def listen(device_id: str, decision: Decision | None, read: bool, once: bool,
                     click.echo(f"cannot read the fake's inbox yet: {type(exc).__name__}", err=True)
                 warned, bodies = True, []
             for push in open_pushes(phone, new_bodies(phone.platform, bodies, phone.handled)):
-                acks = acks_for(phone, push, _now(), read=read, decision=decision)
+                first = push.dispatch_id not in phone.handled  # a re-page: the receipt only
+                acks = acks_for(phone, push, _now(), read=read and first,
+                                decision=decision if first else None)  # fmt: skip
                 for ack in acks:
                     producer.send_ack(ack)
-                phone.handled.add(push.dispatch_id)
+                phone.handled.update({push.dispatch_id, push.key})
                 phone.save(path)
                 handled += 1
                 kinds = ", ".join(a.kind.value for a in acks)

@@ -121,8 +121,11 @@ class MemoryVault:
 
     contents: dict[str, PushContent] = field(default_factory=dict)
 
-    async def put(self, content: PushContent) -> None:
+    async def put(self, content: PushContent, replace: bool = True) -> bool:
+        if not replace and content.dispatch_id in self.contents:
+            return False
         self.contents[content.dispatch_id] = content
+        return True
 
     async def get(self, dispatch_id: str) -> PushContent | None:
         return self.contents.get(dispatch_id)
@@ -188,7 +191,7 @@ class MemoryDispatchStore:
 class MemoryHeldStore:
     timers: MemoryTimerIndex
     held: dict[str, dict[str, Any]] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
+    seen: dict[str, str] = field(default_factory=dict)
 
     async def hold(
         self, held_id: str, record: dict[str, Any], release_at: datetime, timer_member: str
@@ -206,14 +209,17 @@ class MemoryHeldStore:
         self.held.pop(held_id, None)
         await self.timers.remove([timer_member])
 
-    async def mark_seen(self, key: str, ttl_s: int) -> bool:
+    async def mark_seen(self, key: str, ttl_s: int, value: str = "1") -> bool:
         if key in self.seen:
             return False
-        self.seen.add(key)
+        self.seen[key] = value
         return True
 
     async def was_seen(self, key: str) -> bool:
         return key in self.seen
+
+    async def seen_value(self, key: str) -> str | None:
+        return self.seen.get(key)
 
 
 class MemoryTokenStore:

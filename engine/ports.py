@@ -70,6 +70,7 @@ class PushRequest:
     step: int
     attempt: int
     alert_text: str
+    page: int = 0  # the dispatch's page number, echoed by the app's acknowledgements
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ class DeviceRegistry(Protocol):
 class ContentVault(Protocol):
     """Message content (PHI) kept encrypted for pages and re-pages of a dispatch."""
 
-    async def put(self, content: PushContent) -> None: ...
+    async def put(self, content: PushContent, replace: bool = True) -> bool:
+        """Store ``content``; with ``replace=False`` keep an existing record (False then)."""
+        ...
 
 
 class PracticeDirectory(Protocol):
@@ -167,11 +170,16 @@ class HeldStore(Protocol):
         """Delete a released message and its timer."""
         ...
 
-    async def mark_seen(self, key: str, ttl_s: int) -> bool:
-        """Remember an intake event id; False if it was already seen."""
+    async def mark_seen(self, key: str, ttl_s: int, value: str = "1") -> bool:
+        """Remember an intake event id (with ``value``, e.g. a content fingerprint);
+        False if it was already seen."""
         ...
 
     async def was_seen(self, key: str) -> bool: ...
+
+    async def seen_value(self, key: str) -> str | None:
+        """What ``mark_seen`` remembered for ``key`` (None: never seen)."""
+        ...
 
 
 class TimerIndex(Protocol):

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         "level (APNs/FCM acceptance is not delivery); only when shorter than the level's "
         "ack timeout. 'off': wait for the ack timeout only.",
     )
+    desk_ack_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="The operator desk's acknowledgement timeout: an alert no operator "
+        "claims within this many seconds is alerted again, until one does.",
+    )
     max_event_bytes: int = Field(
         default=64 * 1024, description="Intake events larger than this go to the dead letters."
     )

@@ -34,6 +34,7 @@ class RedisRecordingPushGateway:
             "urgency": request.urgency,
             "step": request.step,
             "attempt": request.attempt,
+            "page": request.page,
             "alert": request.alert_text,
             "sent_at_unix": time.time(),
         }

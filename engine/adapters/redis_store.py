@@ -147,11 +147,15 @@ class RedisHeldStore:
             pipe.hdel(self._keys.timer_due, timer_member)
             await pipe.execute()
 
-    async def mark_seen(self, key: str, ttl_s: int) -> bool:
-        return bool(await self._redis.set(self._keys.seen(key), "1", nx=True, ex=ttl_s))
+    async def mark_seen(self, key: str, ttl_s: int, value: str = "1") -> bool:
+        return bool(await self._redis.set(self._keys.seen(key), value, nx=True, ex=ttl_s))
 
     async def was_seen(self, key: str) -> bool:
         return bool(await self._redis.exists(self._keys.seen(key)))
+
+    async def seen_value(self, key: str) -> str | None:
+        raw = await self._redis.get(self._keys.seen(key))
+        return None if raw is None else _text(raw)
 
 
 class RedisTimerIndex:

@@ -1,9 +1,11 @@
 """The stream agents: intake, acknowledgements, device changes and dispatch commands.
 
 Each one decodes raw bytes with the codec, calls a handler, and turns bad
-input into a dead letter; the worker keeps running. An intake event whose
-handling fails unexpectedly also alerts the operator desk (never drop an
-urgent message); errors from Redis or Kafka are retried before that.
+input into a dead letter; the worker keeps running. Every intake dead letter
+(undecodable, unknown practice, a reused event id, a handler failure) also starts a
+desk-only dispatch (:mod:`engine.handlers.intake_alerts`), so a human is alerted and
+re-alerted until an operator claims it; errors from Redis or Kafka are retried before
+that.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import faust
@@ -20,14 +23,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from engine.adapters.dead_letters import DeadLetterWriter
 from engine.handlers.commands import handle_ack, handle_command
 from engine.handlers.devices import apply_device_change
-from engine.handlers.intake import UnknownPracticeError, dispatch_id_for, handle_intake
+from engine.handlers.intake import IntakeConflictError, UnknownPracticeError, handle_intake
+from engine.handlers.intake_alerts import alert_desk_for_intake, rejected_intake
 from engine.handlers.services import Services
-from engine.schemas._base import derived_event_id
 from engine.schemas.catalogue import spec
 from engine.schemas.codec import DecodeError, decode
 from engine.schemas.devices import DeviceRegistration
-from engine.schemas.intake import Urgency
-from engine.schemas.outbound import OperatorAlert
 from engine.settings import Settings
 
 __all__ = ["register_agents"]
@@ -61,60 +62,56 @@ def register_agents(
         handle: Callable[[Any], Awaitable[object]],
         max_bytes: int | None,
     ) -> None:
-        where = {"partition": message.partition, "offset": message.offset}
         try:
             value = decode(adapter, message.value, max_bytes)
         except DecodeError as exc:
-            svc.metrics.dead_letters.labels(name, exc.code).inc()
             svc.metrics.events.labels(name, "invalid", exc.code).inc()
-            await dead_letters.write(
-                settings.topic(name), message.value, exc.code, exc.reason, **where
-            )
+            await _reject(name, message, exc.code, exc.reason, "intake rejected")
             return
         kind = str(getattr(value, "kind", None) or getattr(value, "type", type(value).__name__))
         try:
             outcome = await _with_retries(lambda: handle(value))
-        except UnknownPracticeError as exc:
-            svc.metrics.dead_letters.labels(name, "unknown_practice").inc()
+        except UnknownPracticeError:
             svc.metrics.events.labels(name, kind, "unknown_practice").inc()
-            await dead_letters.write(
-                settings.topic(name), message.value, "unknown_practice", str(exc), **where
-            )
-            await _alert_operator_desk(name, value, "unknown practice")
+            await _reject(name, message, "unknown_practice", "practice_id: not served here",
+                          "unknown practice", value)  # fmt: skip
+            return
+        except IntakeConflictError:
+            svc.metrics.events.labels(name, kind, "event_id_conflict").inc()
+            await _reject(name, message, "event_id_conflict",
+                          "event_id: already used by a different message", "event id conflict",
+                          value)  # fmt: skip
             return
         except Exception as exc:  # a bug must not stop the worker or lose the message
             log.exception("handler failed on %s event %s", name, getattr(value, "event_id", "?"))
-            svc.metrics.dead_letters.labels(name, "handler_error").inc()
             svc.metrics.events.labels(name, kind, "error").inc()
-            await dead_letters.write(
-                settings.topic(name),
-                message.value,
-                "handler_error",
-                f"{type(exc).__name__} in handler",
-                **where,
-            )
-            await _alert_operator_desk(name, value, "engine error")
+            await _reject(name, message, "handler_error", f"{type(exc).__name__} in handler",
+                          "engine error", value)  # fmt: skip
             return
         svc.metrics.events.labels(name, kind, _outcome_label(outcome)).inc()
 
-    async def _alert_operator_desk(name: str, value: Any, reason: str) -> None:
-        """Intake we could not handle still reaches a human at the answering service."""
+    async def _reject(
+        name: str,
+        message: Any,
+        code: str,
+        reason: str,
+        desk_reason: str,
+        value: Any = None,
+    ) -> None:
+        """Dead-letter the record; intake also reaches the operator desk (never dropped)."""
+        svc.metrics.dead_letters.labels(name, code).inc()
+        partition, offset = message.partition, message.offset
+        await _with_retries(
+            lambda: dead_letters.write(
+                settings.topic(name), message.value, code, reason, partition, offset
+            )
+        )
         if name != "intake":
             return
-        svc.metrics.operator_fallbacks.labels(reason.replace(" ", "_")).inc()
-        await svc.publisher.publish(
-            "operator.alerts",
-            value.practice_id,
-            OperatorAlert(
-                event_id=derived_event_id("op-intake", value.event_id),
-                dispatch_id=dispatch_id_for(value.event_id),
-                practice_id=value.practice_id,
-                desk_id=settings.default_operator_desk,
-                urgency=value.operator_urgency or Urgency.URGENT,
-                reason=reason,
-                at=svc.clock.now(),
-            ),
-        )
+        svc.metrics.operator_fallbacks.labels(desk_reason.replace(" ", "_")).inc()
+        rejected = await rejected_intake(svc, value, message.value, desk_reason, code)
+        where = {"topic": settings.topic(name), "partition": partition, "offset": offset}
+        await _with_retries(lambda: alert_desk_for_intake(svc, replace(rejected, **where)))
 
     @app.agent(topics["intake"], concurrency=1)
     async def intake(stream: Any) -> None:

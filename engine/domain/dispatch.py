@@ -1,12 +1,16 @@
 """Dispatch decisions: pure calculators from (state, input, now) to a :class:`Decision`.
 
 Each function takes the stored :class:`DispatchState` and returns the next state plus
-the effects to carry out (page, schedule, cancel, notify the desk, audit, publish).
-Nothing here reads a clock or does I/O. Every change bumps ``version`` by one and emits
-exactly one ``AuditEntry`` and one ``StateChanged``. Stale timers and duplicate event
-ids change nothing and emit nothing; other refused inputs (illegal transition, someone
-not paged) change nothing and emit one audit entry. The data types live in
-:mod:`engine.domain.dispatch_state` and are re-exported here; the shared moves and the
+the effects to carry out (page, schedule, cancel, alert the desk, transfer a call,
+audit, publish). Nothing here reads a clock or does I/O; who a level pages is asked of
+a :data:`Resolver` (a pure function of the practice) when the level starts. Every change
+bumps ``version`` by one and emits exactly one ``AuditEntry`` and one ``StateChanged``.
+Stale timers and duplicate event ids change nothing and emit nothing; other refused
+inputs (illegal transition, someone not paged) change nothing and emit one audit entry.
+
+Nothing ends in silence: a dispatch ends only when a clinician accepts it or an operator
+at the desk claims it (or a human cancels it); the desk is re-alerted until then. The
+data types live in :mod:`engine.domain.dispatch_state`; the shared moves and the
 acknowledgement handlers are in private modules.
 """
 
@@ -16,9 +20,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
-from engine.domain._dispatch_acks import handle_ack
+from engine.domain._dispatch_acks import Actor, handle_ack
 from engine.domain._dispatch_moves import (
     SYSTEM_ACTOR,
+    Resolver,
+    cancel_timers,
+    desk_alert,
     enter_step,
     move,
     next_level,
@@ -28,7 +35,7 @@ from engine.domain._dispatch_moves import (
 from engine.domain.dispatch_state import (
     MAX_PROCESSED_EVENT_IDS,
     AuditEntry,
-    CancelTimers,
+    CancelTimer,
     Decision,
     DispatchState,
     Effect,
@@ -36,8 +43,9 @@ from engine.domain.dispatch_state import (
     PagePerson,
     ScheduleTimer,
     StateChanged,
+    TransferCall,
 )
-from engine.domain.escalation import EscalationPlan
+from engine.domain.escalation import DEFAULT_DESK_TIMEOUT_S, EscalationPlan, PlanStep
 from engine.domain.state_machine import PAGING, DispatchStatus, IllegalTransition, Trigger
 from engine.schemas.intake import Urgency
 
@@ -45,93 +53,187 @@ __all__ = [
     "MAX_PROCESSED_EVENT_IDS",
     "SYSTEM_ACTOR",
     "AckKind",
+    "Actor",
     "AuditEntry",
-    "CancelTimers",
+    "CancelTimer",
     "Decision",
     "DispatchState",
     "Effect",
     "NotifyOperatorDesk",
     "PagePerson",
+    "Resolver",
     "ScheduleTimer",
     "StateChanged",
+    "TransferCall",
+    "desk_only_plan",
     "on_ack",
     "on_ack_timeout",
     "on_cancel",
-    "on_no_reachable_device",
+    "on_pages_failed",
     "on_receipt_timeout",
     "start_dispatch",
 ]
 
 AckKind = Literal["received", "read", "accepted", "declined", "callback_completed"]
 
+_DEADLINE_SLACK_S = 0.001  # timers are stored in milliseconds
+
 
 def start_dispatch(
-    dispatch_id: str, practice_id: str, urgency: Urgency, plan: EscalationPlan, now: datetime
+    dispatch_id: str,
+    practice_id: str,
+    urgency: Urgency,
+    plan: EscalationPlan,
+    now: datetime,
+    *,
+    resolve: Resolver | None = None,
+    reason: str = "nobody on call",
+    live_call_id: str | None = None,
 ) -> Decision:
-    """Page every target of step 0 and set its timer; with nobody on call, go to the desk."""
+    """Page the first level's people (resolved now) and set the page's timers; with
+    nobody to page, go to the desk with ``reason``. With ``live_call_id`` (a caller
+    waiting on the line), also patch the call through to the first person paged."""
     require_aware(now)
     pending = DispatchState(
         dispatch_id, practice_id, urgency, DispatchStatus.PENDING, plan, 0, 0, now, now
     )
-    return enter_step(
+    decision = enter_step(
         pending,
         0,
         Trigger.PAGE_SENT,
         now,
         actor=SYSTEM_ACTOR,
         detail="dispatch started",
-        reason="nobody on call",
+        reason=reason,
+        resolve=resolve,
         created=True,
     )
+    pages = [e for e in decision.effects if isinstance(e, PagePerson)]
+    if live_call_id is None or not pages:
+        return decision
+    transfer = TransferCall(live_call_id, pages[0].clinician_id)
+    return replace(decision, effects=(transfer, *decision.effects))
 
 
-def on_ack_timeout(state: DispatchState, step: int, now: datetime) -> Decision:
-    """No acceptance at ``step`` in time: re-page the level, page the next, or go to the desk."""
+def desk_only_plan(
+    desk_id: str, desk_timeout_seconds: float = DEFAULT_DESK_TIMEOUT_S
+) -> EscalationPlan:
+    """A plan that goes straight to ``desk_id`` (intake nobody could dispatch)."""
+    return EscalationPlan((PlanStep(0, 0, "operator", 1, (desk_id,), desk_timeout_seconds, True),))
+
+
+def _stale(state: DispatchState, step: int, page: int | None) -> bool:
+    """A timer or failure report for another page (or, in the old form, another step)."""
+    return page != state.page if page is not None else step != state.step
+
+
+def on_ack_timeout(
+    state: DispatchState,
+    step: int,
+    now: datetime,
+    *,
+    page: int | None = None,
+    due_at: datetime | None = None,
+    resolve: Resolver | None = None,
+) -> Decision:
+    """No acceptance of the latest page in time: re-page the level, page the next, or
+    (at the desk, nobody having claimed it) alert the desk again."""
     require_aware(now)
-    if step != state.step or state.status not in PAGING:
+    active = state.status in PAGING or state.status is DispatchStatus.OPERATOR
+    if _stale(state, step, page) or not active:
         return Decision(state, (), "stale timer")
-    if state.plan.stop_on_read and state.status is DispatchStatus.READ:
-        return Decision(state, (), "stale timer: stopped on read")
-    seconds = state.current_step.timeout_seconds or 0
+    moved = (
+        state.ack_due_at is not None
+        and due_at is not None
+        and ((state.ack_due_at - due_at).total_seconds() > _DEADLINE_SLACK_S)
+    )
+    if moved:
+        return Decision(state, (), "stale timer: the deadline moved")
+    seconds = state.current_step.timeout_seconds
+    if state.status is DispatchStatus.OPERATOR:
+        alert = desk_alert(state, state.step, f"not claimed after {seconds:g}s", now)
+        return move(
+            state,
+            Trigger.ACK_TIMEOUT,
+            now,
+            actor=SYSTEM_ACTOR,
+            detail=f"desk did not claim in {seconds:g}s; re-alert #{state.desk_alerts + 1}",
+            effects=alert.effects,
+            **alert.changes,
+        )
     return enter_step(
         state,
-        step + 1,
+        state.step + 1,
         Trigger.ACK_TIMEOUT,
         now,
         actor=SYSTEM_ACTOR,
         detail=f"no ack after {seconds:g}s",
         reason="no acknowledgement",
+        resolve=resolve,
     )
 
 
-def on_no_reachable_device(state: DispatchState, step: int, now: datetime) -> Decision:
-    """Nobody at ``step`` could be paged: skip the rest of the level at once."""
+def on_pages_failed(
+    state: DispatchState,
+    step: int,
+    clinicians: tuple[str, ...],
+    now: datetime,
+    *,
+    page: int | None = None,
+    resolve: Resolver | None = None,
+) -> Decision:
+    """No push of the latest page reached ``clinicians`` (no active device, provider
+    down): remember them (the desk's re-alerts page them again), and when nobody of
+    the page was reached, skip the rest of the level at once."""
     require_aware(now)
-    if step != state.step or state.status not in PAGING:
+    if _stale(state, step, page) or state.status not in PAGING:
         return Decision(state, (), "stale step")
-    return _skip_level(state, now, "no reachable device")
+    failed = tuple(c for c in clinicians if c not in state.unreached)
+    unreached = (*state.unreached, *failed)
+    recorded = replace(state, unreached=unreached)
+    if set(state.page_targets or state.level_targets) <= set(clinicians):
+        return _skip_level(recorded, now, "no reachable device", resolve)
+    if not failed:
+        return Decision(state, (), "stale step: already recorded")
+    return move(
+        recorded,
+        Trigger.PAGE_FAILED,
+        now,
+        actor=SYSTEM_ACTOR,
+        detail=f"no device reached {', '.join(failed)} (page {state.page})",
+    )
 
 
-def on_receipt_timeout(state: DispatchState, step: int, now: datetime) -> Decision:
-    """No device confirmed receipt of ``step``'s page in time: acceptance by APNs / FCM is
-    not delivery, so fail over to the next level now instead of waiting out the ack timer."""
+def on_receipt_timeout(
+    state: DispatchState,
+    step: int,
+    now: datetime,
+    *,
+    page: int | None = None,
+    resolve: Resolver | None = None,
+) -> Decision:
+    """No device confirmed receipt of the latest page in time: acceptance by APNs / FCM
+    is not delivery, so fail over to the next level now instead of waiting out the ack
+    timer."""
     require_aware(now)
-    if step != state.step or state.status is not DispatchStatus.SENT:
+    if _stale(state, step, page) or state.status is not DispatchStatus.SENT:
         return Decision(state, (), "stale timer")
-    return _skip_level(state, now, "no device receipt")
+    return _skip_level(state, now, "no device receipt", resolve)
 
 
-def _skip_level(state: DispatchState, now: datetime, reason: str) -> Decision:
-    """Escalate past the rest of the current level, cancelling its timers."""
+def _skip_level(
+    state: DispatchState, now: datetime, reason: str, resolve: Resolver | None
+) -> Decision:
+    """Escalate past the rest of the current level."""
     return enter_step(
         state,
         next_level(state),
         Trigger.ESCALATED,
         now,
         actor=SYSTEM_ACTOR,
-        lead=(CancelTimers(),),
         detail=f"{reason} at {state.current_step.level_name}",
         reason=reason,
+        resolve=resolve,
     )
 
 
@@ -145,24 +247,36 @@ def on_cancel(state: DispatchState, actor: str, now: datetime) -> Decision:
             now,
             actor=actor,
             detail="cancelled",
-            effects=(CancelTimers(),),
+            effects=cancel_timers(state),
+            ack_due_at=None,
+            receipt_due_at=None,
         )
     except IllegalTransition as exc:
         return refuse(state, Trigger.CANCELLED, actor, f"illegal transition: {exc}")
 
 
 def on_ack(
-    state: DispatchState, kind: AckKind, clinician_id: str, event_id: str, now: datetime
+    state: DispatchState,
+    kind: AckKind,
+    actor: Actor | str,
+    event_id: str,
+    now: datetime,
+    *,
+    page: int | None = None,
+    resolve: Resolver | None = None,
 ) -> Decision:
-    """A receipt, acceptance, decline or callback report from a device or the desk."""
+    """A receipt, acceptance, decline or callback report from a clinician's device
+    (``actor`` a clinician id or :class:`Actor`), or a claim by an operator at the desk
+    (``Actor(operator_id, desk_id)``); ``page`` is the page it answers (None: old form)."""
     require_aware(now)
     if event_id in state.processed_event_ids:
         return Decision(state, (), "duplicate")
+    who = actor if isinstance(actor, Actor) else Actor(actor)
     trigger = Trigger(kind)
     try:
-        decision = handle_ack(state, trigger, clinician_id, now)
+        decision = handle_ack(state, trigger, who, page, now, resolve)
     except IllegalTransition as exc:
-        return refuse(state, trigger, clinician_id, f"illegal transition: {exc}")
+        return refuse(state, trigger, who.id, f"illegal transition: {exc}")
     if decision.state is state:
         return decision
     seen = (*decision.state.processed_event_ids, event_id)[-MAX_PROCESSED_EVENT_IDS:]

@@ -1,30 +1,109 @@
 """On-call resolution: who is paged, in which order, at an instant.
 
-A practice with coverage groups and an escalation policy for the urgency gets a
-chain from that policy: each level targets a role of a group (resolved from the
-layered schedule at the instant), a named clinician, everyone on call in a group,
-or the operator desk. Otherwise the flat default list applies (``schedule``:
-explicit shifts, then default primary and backup) with the practice-wide
-timeouts. Either way the answering service's operator desk is last, so every
-message ends with a human; a level whose role nobody covers is skipped, and
-nobody is paged twice in one chain.
+A practice's escalation for an urgency is a list of :class:`LevelSpec` (the policy,
+frozen when a dispatch starts): each level says *how* to find its people (a role of a
+coverage group, a named clinician, everyone on call in a group, or the primary / backup
+of the flat default list) and its pace. :func:`resolve_level` answers *who* those people
+are at an instant, with the reasons, so a dispatch resolves each level when that level
+starts (an 03:00 "out sick" override or an 08:00 handoff reaches a running escalation,
+as in GoAlert). Either way the answering service's operator desk is last, so every
+message ends with a human.
 
-Shifts of the flat list are half-open (``start <= at < end``); when they overlap,
-the one that started latest wins (on equal starts, the one listed last).
+:func:`resolve_chain` is the whole chain at one instant (for display and for the
+snapshot a dispatch keeps): a level whose people nobody covers is left out, and nobody
+is paged twice in one chain.
+
+Shifts of the flat list are half-open (``start <= at < end``); when they overlap, the
+one that started latest wins (on equal starts, the one listed last).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from engine.domain.practice import Practice
 from engine.domain.schedule import CoverageRole, LevelTarget, SchedulePolicy, StopCondition
-from engine.domain.schedule_resolution import chain_targets
+from engine.domain.schedule_resolution import chain_targets, group_for
 from engine.schemas.intake import Urgency
 
-__all__ = ["EscalationChain", "Level", "operator_level", "resolve_chain"]
+__all__ = [
+    "EscalationChain",
+    "FrozenPolicy",
+    "Level",
+    "LevelSpec",
+    "ResolvedLevel",
+    "operator_level",
+    "policy_levels",
+    "resolve_chain",
+    "resolve_level",
+]
+
+FLAT_ROLES = ("primary", "backup")
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """One level of a frozen escalation policy: how to find its people, and its pace.
+
+    ``targets`` (policy targets) or ``flat_role`` (the flat default list) say who;
+    ``group_id`` is the coverage group the event asked for (None: the default group).
+    A None timeout or repeats means the practice default for the urgency.
+    """
+
+    name: str
+    targets: tuple[LevelTarget, ...] = ()
+    flat_role: str | None = None
+    group_id: str | None = None
+    ack_timeout_seconds: float | None = None
+    repeats: int | None = None
+    desk_id: str | None = None  # the operator desk level only
+
+    @property
+    def is_operator(self) -> bool:
+        return self.desk_id is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "targets": [t.model_dump(mode="json") for t in self.targets],
+            "flat_role": self.flat_role,
+            "group_id": self.group_id,
+            "ack_timeout_seconds": self.ack_timeout_seconds,
+            "repeats": self.repeats,
+            "desk_id": self.desk_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LevelSpec:
+        return cls(
+            name=str(data["name"]),
+            targets=tuple(LevelTarget.model_validate(t) for t in data.get("targets", ())),
+            flat_role=data.get("flat_role"),
+            group_id=data.get("group_id"),
+            ack_timeout_seconds=data.get("ack_timeout_seconds"),
+            repeats=data.get("repeats"),
+            desk_id=data.get("desk_id"),
+        )
+
+
+@dataclass(frozen=True)
+class FrozenPolicy:
+    """An urgency's escalation as a dispatch freezes it: the levels (the desk last), and
+    how long a read pauses re-paging (None: one ack timeout of the step read; 0: not)."""
+
+    levels: tuple[LevelSpec, ...]
+    read_grace: float | None = 0.0
+
+
+@dataclass(frozen=True)
+class ResolvedLevel:
+    """Who a level pages at an instant, and why (ids and schedule terms only, no PHI)."""
+
+    people: tuple[str, ...]
+    why: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +115,7 @@ class Level:
     is_operator: bool = False
     ack_timeout_seconds: float | None = None  # None: the practice default for the urgency
     repeats: int | None = None
+    spec: LevelSpec | None = field(default=None, compare=False)  # how it was resolved
 
     def __post_init__(self) -> None:
         if not self.targets:
@@ -47,7 +127,7 @@ class EscalationChain:
     """Levels in paging order; never empty, the operator desk level last and only last."""
 
     levels: tuple[Level, ...]
-    stop_on_read: bool = False
+    read_grace: float | None = 0.0  # how long a read pauses re-paging (see FrozenPolicy)
 
     def __post_init__(self) -> None:
         if not self.levels or not self.levels[-1].is_operator:
@@ -68,12 +148,62 @@ class EscalationChain:
 
 def operator_level(practice: Practice) -> Level:
     """The operator desk level for ``practice``."""
-    return Level("operator", (practice.operator_desk,), is_operator=True)
+    return Level("operator", (practice.operator_desk,), is_operator=True, spec=_desk(practice))
 
 
-def _unique(people: Iterable[str], exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
+def _desk(practice: Practice) -> LevelSpec:
+    return LevelSpec("operator", desk_id=practice.operator_desk)
+
+
+def _unique(people: Iterable[str], exclude: Iterable[str] = ()) -> tuple[str, ...]:
     """``people`` in order, without repeats and without anyone in ``exclude``."""
-    return tuple(dict.fromkeys(p for p in people if p not in exclude))
+    skip = set(exclude)
+    return tuple(dict.fromkeys(p for p in people if p not in skip))
+
+
+def _require_aware(at: datetime) -> None:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("on-call resolution needs a timezone-aware datetime")
+
+
+def policy_levels(
+    practice: Practice, urgency: Urgency = Urgency.URGENT, group_id: str | None = None
+) -> FrozenPolicy:
+    """The escalation policy for ``urgency`` as level specs, the desk last, with its read
+    grace. Independent of the instant: nobody is resolved here."""
+    found = _policy_for(practice, urgency)
+    if practice.coverage_groups and found is not None:
+        policy, own_pace = found
+        # an unknown group on an event must not strand an urgent message: default group
+        group = group_id if _known_group(practice, group_id) else None
+        specs = _policy_specs(policy, group, own_pace)
+        return FrozenPolicy((*specs, _desk(practice)), _read_grace(policy))
+    flat = tuple(LevelSpec(role, flat_role=role) for role in FLAT_ROLES)
+    return FrozenPolicy((*flat, _desk(practice)))
+
+
+def _read_grace(policy: SchedulePolicy) -> float | None:
+    """``read_grace_seconds`` when set; else ``stop_on: read`` (which once ended the
+    escalation on a read) pauses re-paging for one ack timeout, and ``accepted`` not at all."""
+    if policy.read_grace_seconds is not None:
+        return policy.read_grace_seconds
+    return None if policy.stop_on is StopCondition.READ else 0.0
+
+
+def resolve_level(practice: Practice, spec: LevelSpec, at: datetime) -> ResolvedLevel:
+    """Who ``spec`` pages at the aware instant ``at`` (may be nobody), and why."""
+    _require_aware(at)
+    if spec.desk_id is not None:
+        return ResolvedLevel((spec.desk_id,), ("operator desk",))
+    if spec.flat_role is not None:
+        return _flat_level(practice, spec.flat_role, at)
+    people: list[str] = []
+    why: list[str] = []
+    for target in spec.targets:
+        found, reason = _targets(practice, target, at, spec.group_id)
+        people += found
+        why.append(reason if found else f"{reason}: nobody")
+    return ResolvedLevel(_unique(people), tuple(why))
 
 
 def resolve_chain(
@@ -83,15 +213,17 @@ def resolve_chain(
     group_id: str | None = None,
 ) -> EscalationChain:
     """The escalation chain in force at the instant ``at`` (timezone-aware)."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError("on-call resolution needs a timezone-aware datetime")
-    found = _policy_for(practice, urgency)
-    if practice.coverage_groups and found is not None:
-        policy, own_pace = found
-        # an unknown group on an event must not strand an urgent message: default group
-        group = group_id if _known_group(practice, group_id) else None
-        return _chain_from_policy(practice, policy, at, group, own_pace)
-    return _flat_chain(practice, at)
+    _require_aware(at)
+    policy = policy_levels(practice, urgency, group_id)
+    levels: list[Level] = []
+    paged: tuple[str, ...] = ()
+    for spec in policy.levels[:-1]:
+        people = _unique(resolve_level(practice, spec, at).people, exclude=paged)
+        if people:
+            timeout, repeats = spec.ack_timeout_seconds, spec.repeats
+            levels.append(Level(spec.name, people, False, timeout, repeats, spec))
+            paged = (*paged, *people)
+    return EscalationChain((*levels, operator_level(practice)), read_grace=policy.read_grace)
 
 
 def _known_group(practice: Practice, group_id: str | None) -> bool:
@@ -112,49 +244,45 @@ def _policy_for(practice: Practice, urgency: Urgency) -> tuple[SchedulePolicy, b
     return None
 
 
-def _chain_from_policy(
-    practice: Practice,
-    policy: SchedulePolicy,
-    at: datetime,
-    group_id: str | None,
-    own_pace: bool = True,
-) -> EscalationChain:
-    levels: list[Level] = []
-    paged: tuple[str, ...] = ()
-    for index, spec in enumerate(policy.levels):
-        if any(t.kind == "operator" for t in spec.targets):
-            break  # the desk ends the chain; it is appended below
-        people = _unique(
-            (p for target in spec.targets for p in _targets(practice, target, at, group_id)),
-            exclude=paged,
-        )
-        if people:
-            name = spec.name or f"level-{index + 1}"
-            timeout, repeats = (
-                (spec.ack_timeout_seconds, spec.repeats) if own_pace else (None, None)
-            )
-            levels.append(Level(name, people, False, timeout, repeats))
-            paged = (*paged, *people)
-    stop_on_read = policy.stop_on is StopCondition.READ
-    return EscalationChain((*levels, operator_level(practice)), stop_on_read=stop_on_read)
+def _policy_specs(
+    policy: SchedulePolicy, group_id: str | None, own_pace: bool
+) -> tuple[LevelSpec, ...]:
+    specs: list[LevelSpec] = []
+    for index, level in enumerate(policy.levels):
+        if any(t.kind == "operator" for t in level.targets):
+            break  # the desk ends the chain; it is appended by the caller
+        timeout, repeats = (level.ack_timeout_seconds, level.repeats) if own_pace else (None, None)
+        name = level.name or f"level-{index + 1}"
+        specs.append(LevelSpec(name, tuple(level.targets), None, group_id, timeout, repeats))
+    return tuple(specs)
 
 
 def _targets(
     practice: Practice, target: LevelTarget, at: datetime, group_id: str | None
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, ...], str]:
     if target.kind == "clinician" and target.clinician_id is not None:
-        return (target.clinician_id,)
+        return (target.clinician_id,), f"named {target.clinician_id}"
     # a policy naming a group the practice no longer has pages the default group
     wanted = target.group_id if _known_group(practice, target.group_id) else group_id
+    group = group_for(practice, wanted).group_id
     on_call = chain_targets(practice, wanted, at)
     if target.kind == "role" and target.role is not None:
-        return on_call.get(target.role, ())
+        reason = f"{target.role.value} of {group}{_overrides(practice, group, target.role, at)}"
+        return on_call.get(target.role, ()), reason
     if target.kind == "group":  # everyone on call in the group now, never the off-duty
-        return tuple(p for role in CoverageRole for p in on_call.get(role, ()))
-    return ()
+        people = tuple(p for role in CoverageRole for p in on_call.get(role, ()))
+        return people, f"on call in {group}"
+    return (), f"{target.kind} target"
 
 
-def _flat_chain(practice: Practice, at: datetime) -> EscalationChain:
+def _overrides(practice: Practice, group_id: str, role: CoverageRole, at: datetime) -> str:
+    """The ids of the role's overrides in force at ``at``, as audit text."""
+    group = group_for(practice, group_id)
+    active = [o.override_id for o in group.overrides if o.role == role and o.start <= at < o.end]
+    return f" (override {', '.join(active)})" if active else ""
+
+
+def _flat_level(practice: Practice, role: str, at: datetime) -> ResolvedLevel:
     schedule = practice.schedule
     covering = [
         (shift.start, index, shift)
@@ -163,12 +291,11 @@ def _flat_chain(practice: Practice, at: datetime) -> EscalationChain:
     ]
     if covering:
         shift = max(covering, key=lambda entry: (entry[0], entry[1]))[2]
-        primary_ids, backup_ids = shift.primary, shift.backup
+        primary_ids, backup_ids, source = shift.primary, shift.backup, "shift"
     else:
         primary_ids, backup_ids = schedule.default_primary, schedule.default_backup
+        source = "default list"
     primary = _unique(primary_ids)
-    backup = _unique(backup_ids, exclude=primary)
-    levels = [
-        Level(name, people) for name, people in (("primary", primary), ("backup", backup)) if people
-    ]
-    return EscalationChain((*levels, operator_level(practice)))
+    if role == "primary":
+        return ResolvedLevel(primary, (f"primary of the {source}",))
+    return ResolvedLevel(_unique(backup_ids, exclude=primary), (f"backup of the {source}",))

@@ -169,7 +169,7 @@ class LevelTarget(_Model):
 
 class StopCondition(StrEnum):
     ACCEPTED = "accepted"
-    READ = "read"  # reading the message counts as acknowledgement
+    READ = "read"  # legacy: a read never ends a dispatch; it pauses re-paging for a timeout
 
 
 class PolicyLevel(_Model):
@@ -183,4 +183,15 @@ class SchedulePolicy(_Model):
     """An escalation policy: ordered levels; the operator desk always ends it."""
 
     levels: list[PolicyLevel] = Field(min_length=1)
-    stop_on: StopCondition = StopCondition.ACCEPTED
+    stop_on: StopCondition = Field(
+        default=StopCondition.ACCEPTED,
+        description="Only acceptance (or a desk operator's claim) ends a dispatch. 'read' is "
+        "kept for old files: a read then pauses re-paging for one ack timeout.",
+    )
+    read_grace_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="How long a clinician's read pauses re-paging of that page (default: 0, "
+        "or one ack timeout under stop_on: read). The escalation resumes after it.",
+    )

@@ -1,14 +1,16 @@
-"""Acknowledgements from the app and dispatch commands (timer firings, cancels)."""
+"""Acknowledgements from the app and the desk, and dispatch commands (timer firings,
+cancels)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from engine.domain.dispatch import AckKind as DomainAckKind
 from engine.domain.dispatch import (
+    Actor,
     Decision,
     DispatchState,
+    Resolver,
     on_ack,
     on_ack_timeout,
     on_cancel,
@@ -17,7 +19,7 @@ from engine.domain.dispatch import (
 from engine.handlers.dispatching import decide_and_apply
 from engine.handlers.office import release_held
 from engine.handlers.services import Services
-from engine.handlers.timers import ack_timer_member, receipt_timer_member
+from engine.handlers.timers import timer_member
 from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.dispatch import (
     CancelDispatch,
@@ -40,56 +42,61 @@ _DOMAIN_KINDS: dict[AckKind, DomainAckKind] = {
 }
 
 
+def _actor(ack: Acknowledgement) -> Actor:
+    if ack.operator_id is not None:
+        return Actor(ack.operator_id, ack.desk_id)
+    return Actor(ack.clinician_id or "")
+
+
 async def handle_ack(svc: Services, ack: Acknowledgement) -> Decision | None:
-    def decide(state: DispatchState | None, now: datetime) -> Decision | None:
+    actor = _actor(ack)
+
+    def decide(
+        state: DispatchState | None, now: datetime, resolve: Resolver | None
+    ) -> Decision | None:
         if state is None:
             return None
         kind = _DOMAIN_KINDS[ack.kind]
-        return on_ack(state, kind, ack.clinician_id, str(ack.event_id), now)
+        return on_ack(state, kind, actor, str(ack.event_id), now, page=ack.page, resolve=resolve)
 
     decision = await decide_and_apply(svc, ack.dispatch_id, decide)
-    if ack.device_id and svc.device_registry is not None:  # the app is alive: last seen
-        await svc.device_registry.touch(ack.clinician_id, ack.device_id, ack.at)
+    if ack.device_id and ack.clinician_id and svc.device_registry is not None:
+        await svc.device_registry.touch(ack.clinician_id, ack.device_id, ack.at)  # last seen
     return decision
 
 
 async def handle_command(svc: Services, command: DispatchCommand) -> object:
-    if isinstance(command, FireAckTimer):
-        return await _fire(svc, command)
-    if isinstance(command, FireReceiptTimer):
-        return await _fire_receipt(svc, command)
+    if isinstance(command, FireAckTimer | FireReceiptTimer):
+        return await _fire_timer(svc, command)
     if isinstance(command, ReleaseHeldMessage):
         return await release_held(svc, command)
     if isinstance(command, CancelDispatch):
 
-        def cancel(state: DispatchState | None, now: datetime) -> Decision | None:
+        def cancel(
+            state: DispatchState | None, now: datetime, resolve: Resolver | None
+        ) -> Decision | None:
             return None if state is None else on_cancel(state, command.actor, now)
 
         return await decide_and_apply(svc, command.dispatch_id, cancel)
     raise TypeError(f"unhandled command {type(command).__name__}")
 
 
-async def _fire(svc: Services, command: FireAckTimer) -> Decision | None:
-    member = ack_timer_member(command.dispatch_id, command.step)
-    return await _fire_timer(svc, command, member, on_ack_timeout, "ack")
+async def _fire_timer(svc: Services, command: FireAckTimer | FireReceiptTimer) -> Decision | None:
+    """A deadline of ``command.page`` passed: decide, drop the timer, record lateness."""
+    receipt = isinstance(command, FireReceiptTimer)
+    kind = "receipt" if receipt else "ack"
+    member = timer_member(kind, command.dispatch_id, command.step, command.page)
 
-
-async def _fire_receipt(svc: Services, command: FireReceiptTimer) -> Decision | None:
-    member = receipt_timer_member(command.dispatch_id, command.step)
-    return await _fire_timer(svc, command, member, on_receipt_timeout, "receipt")
-
-
-async def _fire_timer(
-    svc: Services,
-    command: FireAckTimer | FireReceiptTimer,
-    member: str,
-    on_timeout: Callable[[DispatchState, int, datetime], Decision],
-    kind: str,
-) -> Decision | None:
-    """A deadline of ``command.step`` passed: decide, drop the timer, record lateness."""
-
-    def decide(state: DispatchState | None, now: datetime) -> Decision | None:
-        return None if state is None else on_timeout(state, command.step, now)
+    def decide(
+        state: DispatchState | None, now: datetime, resolve: Resolver | None
+    ) -> Decision | None:
+        if state is None:
+            return None
+        if receipt:
+            return on_receipt_timeout(state, command.step, now, page=command.page, resolve=resolve)
+        return on_ack_timeout(
+            state, command.step, now, page=command.page, due_at=command.due_at, resolve=resolve
+        )
 
     decision = await decide_and_apply(svc, command.dispatch_id, decide, consumed_timer=member)
     if decision is None:

@@ -1,5 +1,6 @@
-"""Run dispatch decisions: load the state, decide (pure), commit with a version
-check, then run the effects from the outbox.
+"""Run dispatch decisions: load the state (and the practice, to resolve a level's people
+when it starts), decide (pure), commit with a version check, then run the effects from
+the outbox.
 
 Commit first, effects after: a crash in between leaves the effects in the
 outbox, and the redelivered input (now a duplicate or a stale timer) runs them.
@@ -12,28 +13,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from engine.domain.dispatch import (
     AuditEntry,
-    CancelTimers,
+    CancelTimer,
     Decision,
     DispatchState,
+    Resolver,
     ScheduleTimer,
-    on_no_reachable_device,
+    on_pages_failed,
 )
-from engine.handlers.effects import run_effects
+from engine.domain.escalation import level_resolver
+from engine.handlers.effects import FailedPage, run_effects
 from engine.handlers.outbox import effect_from_dict, effect_to_dict
 from engine.handlers.services import Services
-from engine.handlers.timers import ack_timer_member, receipt_timer_member
+from engine.handlers.timers import timer_member
 from engine.ports import StoredDispatch
 
-__all__ = ["ConcurrentUpdateError", "decide_and_apply"]
+__all__ = ["ConcurrentUpdateError", "Decide", "decide_and_apply"]
 
 log = logging.getLogger(__name__)
 
-Decide = Callable[[DispatchState | None, datetime], Decision | None]
+Decide = Callable[[DispatchState | None, datetime, Resolver | None], Decision | None]
+"""``(stored state or None, now, who each level pages now)`` -> a decision, or None."""
 
 
 class ConcurrentUpdateError(RuntimeError):
@@ -52,15 +56,15 @@ async def decide_and_apply(
     for _ in range(attempts):
         stored = await svc.dispatches.load(dispatch_id)
         state = DispatchState.from_dict(stored.state) if stored else None
-        now = svc.clock.now()
-        decision = decide(state, now)
+        resolve = await _resolver(svc, state)
+        decision = decide(state, svc.clock.now(), resolve)
         if decision is None:
             return None
         if stored is not None and (decision.rejected or decision.state.version == stored.version):
             await _on_unchanged(svc, dispatch_id, stored, decision, consumed_timer)
             return decision
-        adds, removes, outbox = _split(dispatch_id, decision, svc.receipt_timeout_s)
-        if consumed_timer:
+        adds, removes, outbox = _split(dispatch_id, decision)
+        if consumed_timer and consumed_timer not in adds:
             removes.append(consumed_timer)
         merged_meta = {**(stored.meta if stored else {}), **(meta or {})}
         new = StoredDispatch(
@@ -77,6 +81,13 @@ async def decide_and_apply(
     raise ConcurrentUpdateError(f"dispatch {dispatch_id} changed {attempts} times while deciding")
 
 
+async def _resolver(svc: Services, state: DispatchState | None) -> Resolver | None:
+    """Who the levels of a running dispatch page, from its practice as it is now."""
+    if state is None or state.is_terminal or not state.plan.levels:
+        return None
+    return level_resolver(await svc.practices.get(state.practice_id), state.plan)
+
+
 async def _on_unchanged(
     svc: Services,
     dispatch_id: str,
@@ -90,8 +101,8 @@ async def _on_unchanged(
         refusals = [e for e in decision.effects if isinstance(e, AuditEntry)]
         if refusals:  # refused inputs are audited, though nothing changed
             await run_effects(svc, decision.state, refusals, stored.meta)
-    if consumed_timer:
-        await svc.timers.remove([consumed_timer])
+    if consumed_timer and consumed_timer not in _live_timers(decision.state):
+        await svc.timers.remove([consumed_timer])  # (a moved deadline is still live)
     if stored.outbox:  # a crash left effects unrun: run them now
         state = DispatchState.from_dict(stored.state)
         effects = [effect_from_dict(e) for e in stored.outbox]
@@ -104,26 +115,28 @@ async def _run_and_clear(
     if effects:
         outcome = await run_effects(svc, state, effects, meta)
         await svc.dispatches.clear_outbox(state.dispatch_id, state.version)
-        await _escalate_unreachable(svc, state.dispatch_id, outcome.unreachable)
+        await _report_failed(svc, state.dispatch_id, outcome.failed)
         if outcome.late is not None:
             _finish_in_background(svc, state.dispatch_id, outcome.late)
 
 
-async def _escalate_unreachable(svc: Services, dispatch_id: str, steps: list[int]) -> None:
-    for step in steps:
-        await decide_and_apply(svc, dispatch_id, _nobody_reachable(step))
+async def _report_failed(svc: Services, dispatch_id: str, failed: list[FailedPage]) -> None:
+    for page in failed:
+        await decide_and_apply(svc, dispatch_id, _pages_failed(page))
 
 
 _BACKGROUND: set[asyncio.Task[None]] = set()  # strong references until they finish
 
 
-def _finish_in_background(svc: Services, dispatch_id: str, late: asyncio.Task[list[int]]) -> None:
+def _finish_in_background(
+    svc: Services, dispatch_id: str, late: asyncio.Task[list[FailedPage]]
+) -> None:
     """Escalate once slow pushes are done, if nobody was reached. If the worker dies
     first, the page's receipt and ack timers still escalate: nothing waits forever."""
 
     async def finish() -> None:
         try:
-            await _escalate_unreachable(svc, dispatch_id, await late)
+            await _report_failed(svc, dispatch_id, await late)
         except Exception:
             log.exception("dispatch %s: background pushes failed", dispatch_id)
 
@@ -132,37 +145,44 @@ def _finish_in_background(svc: Services, dispatch_id: str, late: asyncio.Task[li
     task.add_done_callback(_BACKGROUND.discard)
 
 
-def _nobody_reachable(step: int) -> Decide:
-    def decide(current: DispatchState | None, now: datetime) -> Decision | None:
-        return None if current is None else on_no_reachable_device(current, step, now)
+def _pages_failed(failed: FailedPage) -> Decide:
+    def decide(
+        current: DispatchState | None, now: datetime, resolve: Resolver | None
+    ) -> Decision | None:
+        if current is None:
+            return None
+        return on_pages_failed(
+            current, failed.step, failed.clinicians, now, page=failed.page, resolve=resolve
+        )
 
     return decide
 
 
+def _live_timers(state: DispatchState) -> set[str]:
+    """The index members of the latest page's pending timers."""
+    live = set()
+    if state.ack_due_at is not None:
+        live.add(timer_member("ack", state.dispatch_id, state.step, state.page))
+    if state.receipt_due_at is not None:
+        live.add(timer_member("receipt", state.dispatch_id, state.step, state.page))
+    return live
+
+
 def _split(
-    dispatch_id: str, decision: Decision, receipt_timeout_s: float | None = None
+    dispatch_id: str, decision: Decision
 ) -> tuple[dict[str, datetime], list[str], list[Any]]:
+    """Timer changes (committed with the state) apart from the effects of the outbox."""
     adds: dict[str, datetime] = {}
     removes: list[str] = []
     outbox: list[Any] = []
     for effect in decision.effects:
         if isinstance(effect, ScheduleTimer):
-            adds[ack_timer_member(dispatch_id, effect.step)] = effect.due_at
-            receipt_due = decision.state.updated_at + timedelta(seconds=receipt_timeout_s or 0)
-            if receipt_timeout_s and receipt_due < effect.due_at:
-                adds[receipt_timer_member(dispatch_id, effect.step)] = receipt_due
-        elif isinstance(effect, CancelTimers):
-            for step in decision.state.plan.steps:
-                removes += [
-                    ack_timer_member(dispatch_id, step.index),
-                    receipt_timer_member(dispatch_id, step.index),
-                ]
+            adds[timer_member(effect.kind, dispatch_id, effect.step, effect.page)] = effect.due_at
+        elif isinstance(effect, CancelTimer):
+            removes.append(timer_member(effect.kind, dispatch_id, effect.step, effect.page))
         else:
             outbox.append(effect)
-    for member in adds:
-        if member in removes:
-            removes.remove(member)
-    return adds, removes, outbox
+    return adds, [m for m in removes if m not in adds], outbox
 
 
 _KNOWN_REASONS = (
@@ -173,6 +193,9 @@ _KNOWN_REASONS = (
     "not a current target",
     "only the accepter",
     "already declined",
+    "another desk",
+    "not at the desk",
+    "not a desk action",
 )
 
 

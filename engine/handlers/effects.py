@@ -1,11 +1,11 @@
 """Carry out a dispatch decision's effects: pages through the push gateway,
-operator-desk alerts, state events and audit entries.
+operator-desk alerts, live-transfer instructions, state events and audit entries.
 
-Returns the steps at which nobody could be paged (no active device, or every
-push failed), so the caller can escalate at once instead of waiting. Pushes that
-are still running after ``Services.push_wait_s`` (a slow provider) are left to
-finish in the background: the outcome then carries that task, so the agent can
-take its next event while the caller escalates from the task if nobody was reached.
+Returns, per page, the clinicians no push reached (no active device, or every push
+failed), so the caller can record them and escalate at once instead of waiting. Pushes
+that are still running after ``Services.push_wait_s`` (a slow provider) are left to
+finish in the background: the outcome then carries that task, so the agent can take its
+next event while the caller reports from the task.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from engine.domain.dispatch import (
     NotifyOperatorDesk,
     PagePerson,
     StateChanged,
+    TransferCall,
 )
 from engine.handlers.services import Services
 from engine.ports import Device, PushRequest, PushResult
@@ -30,34 +32,47 @@ from engine.push.payload import alert_text_for
 from engine.schemas._base import derived_event_id
 from engine.schemas.audit import AuditEvent
 from engine.schemas.dispatch import DispatchStateChanged
-from engine.schemas.outbound import OperatorAlert
+from engine.schemas.outbound import LiveTransferInstruction, OperatorAlert
 
-__all__ = ["EffectsOutcome", "run_effects"]
+__all__ = ["EffectsOutcome", "FailedPage", "run_effects"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class EffectsOutcome:
-    """Steps nobody could be paged at, and pushes still running (if any)."""
+class FailedPage:
+    """Nobody of ``clinicians`` was reached by any push of page ``page`` (at ``step``)."""
 
-    unreachable: list[int] = field(default_factory=list)
-    late: asyncio.Task[list[int]] | None = None
+    step: int
+    page: int
+    clinicians: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EffectsOutcome:
+    """Pages that reached somebody not at all, and pushes still running (if any)."""
+
+    failed: list[FailedPage] = field(default_factory=list)
+    late: asyncio.Task[list[FailedPage]] | None = None
 
 
 async def run_effects(
     svc: Services, state: DispatchState, effects: list[Any], meta: dict[str, Any]
 ) -> EffectsOutcome:
+    for effect in effects:  # the waiting caller's patch first: it is on the line now
+        if isinstance(effect, TransferCall):
+            await _transfer(svc, state, effect)
     pages = [e for e in effects if isinstance(e, PagePerson)]
     outcome = await _page(svc, state, pages, meta) if pages else EffectsOutcome()
     for effect in effects:
         if isinstance(effect, NotifyOperatorDesk):
-            await _alert_operator(svc, state, effect)
+            await _alert_operator(svc, state, effect, meta)
         elif isinstance(effect, StateChanged):
             await _publish_state(svc, state, effect, meta)
         elif isinstance(effect, AuditEntry):
             await svc.audit.record(
                 AuditEvent(
+                    event_id=_audit_event_id(state, effect),
                     at=state.updated_at,
                     practice_id=state.practice_id,
                     subject_type="dispatch",
@@ -91,38 +106,57 @@ async def _page(
 
 async def _send_pages(
     svc: Services, state: DispatchState, pages: list[PagePerson], meta: dict[str, Any]
-) -> list[int]:
-    """Push every device of every paged clinician at once; count deliveries per step."""
+) -> list[FailedPage]:
+    """Push every device of every paged clinician at once; who was reached, per page."""
     devices = await svc.devices.devices_for(sorted({p.clinician_id for p in pages}))
     sends = [
-        (page.step, device, _request(state, page, device))
+        (page, device, _request(state, page, device))
         for page in pages
         for device in devices.get(page.clinician_id, [])
     ]
     results = await asyncio.gather(
         *(svc.push.send(request) for _, _, request in sends), return_exceptions=True
     )
-    delivered: dict[int, int] = {page.step: 0 for page in pages}
-    for (step, device, _), result in zip(sends, results, strict=True):
+    reached: set[tuple[int, str]] = set()
+    for (page, device, _), result in zip(sends, results, strict=True):
         if isinstance(result, BaseException) and not isinstance(result, Exception):
             raise result  # cancelled: the worker is stopping; the outbox keeps the page
         if isinstance(result, Exception):  # a gateway bug must not stop the escalation
             log.error("push to device %s failed: %s", device.device_id, type(result).__name__)
             result = PushResult(ok=False, detail=type(result).__name__)
         svc.metrics.pushes.labels(device.platform, "ok" if result.ok else "failed").inc()
-        delivered[step] += int(result.ok)
-    for step in sorted(delivered):
+        if result.ok:
+            reached.add((page.page, page.clinician_id))
+    return _failed_pages(svc, state, pages, reached, meta)
+
+
+def _failed_pages(
+    svc: Services,
+    state: DispatchState,
+    pages: list[PagePerson],
+    reached: set[tuple[int, str]],
+    meta: dict[str, Any],
+) -> list[FailedPage]:
+    missed: dict[tuple[int, int], list[str]] = defaultdict(list)
+    steps: dict[int, int] = {}
+    for page in pages:
+        steps[page.page] = page.step
+        if (page.page, page.clinician_id) not in reached:
+            missed[(page.step, page.page)].append(page.clinician_id)
+    for number, step in steps.items():
+        if not any(n == number for n, _ in reached):
+            continue
         plan_step = state.plan.step(step)
-        if step > 0:
+        if step > 0 and not plan_step.is_operator:
             svc.metrics.escalations.labels(plan_step.level_name).inc()
-        if step == 0 and delivered[step] and "received_at" in meta:
+        if step == 0 and "received_at" in meta:
             received = datetime.fromisoformat(meta["received_at"])
             latency = (svc.clock.now() - received).total_seconds()
             svc.metrics.call_to_push.labels(str(state.urgency)).observe(max(0.0, latency))
-    unreachable = [step for step, count in delivered.items() if count == 0]
-    if unreachable:
-        log.warning("dispatch %s: nobody reachable at steps %s", state.dispatch_id, unreachable)
-    return unreachable
+    if missed:
+        log.warning("dispatch %s: nobody reachable at pages %s", state.dispatch_id,
+                    sorted(page for _, page in missed))  # fmt: skip
+    return [FailedPage(step, page, tuple(who)) for (step, page), who in sorted(missed.items())]
 
 
 def _request(state: DispatchState, page: PagePerson, device: Device) -> PushRequest:
@@ -133,21 +167,50 @@ def _request(state: DispatchState, page: PagePerson, device: Device) -> PushRequ
         step=page.step,
         attempt=page.attempt,
         alert_text=alert_text_for(str(state.urgency)),
+        page=page.page,
     )
 
 
-async def _alert_operator(svc: Services, state: DispatchState, effect: NotifyOperatorDesk) -> None:
-    svc.metrics.operator_fallbacks.labels(_reason_code(effect.reason)).inc()
+async def _transfer(svc: Services, state: DispatchState, effect: TransferCall) -> None:
+    await svc.publisher.publish(
+        "telephony.transfers",
+        effect.call_id,
+        LiveTransferInstruction(
+            event_id=derived_event_id("lt", state.dispatch_id),
+            call_id=effect.call_id,
+            practice_id=state.practice_id,
+            dispatch_id=state.dispatch_id,
+            clinician_id=effect.clinician_id,
+            urgency=state.urgency,
+            at=state.created_at,
+        ),
+    )
+
+
+async def _alert_operator(
+    svc: Services, state: DispatchState, effect: NotifyOperatorDesk, meta: dict[str, Any]
+) -> None:
+    if effect.alert == 1:
+        svc.metrics.operator_fallbacks.labels(_reason_code(effect.reason)).inc()
+    source = meta.get("source", {})
+    intake_id = meta.get("intake_event_id")
     await svc.publisher.publish(
         "operator.alerts",
         state.practice_id,
         OperatorAlert(
-            event_id=derived_event_id("op", state.dispatch_id, state.version),
+            event_id=derived_event_id("op", state.dispatch_id, effect.page or state.version),
             dispatch_id=state.dispatch_id,
             practice_id=state.practice_id,
             desk_id=effect.desk_id,
             urgency=state.urgency,
             reason=effect.reason,
+            alert=effect.alert,
+            page=effect.page or None,
+            intake_event_id=uuid.UUID(intake_id) if intake_id else None,
+            reason_code=source.get("reason_code"),
+            source_topic=source.get("topic"),
+            source_partition=source.get("partition"),
+            source_offset=source.get("offset"),
             at=state.updated_at,
         ),
     )
@@ -186,6 +249,14 @@ async def _publish_state(
             at=state.updated_at,
         ),
     )
+
+
+def _audit_event_id(state: DispatchState, entry: AuditEntry) -> uuid.UUID:
+    """A change's entry is derived from the version it made (a re-run duplicates it with
+    the same id); a refused input changed no version, so its entry gets its own id."""
+    if entry.action.endswith("_refused"):
+        return uuid.uuid4()
+    return derived_event_id("au", state.dispatch_id, state.version, entry.action)
 
 
 def _opt(value: object) -> str | None:

@@ -2,39 +2,46 @@
 
 Idempotent under redelivery: the dispatch id is derived from the intake event
 id, so a second delivery finds the dispatch and only re-runs unfinished
-effects; held and office-delivered messages are deduplicated by event id.
+effects; held and office-delivered messages are deduplicated by event id. A
+reused event id with *different* content is a conflict, never a silent duplicate:
+the running dispatch keeps its message, and the new one goes to the dead letters
+and the desk (:class:`IntakeConflictError`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.domain.dispatch import DispatchState, start_dispatch
-from engine.domain.escalation import build_plan
-from engine.domain.oncall import resolve_chain
+from engine.domain.dispatch import Decision, DispatchState, Resolver, start_dispatch
+from engine.domain.escalation import dispatch_plan, level_resolver
 from engine.domain.practice import Practice
 from engine.domain.triage import TriageAction, TriageResult, triage
 from engine.handlers.dispatching import decide_and_apply
 from engine.handlers.office import deliver_to_office, hold_for_office
 from engine.handlers.services import Services
 from engine.push.payload import PushContent
-from engine.schemas._base import derived_event_id
 from engine.schemas.intake import IntakeEvent, VoiceCall
-from engine.schemas.outbound import LiveTransferInstruction
 
 __all__ = [
+    "IntakeConflictError",
     "IntakeOutcome",
     "UnknownPracticeError",
     "dispatch_id_for",
+    "fingerprint",
     "handle_intake",
     "push_content",
 ]
 
 
 class UnknownPracticeError(LookupError):
-    """The event names a practice Nightline does not serve (dead letter)."""
+    """The event names a practice Nightline does not serve (dead letter and desk)."""
+
+
+class IntakeConflictError(ValueError):
+    """An event id already used by a different message (dead letter and desk)."""
 
 
 @dataclass(frozen=True)
@@ -48,71 +55,87 @@ def dispatch_id_for(intake_event_id: uuid.UUID) -> str:
     return f"d-{intake_event_id}"
 
 
+def fingerprint(event: IntakeEvent) -> str:
+    """A digest of the validated event: equal for a producer's retry, different when
+    an event id is reused for another message (no PHI: a one-way hash)."""
+    return hashlib.sha256(event.model_dump_json().encode()).hexdigest()[:32]
+
+
 async def handle_intake(svc: Services, event: IntakeEvent) -> IntakeOutcome:
     practice = await svc.practices.get(event.practice_id)
     if practice is None:
-        raise UnknownPracticeError(f"unknown practice {event.practice_id!r}")
+        raise UnknownPracticeError("unknown practice")
     now = svc.clock.now()
     result = triage(event, practice, now)
     if result.action in (TriageAction.DISPATCH, TriageAction.LIVE_TRANSFER):
         return await _dispatch(svc, event, practice, result)
     seen_key = f"intake:{event.event_id}"
-    if await svc.held.was_seen(seen_key):
+    digest = fingerprint(event)
+    seen = await svc.held.seen_value(seen_key)
+    if seen is not None:
+        _check_same(seen, digest)
         return IntakeOutcome("duplicate", str(result.urgency))
     if result.action is TriageAction.HOLD_FOR_OFFICE and result.release_at is not None:
         await hold_for_office(svc, practice.practice_id, event.event_id, result.release_at)
     else:
         await deliver_to_office(svc, practice.practice_id, event.event_id)
-    await svc.held.mark_seen(seen_key, svc.dedupe_ttl_s)  # after the work: a crash redoes it
+    await svc.held.mark_seen(seen_key, svc.dedupe_ttl_s, digest)  # after the work (crash: redo)
     return IntakeOutcome(str(result.action), str(result.urgency))
+
+
+def _check_same(seen: str, digest: str) -> None:
+    if seen not in ("1", digest):  # "1": remembered before fingerprints were kept
+        raise IntakeConflictError("event id reused for different content")
 
 
 async def _dispatch(
     svc: Services, event: IntakeEvent, practice: Practice, result: TriageResult
 ) -> IntakeOutcome:
     dispatch_id = dispatch_id_for(event.event_id)
+    digest = fingerprint(event)
+    stored = await svc.dispatches.load(dispatch_id)
+    if stored is not None:  # redelivery (same digest) or a reused id (a conflict)
+        _check_same(str(stored.meta.get("fingerprint", "1")), digest)
+        await _rerun_pending(svc, dispatch_id)
+        return IntakeOutcome("duplicate", str(result.urgency), dispatch_id)
     if svc.vault is not None:  # before the commit: the first page right after it reads this
-        await svc.vault.put(push_content(dispatch_id, event, practice, result))
-    created = False
+        content = push_content(dispatch_id, event, practice, result)
+        await svc.vault.put(content, replace=False)  # never swap a running dispatch's message
+    live = result.action is TriageAction.LIVE_TRANSFER and isinstance(event, VoiceCall)
+    call_id = event.call_id if live and isinstance(event, VoiceCall) else None
 
-    def decide(state: DispatchState | None, now: datetime):  # type: ignore[no-untyped-def]
-        nonlocal created
+    def decide(
+        state: DispatchState | None, now: datetime, resolve: Resolver | None
+    ) -> Decision | None:
         if state is not None:
-            return None  # redelivery: already dispatched
-        created = True
-        chain = resolve_chain(practice, now, result.urgency, event.coverage_group)
-        plan = build_plan(chain, practice.policy_for(result.urgency))
-        return start_dispatch(dispatch_id, practice.practice_id, result.urgency, plan, now)
+            return None  # created meanwhile by a redelivery: handled below
+        plan = dispatch_plan(
+            practice,
+            result.urgency,
+            event.coverage_group,
+            now,
+            desk_timeout_seconds=svc.desk_timeout_s,
+            receipt_timeout_seconds=svc.receipt_timeout_s,
+        )
+        return start_dispatch(
+            dispatch_id,
+            practice.practice_id,
+            result.urgency,
+            plan,
+            now,
+            resolve=level_resolver(practice, plan),
+            live_call_id=call_id,
+        )
 
     meta = {
         "intake_event_id": str(event.event_id),
         "received_at": event.received_at.isoformat(),
         "triage": list(result.reasons),
+        "fingerprint": digest,
     }
     decision = await decide_and_apply(svc, dispatch_id, decide, meta=meta)
     if decision is None:
-        await _rerun_pending(svc, dispatch_id)
-        return IntakeOutcome("duplicate", str(result.urgency), dispatch_id)
-    first = decision.state.plan.step(0)
-    if (
-        result.action is TriageAction.LIVE_TRANSFER
-        and created
-        and isinstance(event, VoiceCall)
-        and not first.is_operator
-    ):
-        await svc.publisher.publish(
-            "telephony.transfers",
-            event.call_id,
-            LiveTransferInstruction(
-                event_id=derived_event_id("lt", dispatch_id),
-                call_id=event.call_id,
-                practice_id=practice.practice_id,
-                dispatch_id=dispatch_id,
-                clinician_id=first.targets[0],
-                urgency=result.urgency,
-                at=decision.state.created_at,
-            ),
-        )
+        return await _dispatch(svc, event, practice, result)  # compare with the winner
     return IntakeOutcome(str(result.action), str(result.urgency), dispatch_id)
 
 
@@ -137,7 +160,7 @@ async def _rerun_pending(svc: Services, dispatch_id: str) -> None:
     await decide_and_apply(svc, dispatch_id, _rejecting)
 
 
-def _rejecting(state: DispatchState | None, now: datetime):  # type: ignore[no-untyped-def]
-    from engine.domain.dispatch import Decision
-
+def _rejecting(
+    state: DispatchState | None, now: datetime, resolve: Resolver | None
+) -> Decision | None:
     return None if state is None else Decision(state=state, effects=(), rejected="duplicate")

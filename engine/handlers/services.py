@@ -40,3 +40,5 @@ class Services:
     vault: ContentVault | None = None  # message content for end-to-end encrypted pushes
     device_registry: DeviceRegistry | None = None  # changes from the ``devices`` topic
     push_wait_s: float | None = None  # then slow pushes finish in the background
+    desk_timeout_s: float = 60.0  # the desk claims an alert in this time, or is re-alerted
+    default_desk: str = "operator-desk"  # for intake that names no practice we serve

@@ -5,8 +5,10 @@ owner of that key handles it idempotently.
 Every worker runs the scanner (claims are atomic in Redis, so one timer is
 claimed by one worker; if that worker dies the lease expires and another
 claims it). A claimed timer stays in the index until its handler removes it.
-Members: ``ack|<dispatch_id>|<step>``, ``rcpt|<dispatch_id>|<step>`` (device receipt
-deadline) and ``rel|<practice_id>|<held_id>``.
+Members: ``ack|<dispatch_id>|<step>|<page>`` (acknowledgement deadline of one page; at
+the desk step, the desk's re-alert), ``rcpt|<dispatch_id>|<step>|<page>`` (device
+receipt deadline) and ``rel|<practice_id>|<held_id>``. Members written before pages
+were numbered (``ack|<dispatch_id>|<step>``) still fire, without a page.
 """
 
 from __future__ import annotations
@@ -19,15 +21,24 @@ __all__ = [
     "receipt_timer_member",
     "release_timer_member",
     "scan_due_timers",
+    "timer_member",
 ]
 
-
-def ack_timer_member(dispatch_id: str, step: int) -> str:
-    return f"ack|{dispatch_id}|{step}"
+_PREFIX = {"ack": "ack", "receipt": "rcpt"}
 
 
-def receipt_timer_member(dispatch_id: str, step: int) -> str:
-    return f"rcpt|{dispatch_id}|{step}"
+def timer_member(kind: str, dispatch_id: str, step: int, page: int | None = None) -> str:
+    """The index member of a dispatch timer (``kind`` is ``ack`` or ``receipt``)."""
+    base = f"{_PREFIX[kind]}|{dispatch_id}|{step}"
+    return f"{base}|{page}" if page else base
+
+
+def ack_timer_member(dispatch_id: str, step: int, page: int | None = None) -> str:
+    return timer_member("ack", dispatch_id, step, page)
+
+
+def receipt_timer_member(dispatch_id: str, step: int, page: int | None = None) -> str:
+    return timer_member("receipt", dispatch_id, step, page)
 
 
 def release_timer_member(practice_id: str, held_id: str) -> str:
@@ -39,11 +50,14 @@ async def scan_due_timers(svc: Services, limit: int = 500) -> int:
     now = svc.clock.now()
     due = await svc.timers.claim_due(now, svc.timer_lease_s, limit)
     for timer in due:
-        kind, first, second = ([*timer.member.split("|"), "", ""])[:3]
+        kind, first, second, third = ([*timer.member.split("|"), "", "", ""])[:4]
         command: FireAckTimer | FireReceiptTimer | ReleaseHeldMessage
-        if kind in ("ack", "rcpt") and second.isdigit():
+        if kind in ("ack", "rcpt") and second.isdigit() and (not third or third.isdigit()):
             fire = FireAckTimer if kind == "ack" else FireReceiptTimer
-            command = fire(dispatch_id=first, step=int(second), due_at=timer.due_at, fired_at=now)
+            page = int(third) if third else None
+            command = fire(
+                dispatch_id=first, step=int(second), page=page, due_at=timer.due_at, fired_at=now
+            )
             key = first
         elif kind == "rel" and second:
             command = ReleaseHeldMessage(

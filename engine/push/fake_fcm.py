@@ -6,7 +6,8 @@ it issued, and the message (``token``, string-only ``data``, no ``notification``
 ``android.priority``/``ttl``, 4,096-byte data). Accepted messages are listed at
 ``GET /_fake/received``; ``POST /_fake/reset`` clears state; ``POST /_fake/faults``
 with ``{"token", "mode", "times"?, "retry_after"?, "delay_s"?}`` makes sends to a
-registration token fail (modes in :data:`FAULT_MODES`); ``POST /_fake/revoke-tokens``
+registration token fail (modes in :data:`FAULT_MODES`; mode ``none`` clears the
+token's fault); ``POST /_fake/revoke-tokens``
 forces a 401. In-process: :func:`start_fake_fcm`; as a process: ``nightline fake-fcm``.
 """
 
@@ -137,6 +138,9 @@ class FakeFcm:
         retry_after: int | None = None,
         delay_s: float = 2.0,
     ) -> None:
+        if mode == "none":  # the provider is well again for this token
+            self.faults.pop(token, None)
+            return
         if mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {mode!r}")
         self.faults[token] = _Fault(mode, times, retry_after, delay_s)

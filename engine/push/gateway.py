@@ -150,7 +150,7 @@ class ProviderPushGateway:
         self, request: PushRequest, payload: DevicePayload
     ) -> tuple[PushResult, str]:
         assert self._apns is not None
-        device, body = request.device, ios_payload(payload, request.urgency)
+        device, body = request.device, ios_payload(payload, request.urgency, request.page)
         try:
             apns = await self._apns.send(
                 device.push_token,
@@ -169,7 +169,7 @@ class ProviderPushGateway:
         self, request: PushRequest, payload: DevicePayload
     ) -> tuple[PushResult, str]:
         assert self._fcm is not None
-        data = android_data(payload, request.urgency)
+        data = android_data(payload, request.urgency, request.page)
         fcm = await self._fcm.send(
             request.device.push_token, data, ttl_s=self._ttl_s, urgency=request.urgency
         )

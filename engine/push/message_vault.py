@@ -52,10 +52,15 @@ class MessageVault:
     def _key(self, dispatch_id: str) -> str:
         return f"{self._prefix}:vault:{dispatch_id}"
 
-    async def put(self, content: PushContent) -> None:
-        """Seal and store ``content``, replacing any earlier record and restarting the TTL."""
+    async def put(self, content: PushContent, replace: bool = True) -> bool:
+        """Seal and store ``content`` with a fresh TTL. With ``replace=False`` an existing
+        record is kept (and False returned): a reused event id never swaps the message of
+        a running dispatch."""
         token = self._fernet.encrypt(content.model_dump_json().encode())
-        await self._redis.set(self._key(content.dispatch_id), token, ex=self._ttl_s)
+        stored = await self._redis.set(
+            self._key(content.dispatch_id), token, ex=self._ttl_s, nx=not replace
+        )
+        return bool(stored)
 
     async def get(self, dispatch_id: str) -> PushContent | None:
         """The stored content, or None when expired, missing or unreadable."""

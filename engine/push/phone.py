@@ -83,6 +83,17 @@ class OpenedPush:
     fetch: bool
     content: dict[str, Any] | None = field(default=None, repr=False)
     problem: str = ""  # why there is no content (no ciphertext, cannot decrypt)
+    page: int | None = None  # the page number the acknowledgements must name
+
+    @property
+    def key(self) -> str:
+        """What identifies this push among the phone's handled ones."""
+        return page_key(self.dispatch_id, self.page)
+
+
+def page_key(dispatch_id: str, page: int | None) -> str:
+    """``<dispatch id>#<page>``; the dispatch id alone for a version 1 push."""
+    return dispatch_id if page is None else f"{dispatch_id}#{page}"
 
 
 def open_push(phone: VirtualDevice, body: dict[str, Any]) -> OpenedPush:
@@ -100,7 +111,9 @@ def open_push(phone: VirtualDevice, body: dict[str, Any]) -> OpenedPush:
             content = phone.open(push.ciphertext_b64)
         except (DecryptionError, ValueError):
             problem = "cannot decrypt with this phone's keys"
-    return OpenedPush(push.dispatch_id, push.urgency, push.alert_text, push.fetch, content, problem)
+    return OpenedPush(
+        push.dispatch_id, push.urgency, push.alert_text, push.fetch, content, problem, push.page
+    )
 
 
 def open_pushes(phone: VirtualDevice, bodies: Iterable[dict[str, Any]]) -> list[OpenedPush]:
@@ -117,7 +130,8 @@ def open_pushes(phone: VirtualDevice, bodies: Iterable[dict[str, Any]]) -> list[
 def new_bodies(
     platform: str, bodies: Iterable[dict[str, Any]], handled: set[str]
 ) -> list[dict[str, Any]]:
-    """The first push body of each dispatch not in ``handled`` (re-pages and retries collapse).
+    """The first body of each page not in ``handled`` (a provider's retries collapse; a
+    re-page is a new page and needs its own receipt).
 
     Only the cleartext envelope is read, so nothing is decrypted for old pushes.
     """
@@ -125,11 +139,12 @@ def new_bodies(
     fresh = []
     for body in bodies:
         try:
-            dispatch_id = parse_push(platform, body).dispatch_id
+            push = parse_push(platform, body)
         except ValueError:
             continue
-        if dispatch_id not in seen:
-            seen.add(dispatch_id)
+        key = page_key(push.dispatch_id, push.page)
+        if key not in seen:
+            seen.add(key)
             fresh.append(body)
     return fresh
 
@@ -142,7 +157,8 @@ def acks_for(
     read: bool = False,
     decision: Decision | None = None,
 ) -> list[Acknowledgement]:
-    """What the app sends for a new push: a receipt, then read, then accept or decline."""
+    """What the app sends for a new push: a receipt naming its page, then read, then
+    accept or decline."""
     kinds = [AckKind.RECEIVED]
     if read:
         kinds.append(AckKind.READ)
@@ -153,6 +169,8 @@ def acks_for(
             dispatch_id=push.dispatch_id,
             clinician_id=phone.clinician_id,
             device_id=phone.device_id,
+            page=push.page,
+            schema_version=2 if push.page is not None else 1,
             kind=kind,
             at=at,
         )

@@ -62,7 +62,7 @@ class VirtualDevice:
         self.app_version = app_version
         self.critical_alerts = critical_alerts
         self.keys: DeviceKeys = keys or generate_device_keys()
-        self.handled: set[str] = set(handled or ())  # dispatch ids already acknowledged
+        self.handled: set[str] = set(handled or ())  # dispatch ids and pages acknowledged
 
     @property
     def device(self) -> Device:

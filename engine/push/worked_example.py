@@ -45,6 +45,7 @@ __all__ = ["WorkedExample", "build", "main", "push_examples", "worked_example_bl
 MARKER = "<!-- nightline-example: {} -->"  # what the README test looks for
 WRAP = 76  # characters per line of long values in the README block
 DISPATCH_ID = "d-6f1c3e0a-2b4d-4e8f-9a10-0c2d3e4f5a6b"
+EXAMPLE_PAGE = 1  # the first page of the dispatch
 CONTENT = PushContent(
     dispatch_id=DISPATCH_ID,
     urgency=Urgency.URGENT,
@@ -229,11 +230,14 @@ def push_examples(example: WorkedExample | None = None) -> dict[str, Any]:
     payload = DevicePayload(b64url_encode(ex.body), DISPATCH_ID, alert_text_for(urgency), False)
     fetch = DevicePayload(None, DISPATCH_ID, alert_text_for(urgency), True)
     token = "fcm-registration-token-of-the-device"
+    page = EXAMPLE_PAGE
     return {
-        "apns": build_payload(ios_payload(payload, urgency), urgency, critical=False),
-        "fcm": build_message(token, android_data(payload, urgency), ttl_s=300, urgency=urgency),
-        "apns-fetch": build_payload(ios_payload(fetch, urgency), urgency, critical=False),
-        "fcm-fetch-data": android_data(fetch, urgency),
+        "apns": build_payload(ios_payload(payload, urgency, page), urgency, critical=False),
+        "fcm": build_message(
+            token, android_data(payload, urgency, page), ttl_s=300, urgency=urgency
+        ),
+        "apns-fetch": build_payload(ios_payload(fetch, urgency, page), urgency, critical=False),
+        "fcm-fetch-data": android_data(fetch, urgency, page),
     }
 
 

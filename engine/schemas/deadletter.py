@@ -20,7 +20,7 @@ class DeadLetter(Event):
     source_partition: int | None = None
     source_offset: int | None = None
     reason_code: str = Field(
-        pattern=r"^(invalid_json|schema_violation|unknown_practice|oversize|handler_error|push_rejected)$"
+        pattern=r"^(invalid_json|schema_violation|unknown_practice|event_id_conflict|oversize|handler_error|push_rejected)$"
     )
     reason: str = Field(max_length=2000, description="What was wrong, without field values.")
     raw_size: int = Field(ge=0)

@@ -25,22 +25,29 @@ __all__ = [
 ]
 
 
+_PAGE = Field(
+    default=None, ge=1, description="The page the timer belongs to (None: set before pages)."
+)
+
+
 class FireAckTimer(Event):
-    """A dispatch's acknowledgement deadline for ``step`` has passed (from the timer index)."""
+    """A dispatch's acknowledgement deadline for page ``page`` (at ``step``) has passed."""
 
     type: Literal["fire_ack_timer"] = "fire_ack_timer"
     dispatch_id: Identifier
     step: int = Field(ge=0)
+    page: int | None = _PAGE
     due_at: AwareDatetime
     fired_at: AwareDatetime
 
 
 class FireReceiptTimer(Event):
-    """No device receipt for a dispatch's ``step`` within the receipt timeout."""
+    """No device receipt for page ``page`` (at ``step``) within the receipt timeout."""
 
     type: Literal["fire_receipt_timer"] = "fire_receipt_timer"
     dispatch_id: Identifier
     step: int = Field(ge=0)
+    page: int | None = _PAGE
     due_at: AwareDatetime
     fired_at: AwareDatetime
 

@@ -54,11 +54,29 @@ class ReleasedToOffice(Event):
 
 
 class OperatorAlert(Event):
-    """A human at the answering service must handle this dispatch now."""
+    """A human at the answering service must handle this dispatch now.
 
+    The desk claims it with an ``accepted`` acknowledgement (``operator_id``, ``desk_id``)
+    for ``dispatch_id``; until then it is alerted again every desk timeout, with ``alert``
+    counting up. Intake that could not be dispatched (a dead letter) is alerted the same
+    way, with ``source_*`` pointing at the rejected record.
+    """
+
+    schema_version: int = Field(default=2, ge=1, le=2)
     dispatch_id: Identifier
     practice_id: Identifier
     desk_id: Identifier
     urgency: Urgency
     reason: str = Field(max_length=200, description="Why, without PHI (e.g. 'nobody on call').")
+    alert: int = Field(default=1, ge=1, description="1, then 2, 3, ... while nobody claims it.")
+    page: int | None = Field(default=None, ge=1, description="The dispatch's page number.")
+    intake_event_id: uuid.UUID | None = Field(
+        default=None, description="The intake event, when it could be read."
+    )
+    reason_code: str | None = Field(
+        default=None, max_length=64, pattern=r"^[a-z0-9_]+$", description="For dead letters."
+    )
+    source_topic: str | None = Field(default=None, max_length=249)
+    source_partition: int | None = Field(default=None, ge=0)
+    source_offset: int | None = Field(default=None, ge=0)
     at: AwareDatetime

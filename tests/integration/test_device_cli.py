@@ -171,8 +171,11 @@ class Messages:
         )  # fmt: skip
 
 
-def page(settings: Settings, prefix: str, fakes: Fakes, device: Device, dispatch_id: str) -> None:
-    """Push ``dispatch_id`` to ``device`` through the real gateway and provider clients."""
+def page(
+    settings: Settings, prefix: str, fakes: Fakes, device: Device, dispatch_id: str, number: int = 1
+) -> None:
+    """Push page ``number`` of ``dispatch_id`` to ``device`` through the real gateway and
+    provider clients."""
 
     async def run() -> None:
         client = AsyncRedis.from_url(settings.redis_dsn)
@@ -187,9 +190,10 @@ def page(settings: Settings, prefix: str, fakes: Fakes, device: Device, dispatch
                             http)  # fmt: skip
             directory = RedisDeviceDirectory(client, Keys(prefix))
             gateway = ProviderPushGateway(Messages(), directory, apns, fcm)
-            result = await gateway.send(
-                PushRequest(dispatch_id, device, "urgent", step=0, attempt=1, alert_text="")
+            request = PushRequest(
+                dispatch_id, device, "urgent", step=0, attempt=1, alert_text="", page=number
             )
+            result = await gateway.send(request)
         await client.aclose()
         assert result.ok, result.detail
 
@@ -412,7 +416,7 @@ def test_listen_once_sends_acks_to_kafka_and_remembers_the_push(
     device = stored(stack_settings, prefix, doc, phone)
     assert device is not None
     page(stack_settings, prefix, fakes, device, dispatch_id)
-    page(stack_settings, prefix, fakes, device, dispatch_id)  # a re-page: acked once
+    page(stack_settings, prefix, fakes, device, dispatch_id)  # a provider's retry: acked once
     out = cli(env, "listen", "--device", phone, "--once", "--timeout", "15", *flags).output
     assert out.strip() == f"{dispatch_id} (urgent): sent {', '.join(k.value for k in kinds)}"
     assert PATIENT not in out
@@ -422,8 +426,14 @@ def test_listen_once_sends_acks_to_kafka_and_remembers_the_push(
 
     found = acks(read_topic(stack_settings, f"{prefix}.acks", lambda e: len(acks(e)) >= len(kinds)))
     assert [a.kind for a in found] == kinds
-    assert {(a.clinician_id, a.device_id) for a in found} == {(doc, phone)}
+    assert {(a.clinician_id, a.device_id, a.page) for a in found} == {(doc, phone, 1)}
     assert all(abs((datetime.now(UTC) - a.at).total_seconds()) < 60 for a in found)
-    assert json.loads(state(env, phone).read_text())["handled"] == [dispatch_id]
+    handled = json.loads(state(env, phone).read_text())["handled"]
+    assert handled == [dispatch_id, f"{dispatch_id}#1"]
+    page(stack_settings, prefix, fakes, device, dispatch_id, number=2)  # the re-page
+    out = cli(env, "listen", "--device", phone, "--once", "--timeout", "15", *flags).output
+    assert out.strip() == f"{dispatch_id} (urgent): sent received"  # its receipt, nothing else
+    found = acks(read_topic(stack_settings, f"{prefix}.acks", lambda e: len(acks(e)) > len(kinds)))
+    assert (found[-1].kind, found[-1].page) == (AckKind.RECEIVED, 2)
     out = cli(env, "listen", "--device", phone, "--once", "--timeout", "0.5", code=1).output
     assert f"no new push for {phone} within 0.5 s" in out

@@ -88,11 +88,22 @@ def test_c_accept_stops_escalation_and_nobody_else_can_accept(harness: Harness) 
         "accepted",
     )
     harness.producer.send_ack(_ack(dispatch_id, "dr-birch", AckKind.ACCEPTED))
-    time.sleep(4.0)  # more than two ack timeouts
-    assert len(harness.pushes(dispatch_id)) == 1
+    refused = wait_for(
+        lambda: [
+            a
+            for a in harness.read("audit")
+            if a.subject_id == dispatch_id and a.action == "accepted_refused"
+        ],
+        10,
+        "the second acceptance refused",
+    )
+    assert refused[0].actor == "dr-birch"
+    stored = json.loads(harness.redis.hget(harness.keys.dispatch(dispatch_id), "state"))
+    assert (stored["status"], stored["accepted_by"]) == ("accepted", "dr-ash")
+    pending = [m.decode() for m in harness.redis.zrange(harness.keys.timers, 0, -1)]
+    assert not [m for m in pending if dispatch_id in m]  # every timer cancelled with the accept
     accepted = [s for s in _states(harness, dispatch_id) if s.to_status == "accepted"]
-    assert len(accepted) == 1
-    assert not [a for a in harness.read("operator.alerts") if a.dispatch_id == dispatch_id]
+    assert len(accepted) == 1 and len(harness.pushes(dispatch_id)) == 1
 
 
 def test_d_decline_escalates_at_once(harness: Harness) -> None:
@@ -175,36 +186,83 @@ def test_h_malformed_events_go_to_dead_letters_and_the_worker_goes_on(harness: H
         ]
         return found if wanted <= {d.reason_code for d in found} else []
 
-    wait_for(letters, 10, "three dead letters")
-    violation = next(d for d in letters() if d.reason_code == "schema_violation")
+    found = wait_for(letters, 10, "three dead letters")
+    violation = next(d for d in found if d.reason_code == "schema_violation")
     assert "received_at" in violation.reason and "surprise" in violation.reason
     assert data.SYNTHETIC_PATIENT not in violation.model_dump_json()
-    assert [
-        a
-        for a in harness.read("operator.alerts")
-        if a.dispatch_id == dispatch_id_for(unknown.event_id)
-    ]
+
+    def alerts() -> dict[str, Any]:
+        """The desk alert of each dead letter, by reason code (matched by source offset)."""
+        places = {(d.source_partition, d.source_offset): d.reason_code for d in found}
+        seen = {
+            places[(a.source_partition, a.source_offset)]: a
+            for a in harness.read("operator.alerts")
+            if (a.source_partition, a.source_offset) in places and a.reason_code in wanted
+        }
+        return seen if set(seen) == wanted else {}
+
+    by_code = wait_for(alerts, 10, "a desk alert for every intake dead letter")
+    expected = {
+        "invalid_json": ("operator-desk", "unknown", None),
+        "schema_violation": ("desk-1", "p-h", str(bad["event_id"])),
+        "unknown_practice": ("operator-desk", "p-unknown", str(unknown.event_id)),
+    }
+    for code, (desk, practice_id, event_id) in expected.items():
+        alert = by_code[code]
+        assert (alert.desk_id, alert.practice_id) == (desk, practice_id), code
+        assert (str(alert.intake_event_id) if alert.intake_event_id else None) == event_id
+        assert alert.urgency == "urgent" and alert.dispatch_id.startswith("dl-")
+        assert data.SYNTHETIC_PATIENT not in alert.model_dump_json()
     assert harness.process is not None and harness.process.poll() is None
 
 
-def test_z_metrics_describe_the_pipeline_without_phi(harness: Harness) -> None:
-    """Runs after the scenarios above on the same worker: their traces are in /metrics."""
+def _metrics(h: Harness) -> tuple[str, dict[str, float]]:
     from urllib.request import urlopen
 
-    url = f"http://127.0.0.1:{harness.settings.web_port}/metrics"
-    with urlopen(url, timeout=5) as response:
+    with urlopen(f"http://127.0.0.1:{h.settings.web_port}/metrics", timeout=5) as response:
         text = response.read().decode()
     samples = {
-        line.split(" ")[0]: float(line.split(" ")[1])
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
         if line.startswith("nightline_") and " " in line
     }
-    assert samples['nightline_call_to_push_seconds_count{urgency="urgent"}'] >= 5
-    assert samples['nightline_escalations_total{level="backup"}'] >= 2
-    assert samples['nightline_timer_lateness_seconds_count{kind="ack"}'] >= 4
-    assert any(k.startswith("nightline_operator_fallbacks_total") for k in samples)
-    assert any(k.startswith("nightline_dead_letters_total") for k in samples)
-    for phi in (data.SYNTHETIC_PATIENT, data.SYNTHETIC_CALLBACK, "dizzy"):
-        assert phi not in text
+    return text, samples
+
+
+def test_z_metrics_describe_the_pipeline_without_phi(harness: Harness) -> None:
+    """Its own traffic (a page, the backup, the desk, a dead letter), counted in /metrics."""
+    from urllib.request import urlopen
+
+    _, before = _metrics(harness)
+    harness.load_practice(
+        data.practice("p-z", timeout_s=1.0, repeats=0), data.devices_for("dr-ash", "dr-birch")
+    )
+    event = data.urgent_call("p-z")
+    harness.producer.send_intake(event)
+    harness.producer.send_raw("intake", "p-z", b"{not json")
+    dispatch_id = dispatch_id_for(event.event_id)
+    wait_for(
+        lambda: [a for a in harness.read("operator.alerts") if a.dispatch_id == dispatch_id],
+        20,
+        "the desk after the primary and the backup",
+    )
+    keys = {
+        'nightline_call_to_push_seconds_count{urgency="urgent"}': 1,
+        'nightline_escalations_total{level="backup"}': 1,
+        'nightline_timer_lateness_seconds_count{kind="ack"}': 2,
+        'nightline_operator_fallbacks_total{reason="no_acknowledgement"}': 1,
+        'nightline_dead_letters_total{reason="invalid_json",topic="intake"}': 1,
+        'nightline_operator_fallbacks_total{reason="intake_rejected"}': 1,
+    }
+
+    def counted() -> dict[str, float]:
+        _, after = _metrics(harness)
+        grown = {k: after.get(k, 0) - before.get(k, 0) for k in keys}
+        return grown if all(grown[k] >= n for k, n in keys.items()) else {}
+
+    wait_for(counted, 10, "the metrics of this scenario")
+    text, _ = _metrics(harness)
+    for phi in (data.SYNTHETIC_PATIENT, data.SYNTHETIC_CALLBACK, "dizzy", "p-z", dispatch_id):
+        assert phi not in text  # no PHI, and no ids in labels either
     with urlopen(f"http://127.0.0.1:{harness.settings.web_port}/healthz", timeout=5) as response:
         assert response.status == 200

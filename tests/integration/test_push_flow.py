@@ -72,13 +72,15 @@ def inbox(fakes: PushFakes, device: VirtualDevice, dispatch_id: str) -> list[dic
     return [push.content for push in opened if push.content is not None]
 
 
-def ack(h: Harness, device: VirtualDevice, dispatch_id: str, kind: AckKind) -> None:
+def ack(h: Harness, device: VirtualDevice, dispatch_id: str, kind: AckKind, page: int = 1) -> None:
+    """What the app sends for page ``page`` of ``dispatch_id``."""
     h.producer.send_ack(
         Acknowledgement(
             dispatch_id=dispatch_id,
             clinician_id=device.clinician_id,
             device_id=device.device_id,
             kind=kind,
+            page=page,
             at=datetime.now(UTC),
         )
     )
@@ -96,19 +98,21 @@ def call(h: Harness, practice_id: str) -> str:
 
 def test_a_ios_phone_decrypts_sends_receipt_and_accepts(h: Harness, fakes: PushFakes) -> None:
     ash, birch = phone("dr-ash", "ios"), phone("dr-birch", "android")
-    h.load_practice(data.practice("p-pa", timeout_s=60), [ash.device, birch.device])
-    dispatch_id = call(h, "p-pa")
+    h.load_practice(data.practice("p-pa", timeout_s=60, repeats=0), [ash.device, birch.device])
+    dispatch_id, control = call(h, "p-pa"), call(h, "p-pa")  # the control is never answered
     [message] = wait_for(lambda: inbox(fakes, ash, dispatch_id), 15, "the iOS push")
     assert message["patient_name"] == data.SYNTHETIC_PATIENT
     assert message["callback_number"] == data.SYNTHETIC_CALLBACK
     assert message["message"] == data.SYNTHETIC_MESSAGE
+    wait_for(lambda: inbox(fakes, ash, control), 15, "the control's push")
     ack(h, ash, dispatch_id, AckKind.RECEIVED)
     ack(h, ash, dispatch_id, AckKind.ACCEPTED)
     wait_for(lambda: "accepted" in states(h, dispatch_id), 15, "accepted")
     seen = wait_for(lambda: h.redis.hget(h.keys.devices("dr-ash"), ash.device_id), 5, "device")
     assert json.loads(seen)["last_seen"]  # the receipt marked the phone as seen
-    h.advance_clock(130)
-    assert inbox(fakes, birch, dispatch_id) == []
+    h.advance_clock(61)  # one ack timeout: the unanswered control escalates to the backup
+    wait_for(lambda: inbox(fakes, birch, control), 15, "the control's backup paged")
+    assert inbox(fakes, birch, dispatch_id) == []  # the accepted one did not escalate
     assert len(inbox(fakes, ash, dispatch_id)) == 1
 
 
@@ -194,7 +198,7 @@ def test_e_no_receipt_in_time_fails_over_but_a_receipt_holds(h: Harness, fakes: 
     silent, answered = call(h, "p-pe"), call(h, "p-pe")
     wait_for(lambda: inbox(fakes, ivy, silent), 15, "first push")
     wait_for(lambda: inbox(fakes, ivy, answered), 15, "second push")
-    ack(h, ivy, answered, AckKind.RECEIVED)
+    ack(h, ivy, answered, AckKind.RECEIVED, page=1)
     wait_for(lambda: "delivered" in states(h, answered), 10, "receipt recorded")
     h.advance_clock(21)  # past the 20 s receipt deadline, far from the 600 s ack timeout
     wait_for(lambda: inbox(fakes, jay, silent), 15, "failover after the receipt deadline")
@@ -273,34 +277,72 @@ def test_h_a_hanging_provider_does_not_hold_up_the_next_call(h: Harness, fakes: 
     assert tokens.index(rue.push_token) < tokens.index(quill.push_token)
 
 
-def test_y_a_provider_outage_ends_at_the_operator_desk(h: Harness, fakes: PushFakes) -> None:
+def test_y_a_provider_outage_ends_at_the_desk_and_pages_again_once_it_is_back(
+    h: Harness, fakes: PushFakes
+) -> None:
     nell, oak = phone("dr-nell", "ios"), phone("dr-oak", "android")
     two_levels(h, "p-py", nell, oak, timeout_s=600)
     fakes.apns_fault(nell.push_token, {"status": 503, "reason": "ServiceUnavailable"})
     fakes.fcm_fault(oak.push_token, "UNAVAILABLE")
     dispatch_id = call(h, "p-py")
-    alerts = wait_for(
-        lambda: [a for a in h.read("operator.alerts") if a.dispatch_id == dispatch_id],
-        40,
-        "the operator desk alerted, with no clock advance",
-    )
-    assert alerts[0].desk_id == "desk-1"
+
+    def desk_alerts() -> list[Any]:
+        return [a for a in h.read("operator.alerts") if a.dispatch_id == dispatch_id]
+
+    alerts = wait_for(desk_alerts, 40, "the operator desk alerted, with no clock advance")
+    assert (alerts[0].desk_id, alerts[0].reason) == ("desk-1", "no reachable device")
     assert inbox(fakes, nell, dispatch_id) == [] and inbox(fakes, oak, dispatch_id) == []
+    fakes.apns_fault(nell.push_token, None)  # the providers are back; the desk has not
+    fakes.fcm_fault(oak.push_token, "none")  # claimed the alert yet
+    h.advance_clock(61)  # the desk's acknowledgement timeout: re-alert, and page again
+    wait_for(lambda: len(desk_alerts()) >= 2, 15, "the desk re-alerted")
+    wait_for(lambda: inbox(fakes, nell, dispatch_id), 15, "the primary paged once APNs is back")
+    wait_for(lambda: inbox(fakes, oak, dispatch_id), 15, "the backup paged once FCM is back")
+    page = desk_alerts()[1].page
+    assert page is not None
+    ack(h, oak, dispatch_id, AckKind.RECEIVED, page=page)
+    ack(h, oak, dispatch_id, AckKind.ACCEPTED, page=page)
+    wait_for(lambda: "accepted" in states(h, dispatch_id), 15, "the backup accepted")
 
 
 def test_z_no_plaintext_phi_in_envelopes_logs_metrics_or_events(
     h: Harness, fakes: PushFakes
 ) -> None:
+    """Its own traffic (a page, a receipt, an acceptance, a push FCM refuses, an event that
+    does not decode), then every place a leak could show is searched."""
+    sol, tam = phone("dr-sol", "ios"), phone("dr-tam", "android")
+    two_levels(h, "p-pz", sol, tam, timeout_s=600)
+    fakes.fcm_fault(tam.push_token, "INVALID_ARGUMENT")
+    accepted, rejected = call(h, "p-pz"), call(h, "p-pz")
+    wait_for(lambda: inbox(fakes, sol, accepted) and inbox(fakes, sol, rejected), 15, "pushes")
+    ack(h, sol, accepted, AckKind.RECEIVED)
+    ack(h, sol, accepted, AckKind.ACCEPTED)
+    ack(h, sol, rejected, AckKind.DECLINED)  # the backup's push is refused: dead letter
+    broken = json.loads(data.urgent_call("p-pz").model_dump_json()) | {"surprise": 1}
+    h.producer.send_raw("intake", "p-pz", json.dumps(broken).encode())
+    wait_for(lambda: "accepted" in states(h, accepted), 15, "accepted")
+    wait_for(
+        lambda: [a for a in h.read("operator.alerts") if a.intake_event_id is not None
+                 and str(a.intake_event_id) == broken["event_id"]],
+        15,
+        "the desk alerted for the rejected event",
+    )  # fmt: skip
+    wait_for(
+        lambda: [d for d in h.read("deadletter") if d.reason_code == "push_rejected"],
+        15,
+        "the refused push dead-lettered",
+    )
     envelopes = json.dumps(fakes.apns_received()) + json.dumps(fakes.fcm_received())
-    assert len(envelopes) > 1000  # the scenarios above really pushed
+    assert sol.push_token in envelopes
     with urlopen(f"http://127.0.0.1:{h.settings.web_port}/metrics", timeout=5) as response:
         metrics = response.read().decode()
-    assert "nightline_push_provider_outcomes_total" in metrics
+    assert 'nightline_push_provider_outcomes_total{outcome="ok",provider="apns"}' in metrics
     events = "".join(
         event.model_dump_json()
         for topic in ("dispatch.state", "audit", "operator.alerts", "deadletter", "devices")
         for event in h.read(topic)
     )
+    assert accepted in events and broken["event_id"] in events
     worker_log = h.log_text()
     fake_logs = "".join(p.read_text() for p in Path(fakes.key_file.parent).glob("*.log"))
     for where, text in [("envelopes", envelopes), ("metrics", metrics), ("events", events),

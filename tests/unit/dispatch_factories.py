@@ -11,10 +11,14 @@ from typing import Any, TypeVar
 
 from engine.domain.dispatch import (
     AckKind,
+    Actor,
     Decision,
     DispatchState,
     PagePerson,
+    ScheduleTimer,
     on_ack,
+    on_ack_timeout,
+    on_receipt_timeout,
     start_dispatch,
 )
 from engine.domain.escalation import EscalationPlan, build_plan
@@ -28,11 +32,13 @@ __all__ = [
     "ack",
     "chain",
     "effects",
+    "fire",
     "later",
     "paged_ids",
     "plan",
     "policy",
     "started",
+    "timer",
 ]
 
 T0 = datetime(2026, 3, 7, 3, 0, tzinfo=UTC)
@@ -56,33 +62,79 @@ def policy(timeout: float = 60, repeats: int = 1) -> EscalationPolicy:
     return EscalationPolicy(ack_timeout_seconds=timeout, repeats=repeats)
 
 
-def plan(*levels: tuple[str, ...], timeout: float = 60, repeats: int = 1) -> EscalationPlan:
-    return build_plan(chain(*levels), policy(timeout, repeats))
+def plan(
+    *levels: tuple[str, ...],
+    timeout: float = 60,
+    repeats: int = 1,
+    desk_timeout: float = 30,
+    receipt_timeout: float | None = None,
+) -> EscalationPlan:
+    return build_plan(
+        chain(*levels),
+        policy(timeout, repeats),
+        desk_timeout_seconds=desk_timeout,
+        receipt_timeout_seconds=receipt_timeout,
+    )
 
 
 def started(
-    *levels: tuple[str, ...], timeout: float = 60, repeats: int = 1, **kwargs: Any
+    *levels: tuple[str, ...],
+    timeout: float = 60,
+    repeats: int = 1,
+    desk_timeout: float = 30,
+    receipt_timeout: float | None = None,
+    **kwargs: Any,
 ) -> Decision:
-    """A dispatch started at ``T0`` (default: primary dr-a, backup dr-b)."""
+    """A dispatch started at ``T0`` (default: primary dr-a, backup dr-b; desk re-alerts
+    every 30 s; no receipt deadline)."""
     levels = levels or (("dr-a",), ("dr-b",))
+    built = plan(
+        *levels,
+        timeout=timeout,
+        repeats=repeats,
+        desk_timeout=desk_timeout,
+        receipt_timeout=receipt_timeout,
+    )
     return start_dispatch(
         kwargs.get("dispatch_id", "dsp-1"),
         kwargs.get("practice_id", "prac-1"),
         kwargs.get("urgency", Urgency.URGENT),
-        plan(*levels, timeout=timeout, repeats=repeats),
+        built,
         kwargs.get("now", T0),
+        resolve=kwargs.get("resolve"),
+        live_call_id=kwargs.get("live_call_id"),
     )
 
 
 def ack(
     state: DispatchState,
     kind: AckKind,
-    who: str,
+    who: str | Actor,
     at: float = 1,
     event_id: str | None = None,
+    page: int | None = None,
 ) -> Decision:
-    """``on_ack`` ``at`` seconds after ``T0`` with a fresh event id unless one is given."""
-    return on_ack(state, kind, who, event_id or f"evt-{next(_event_ids)}", later(at))
+    """``on_ack`` ``at`` seconds after ``T0`` with a fresh event id unless one is given;
+    ``page`` defaults to the latest page (a version 2 app answering the push it got)."""
+    answered = state.page if page is None else (page or None)
+    eid = event_id or f"evt-{next(_event_ids)}"
+    return on_ack(state, kind, who, eid, later(at), page=answered)
+
+
+def timer(decision: Decision, kind: str = "ack") -> ScheduleTimer:
+    """The one timer of ``kind`` that ``decision`` scheduled."""
+    [found] = [e for e in decision.effects if isinstance(e, ScheduleTimer) and e.kind == kind]
+    return found
+
+
+def fire(decision: Decision, kind: str = "ack", resolve: Any = None) -> Decision:
+    """Fire the timer of ``kind`` that ``decision`` scheduled, at its due time."""
+    t = timer(decision, kind)
+    if kind == "receipt":
+        return on_receipt_timeout(decision.state, t.step, t.due_at, page=t.page, resolve=resolve)
+    return on_ack_timeout(
+        decision.state, t.step, t.due_at, page=t.page, due_at=t.due_at, resolve=resolve
+    )
 
 
 def effects(decision: Decision, kind: type[E]) -> list[E]:

@@ -296,9 +296,11 @@ def test_acknowledgement_examples_are_valid_and_belong_to_the_example() -> None:
     dispatch_id = json.loads(_readme_values()["plaintext"])["dispatch_id"]
     registrations = [json.loads(doc) for doc in _json_examples("DeviceRegistration")]
     ios = next(r for r in registrations if r.get("platform") == "ios")
+    page = json.loads(_block("apns"))["nl"]["p"]
     for ack in acks:
         assert ack.dispatch_id == dispatch_id
         assert (ack.clinician_id, ack.device_id) == (ios["clinician_id"], ios["device_id"])
+        assert (ack.schema_version, ack.page) == (2, page), "acks name the page they answer"
     assert len({a.event_id for a in acks}) == len(acks), "every acknowledgement needs its own id"
 
 
@@ -310,6 +312,7 @@ def test_acknowledgement_examples_are_valid_and_belong_to_the_example() -> None:
         (DeviceRegistration, "DeviceRegistration", {"public_key": None}),
         (Acknowledgement, "Acknowledgement", {"kind": "seen"}),
         (Acknowledgement, "Acknowledgement", {"dispatch_id": "d 6f1c"}),
+        (Acknowledgement, "Acknowledgement", {"page": None}),  # a v2 receipt names its page
     ],
 )
 def test_a_wrong_example_would_fail_validation(
@@ -333,18 +336,24 @@ def _push(fetch: bool) -> tuple[DevicePayload, str]:
 def test_the_apns_examples_are_what_the_engine_sends(fetch: bool) -> None:
     payload, urgency = _push(fetch)
     readme = json.loads(_block("apns-fetch" if fetch else "apns"))
-    assert readme == build_payload(ios_payload(payload, urgency), urgency, critical=False)
+    page = readme["nl"]["p"]
+    assert readme == build_payload(ios_payload(payload, urgency, page), urgency, critical=False)
     received = parse_push("ios", readme)
     assert (received.ciphertext_b64, received.fetch) == (payload.ciphertext_b64, fetch)
+    assert received.page == page == 1
 
 
 def test_the_fcm_examples_are_what_the_engine_sends() -> None:
     payload, urgency = _push(fetch=False)
     readme = json.loads(_block("fcm"))
     token = readme["message"]["token"]
-    data = android_data(payload, urgency)
+    data = android_data(payload, urgency, 1)
     assert readme == build_message(token, data, ttl_s=300, urgency=urgency)
     received = parse_push("android", readme["message"]["data"])
-    assert (received.ciphertext_b64, received.fetch) == (payload.ciphertext_b64, False)
+    assert (received.ciphertext_b64, received.fetch, received.page) == (
+        payload.ciphertext_b64,
+        False,
+        1,
+    )
     fetch_payload, _ = _push(fetch=True)
-    assert json.loads(_block("fcm-fetch-data")) == android_data(fetch_payload, urgency)
+    assert json.loads(_block("fcm-fetch-data")) == android_data(fetch_payload, urgency, 1)

@@ -1,4 +1,5 @@
-"""Dispatch decisions: paging, re-paging, escalation, acceptance, idempotency, round trip."""
+"""Dispatch decisions: paging, re-paging, escalation, acceptance, declines, idempotency,
+round trip. Pages, receipts, reads, the desk and resolution are in test_dispatch_pages."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from hypothesis import strategies as st
 
 from engine.domain.dispatch import (
     MAX_PROCESSED_EVENT_IDS,
+    Actor,
     AuditEntry,
-    CancelTimers,
+    CancelTimer,
     Decision,
     DispatchState,
     NotifyOperatorDesk,
@@ -23,7 +25,7 @@ from engine.domain.dispatch import (
     StateChanged,
     on_ack_timeout,
     on_cancel,
-    on_no_reachable_device,
+    on_pages_failed,
     start_dispatch,
 )
 from engine.domain.state_machine import DispatchStatus, Trigger
@@ -33,6 +35,7 @@ from tests.unit.dispatch_factories import (
     T0,
     ack,
     effects,
+    fire,
     later,
     paged_ids,
     plan,
@@ -64,32 +67,28 @@ def assert_unchanged(before: DispatchState, decision: Decision, rejected: str | 
     assert all(isinstance(e, AuditEntry) for e in decision.effects)
 
 
-def fire(decision: Decision) -> Decision:
-    """Fire the timer that ``decision`` scheduled, at its due time."""
-    [timer] = effects(decision, ScheduleTimer)
-    return on_ack_timeout(decision.state, timer.step, timer.due_at)
-
-
 # --- start ---------------------------------------------------------------------------------
 
 
 def test_start_pages_every_primary_and_sets_the_timer() -> None:
     d = started(("dr-a", "dr-c"), ("dr-b",), timeout=90)
-    assert (d.state.status, d.state.step, d.state.version) == (S.SENT, 0, 1)
-    assert effects(d, PagePerson) == [PagePerson(0, 1, "dr-a"), PagePerson(0, 1, "dr-c")]
-    assert effects(d, ScheduleTimer) == [ScheduleTimer(0, later(90))]
+    assert (d.state.status, d.state.step, d.state.version, d.state.page) == (S.SENT, 0, 1, 1)
+    assert effects(d, PagePerson) == [PagePerson(0, 1, "dr-a", 1), PagePerson(0, 1, "dr-c", 1)]
+    assert effects(d, ScheduleTimer) == [ScheduleTimer(0, later(90), 1, "ack")]
     assert d.state.paged == ("dr-a", "dr-c")
     assert effects(d, StateChanged) == [StateChanged(None, S.SENT, 0, Trigger.PAGE_SENT)]
     [audit] = effects(d, AuditEntry)
     assert (audit.actor, audit.from_status, audit.to_status) == ("system", None, "sent")
+    assert "paging primary #1: dr-a, dr-c" in audit.detail
     assert d.state.created_at == d.state.updated_at == T0
 
 
-def test_nobody_on_call_goes_straight_to_the_operator() -> None:
-    d = start_dispatch("dsp-1", "prac-1", Urgency.EMERGENCY, plan(), T0)
+def test_nobody_on_call_goes_straight_to_the_operator_desk_with_its_timer() -> None:
+    d = start_dispatch("dsp-1", "prac-1", Urgency.EMERGENCY, plan(desk_timeout=45), T0)
     assert d.state.status is S.OPERATOR
-    assert effects(d, NotifyOperatorDesk) == [NotifyOperatorDesk(DESK, "nobody on call")]
-    assert not effects(d, PagePerson) and not effects(d, ScheduleTimer)
+    assert effects(d, NotifyOperatorDesk) == [NotifyOperatorDesk(DESK, "nobody on call", 1, 1)]
+    assert not effects(d, PagePerson)
+    assert effects(d, ScheduleTimer) == [ScheduleTimer(0, later(45), 1, "ack")]
     assert effects(d, StateChanged)[0].trigger is Trigger.HANDED_TO_OPERATOR
 
 
@@ -100,38 +99,34 @@ def test_naive_now_is_refused() -> None:
 
 # --- no acknowledgement: re-page, backup, operator ------------------------------------------
 
-# repeats=1, timeout=60: (step, status, pages as (attempt, who), timer due seconds after T0)
+# repeats=1, timeout=60, desk 30: (step, status, pages as (attempt, who), timer due after T0)
 NO_ACK = [
     ("primary-repage", 1, S.SENT, [(2, "dr-a")], 120),
     ("backup-page", 2, S.SENT, [(1, "dr-b")], 180),
     ("backup-repage", 3, S.SENT, [(2, "dr-b")], 240),
-    ("operator", 4, S.OPERATOR, [], None),
+    ("operator", 4, S.OPERATOR, [], 270),
 ]
 
 
 def test_no_ack_repages_then_backup_then_operator() -> None:
     d = started()
-    for name, step, status, pages, due in NO_ACK:
+    for number, (name, step, status, pages, due) in enumerate(NO_ACK, start=2):
         before, d = d.state, fire(d)
-        assert_changed(
-            before, d, Trigger.HANDED_TO_OPERATOR if due is None else Trigger.ACK_TIMEOUT
-        )
-        assert (d.state.step, d.state.status) == (step, status), name
-        assert [(p.attempt, p.clinician_id) for p in effects(d, PagePerson)] == pages, name
-        if due is None:
-            assert effects(d, NotifyOperatorDesk) == [
-                NotifyOperatorDesk(DESK, "no acknowledgement")
-            ]
-            assert not effects(d, ScheduleTimer)
-        else:
-            assert effects(d, ScheduleTimer) == [ScheduleTimer(step, later(due))], name
+        trigger = Trigger.HANDED_TO_OPERATOR if status is S.OPERATOR else Trigger.ACK_TIMEOUT
+        assert_changed(before, d, trigger)
+        assert (d.state.step, d.state.status, d.state.page) == (step, status, number), name
+        got = [(p.attempt, p.clinician_id, p.page) for p in effects(d, PagePerson)]
+        assert got == [(a, who, number) for a, who in pages], name
+        assert effects(d, ScheduleTimer) == [ScheduleTimer(step, later(due), number)], name
+        assert CancelTimer(before.step, before.page, "ack") in d.effects, name
+    assert effects(d, NotifyOperatorDesk) == [NotifyOperatorDesk(DESK, "no acknowledgement", 5, 1)]
     assert d.state.paged == ("dr-a", "dr-b")
     assert "no ack after 60s" in effects(d, AuditEntry)[0].detail
 
 
 def test_sub_second_timeouts() -> None:
     d = fire(started(("dr-a",), timeout=0.5, repeats=1))
-    assert effects(d, ScheduleTimer) == [ScheduleTimer(1, later(1.0))]
+    assert effects(d, ScheduleTimer) == [ScheduleTimer(1, later(1.0), 2)]
 
 
 # --- acceptance -----------------------------------------------------------------------------
@@ -146,8 +141,9 @@ def test_accept_stops_escalation_and_callback_completes() -> None:
     d3 = ack(d2.state, "accepted", "dr-a")
     assert_changed(d2.state, d3, Trigger.ACCEPTED)
     assert (d3.state.status, d3.state.accepted_by) == (S.ACCEPTED, "dr-a")
-    assert CancelTimers() in d3.effects and not effects(d3, ScheduleTimer)
-    stale = on_ack_timeout(d3.state, 0, later(60))
+    assert effects(d3, CancelTimer) == [CancelTimer(0, 1, "ack")]
+    assert not effects(d3, ScheduleTimer)
+    stale = on_ack_timeout(d3.state, 0, later(60), page=1)
     assert_unchanged(d3.state, stale, "stale timer")
     assert stale.effects == ()
     d4 = ack(d3.state, "callback_completed", "dr-a")
@@ -156,7 +152,7 @@ def test_accept_stops_escalation_and_callback_completes() -> None:
 
 
 def test_a_second_clinician_cannot_accept() -> None:
-    at_backup = on_no_reachable_device(started().state, 0, later(1)).state
+    at_backup = on_pages_failed(started().state, 0, ("dr-a",), later(1), page=1).state
     first = ack(at_backup, "accepted", "dr-a")  # the primary, paged earlier, still may
     assert first.state.accepted_by == "dr-a"
     second = ack(first.state, "accepted", "dr-b")
@@ -168,8 +164,8 @@ def test_a_second_clinician_cannot_accept() -> None:
 
 @pytest.mark.parametrize(
     ("who", "accepted"),
-    [("dr-a", True), (DESK, True), ("dr-b", False), ("dr-stranger", False)],
-    ids=["paged-primary", "operator-desk", "backup-not-yet-paged", "never-paged"],
+    [("dr-a", True), (DESK, False), ("dr-b", False), ("dr-stranger", False)],
+    ids=["paged-primary", "desk-id-used-by-a-clinician", "backup-not-yet-paged", "never-paged"],
 )
 def test_who_may_accept(who: str, accepted: bool) -> None:
     d = ack(started().state, "accepted", who)
@@ -183,6 +179,7 @@ def test_a_clinician_can_accept_at_the_operator_step() -> None:
     assert at_operator.status is S.OPERATOR
     accepted = ack(at_operator, "accepted", "dr-a")
     assert accepted.state.status is S.ACCEPTED
+    assert effects(accepted, CancelTimer) == [CancelTimer(at_operator.step, 2, "ack")]
     assert ack(accepted.state, "callback_completed", "dr-a").state.status is S.COMPLETED
 
 
@@ -205,7 +202,7 @@ def test_completion_needs_acceptance() -> None:
     )
 
 
-# --- receipts, duplicates, idempotency ------------------------------------------------------
+# --- duplicates, idempotency ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -214,15 +211,10 @@ def test_completion_needs_acceptance() -> None:
     ids=["late-delivery", "late-read", "late-read-other-device"],
 )
 def test_receipts_after_acceptance_are_silent_no_ops(kind: str, who: str) -> None:
-    at_backup = on_no_reachable_device(started().state, 0, later(1)).state
+    at_backup = on_pages_failed(started().state, 0, ("dr-a",), later(1), page=1).state
     accepted = ack(at_backup, "accepted", "dr-b").state
     d = ack(accepted, kind, who)  # type: ignore[arg-type]
     assert d == Decision(accepted, ())
-
-
-def test_receipt_from_an_earlier_level_does_not_move_the_current_status() -> None:
-    at_backup = on_no_reachable_device(started().state, 0, later(1)).state
-    assert ack(at_backup, "read", "dr-a") == Decision(at_backup, ())
 
 
 def test_duplicate_event_id_is_a_no_op() -> None:
@@ -258,7 +250,7 @@ def test_decline_by_part_of_a_level_keeps_the_others_paged() -> None:
     assert ack(d.state, "declined", "dr-a").rejected == "already declined"
     repaged = fire(started(("dr-a", "dr-c"), ("dr-b",)))  # control: both re-paged
     assert paged_ids(repaged) == ["dr-a", "dr-c"]
-    after_decline = on_ack_timeout(d.state, 0, later(60))
+    after_decline = on_ack_timeout(d.state, 0, later(60), page=1)
     assert paged_ids(after_decline) == ["dr-c"]  # whoever declined is not re-paged
 
 
@@ -267,14 +259,23 @@ def test_whole_level_declining_escalates_at_once() -> None:
     d = ack(state, "declined", "dr-a", at=7)
     assert_changed(state, d, Trigger.ESCALATED)
     assert (d.state.step, d.state.status) == (2, S.SENT)  # repeats=1: steps 0, 1 are primary
-    assert d.effects[0] == CancelTimers()
-    assert effects(d, PagePerson) == [PagePerson(2, 1, "dr-b")]
-    assert effects(d, ScheduleTimer) == [ScheduleTimer(2, later(67))]
+    assert effects(d, CancelTimer) == [CancelTimer(0, 1, "ack")]
+    assert effects(d, PagePerson) == [PagePerson(2, 1, "dr-b", 2)]
+    assert effects(d, ScheduleTimer) == [ScheduleTimer(2, later(67), 2)]
     last = ack(d.state, "declined", "dr-b", at=9)
     assert last.state.status is S.OPERATOR
     assert effects(last, NotifyOperatorDesk) == [
-        NotifyOperatorDesk(DESK, "every clinician declined")
+        NotifyOperatorDesk(DESK, "every clinician declined", 3, 1)
     ]
+
+
+def test_a_level_whose_reachable_people_all_declined_escalates() -> None:
+    state = started(("dr-a", "dr-c"), ("dr-b",)).state
+    unreached = on_pages_failed(state, 0, ("dr-c",), later(1), page=1)
+    assert_changed(state, unreached, Trigger.PAGE_FAILED)
+    assert unreached.state.unreached == ("dr-c",)
+    d = ack(unreached.state, "declined", "dr-a", at=2)
+    assert (d.state.step, paged_ids(d)) == (2, ["dr-b"])
 
 
 @pytest.mark.parametrize(
@@ -287,57 +288,71 @@ def test_decline_by_someone_not_currently_paged_is_refused(who: str, reason: str
     assert_unchanged(state, ack(state, "declined", who), reason)
 
 
-# --- no reachable device --------------------------------------------------------------------
+def test_a_decline_of_an_earlier_levels_page_is_refused() -> None:
+    at_backup = on_pages_failed(started().state, 0, ("dr-a",), later(1), page=1).state
+    d = ack(at_backup, "declined", "dr-b", page=1)
+    assert_unchanged(at_backup, d, "not a current target: an earlier level")
+
+
+# --- pages nobody could receive -------------------------------------------------------------
 
 
 def test_no_reachable_device_skips_the_rest_of_the_level() -> None:
     d0 = started(("dr-a",), ("dr-b",), repeats=2)
-    d1 = on_no_reachable_device(d0.state, 0, later(2))
+    d1 = on_pages_failed(d0.state, 0, ("dr-a",), later(2), page=1)
     assert_changed(d0.state, d1, Trigger.ESCALATED)
     assert (d1.state.step, paged_ids(d1)) == (3, ["dr-b"])
-    assert d1.effects[0] == CancelTimers()
-    d2 = on_no_reachable_device(d1.state, 3, later(3))
+    assert effects(d1, CancelTimer) == [CancelTimer(0, 1, "ack")]
+    d2 = on_pages_failed(d1.state, 3, ("dr-b",), later(3), page=2)
     assert d2.state.status is S.OPERATOR
-    assert effects(d2, NotifyOperatorDesk) == [NotifyOperatorDesk(DESK, "no reachable device")]
+    assert effects(d2, NotifyOperatorDesk) == [
+        NotifyOperatorDesk(DESK, "no reachable device", 3, 1)
+    ]
+    assert d2.state.unreached == ("dr-a", "dr-b")
 
 
-@pytest.mark.parametrize("step", [1, 3, -1], ids=["future", "far", "negative"])
-def test_no_reachable_device_for_a_stale_step_is_refused(step: int) -> None:
-    state = started().state
-    assert on_no_reachable_device(state, step, later(1)) == Decision(state, (), "stale step")
+@pytest.mark.parametrize("page", [1, 3, 9], ids=["earlier", "future", "far"])
+def test_failures_for_another_page_are_stale(page: int) -> None:
+    state = fire(started()).state  # page 2 is the latest
+    assert on_pages_failed(state, 1, ("dr-a",), later(1), page=page) == Decision(
+        state, (), "stale step"
+    )
 
 
 # --- stale timers, cancel -------------------------------------------------------------------
 
 
 def test_stale_timers_change_nothing() -> None:
-    d = fire(started())
-    for step in (0, 2, 7):
-        assert on_ack_timeout(d.state, step, later(999)) == Decision(d.state, (), "stale timer")
+    d = fire(started())  # page 2, step 1
+    for step, page in ((0, 1), (1, 1), (1, 3), (7, 9)):
+        stale = on_ack_timeout(d.state, step, later(999), page=page)
+        assert stale == Decision(d.state, (), "stale timer")
+    assert on_ack_timeout(d.state, 0, later(999)) == Decision(d.state, (), "stale timer")
 
 
 def test_cancel_stops_timers_and_is_final() -> None:
     state = started().state
     d = on_cancel(state, "prac-admin-1", later(5))
     assert_changed(state, d, Trigger.CANCELLED)
-    assert d.effects[0] == CancelTimers()
+    assert effects(d, CancelTimer) == [CancelTimer(0, 1, "ack")]
     again = on_cancel(d.state, "prac-admin-1", later(6))
     assert_unchanged(
         d.state, again, "illegal transition: cancelled is not allowed in status cancelled"
     )
-    assert on_ack_timeout(d.state, 0, later(60)).rejected == "stale timer"
+    assert on_ack_timeout(d.state, 0, later(60), page=1).rejected == "stale timer"
 
 
 # --- persistence ----------------------------------------------------------------------------
 
 
 def _states() -> list[DispatchState]:
-    first = started(urgency=Urgency.EMERGENCY)
+    first = started(urgency=Urgency.EMERGENCY, receipt_timeout=20)
     declined = ack(started(("dr-a", "dr-c")).state, "declined", "dr-c").state
+    at_desk = start_dispatch("dsp-2", "prac-2", Urgency.ROUTINE, plan(timeout=0.5), later(3))
     return [
         first.state,
         ack(first.state, "accepted", "dr-a", event_id="evt-acc").state,
-        start_dispatch("dsp-2", "prac-2", Urgency.ROUTINE, plan(timeout=0.5), later(3)).state,
+        at_desk.state,
         declined,
     ]
 
@@ -347,6 +362,20 @@ def test_state_json_round_trip(state: DispatchState) -> None:
     data = json.loads(json.dumps(state.to_dict()))
     assert DispatchState.from_dict(data) == state
     assert data["created_at"] == state.created_at.isoformat()
+
+
+def test_a_state_stored_before_pages_were_numbered_still_loads() -> None:
+    data = started().state.to_dict()
+    for name in ("page", "level_page", "targets", "page_targets", "ack_due_at", "desk_alerts"):
+        del data[name]
+    data["plan"]["steps"][-1]["timeout_seconds"] = None  # the desk had no timer then
+    old = DispatchState.from_dict(data)
+    assert (old.page, old.level_targets, old.plan.operator_step.timeout_seconds) == (
+        0,
+        ("dr-a",),
+        60.0,
+    )
+    assert paged_ids(on_ack_timeout(old, 0, later(60))) == ["dr-a"]  # re-paged by step
 
 
 def test_from_dict_refuses_naive_timestamps() -> None:
@@ -367,17 +396,18 @@ CLINICIANS = [f"dr-{n}" for n in range(8)]
     repeats=st.integers(0, 3),
     timeout=st.floats(0.1, 3600),
     stale=st.lists(st.integers(-2, 20), max_size=6),
+    desk_alerts=st.integers(1, 4),
 )
-def test_timer_firings_page_each_level_1_plus_repeats_and_end_at_the_operator(
-    levels: list[list[str]], repeats: int, timeout: float, stale: list[int]
+def test_timer_firings_page_each_level_1_plus_repeats_then_alert_the_desk_until_claimed(
+    levels: list[list[str]], repeats: int, timeout: float, stale: list[int], desk_alerts: int
 ) -> None:
     built = plan(*(tuple(level) for level in levels), timeout=timeout, repeats=repeats)
     d = start_dispatch("dsp-p", "prac-p", Urgency.URGENT, built, T0)
     all_effects = list(d.effects)
-    while d.state.status is not S.OPERATOR:
-        for step in stale:  # interleave stale firings: never any change
-            if step != d.state.step:
-                assert on_ack_timeout(d.state, step, later(1)) == Decision(
+    while d.state.desk_alerts < desk_alerts:
+        for page in stale:  # interleave stale firings: never any change
+            if page != d.state.page:
+                assert on_ack_timeout(d.state, d.state.step, later(1), page=page) == Decision(
                     d.state, (), "stale timer"
                 )
         d = fire(d)
@@ -385,11 +415,15 @@ def test_timer_firings_page_each_level_1_plus_repeats_and_end_at_the_operator(
     pages = Counter(
         (built.step(e.step).level, e.clinician_id) for e in all_effects if isinstance(e, PagePerson)
     )
-    expected = {(i, who): 1 + repeats for i, level in enumerate(levels) for who in level}
-    assert pages == expected
-    assert [e for e in all_effects if isinstance(e, NotifyOperatorDesk)] == [
-        NotifyOperatorDesk(DESK, "no acknowledgement" if levels else "nobody on call")
-    ]
-    assert d.state.version == len(built.steps)
-    for step in range(-1, len(built.steps) + 1):
-        assert on_ack_timeout(d.state, step, later(1)).state == d.state
+    first_level = {who: i for i, level in reversed(list(enumerate(levels))) for who in level}
+    expected = {(i, who): 1 + repeats for who, i in first_level.items()}
+    assert pages == expected  # nobody paged at two levels; the desk re-alerts page nobody
+    alerts = [e for e in all_effects if isinstance(e, NotifyOperatorDesk)]
+    assert [a.alert for a in alerts] == list(range(1, desk_alerts + 1))
+    assert alerts[0].reason == ("no acknowledgement" if levels else "nobody on call")
+    numbers = [e.page for e in all_effects if isinstance(e, PagePerson | NotifyOperatorDesk)]
+    assert sorted(set(numbers)) == list(range(1, d.state.page + 1))  # one number per page
+    claimed = ack(d.state, "accepted", Actor("op-1", DESK))
+    assert (claimed.state.status, claimed.state.accepted_by) == (S.ACCEPTED, "op-1")
+    pending = replace(d, state=claimed.state)  # the desk's re-alert timer fires anyway
+    assert fire(pending) == Decision(claimed.state, (), "stale timer")

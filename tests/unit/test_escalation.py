@@ -13,7 +13,7 @@ from tests.unit.dispatch_factories import DESK, chain, plan, policy
 
 # (level_name, attempt, targets, timeout_seconds) per step
 Row = tuple[str, int, tuple[str, ...], float | None]
-OP: Row = ("operator", 1, (DESK,), None)
+OP: Row = ("operator", 1, (DESK,), 60.0)  # the desk's re-alert interval
 
 BUILD_PLAN = [
     ("repeats-0", (("dr-a",), ("dr-b",)), 60, 0, [
@@ -100,9 +100,7 @@ def test_json_round_trip(built: EscalationPlan) -> None:
 
 
 def _step(index: int, level: int = 0, *, operator: bool = False) -> PlanStep:
-    return PlanStep(
-        index, level, "x", 1, ("dr-a",), None if operator else 60.0, is_operator=operator
-    )
+    return PlanStep(index, level, "x", 1, ("dr-a",), 60.0, is_operator=operator)
 
 
 INVALID_PLANS = [
@@ -121,10 +119,9 @@ def test_invalid_plans(steps: tuple[PlanStep, ...]) -> None:
 
 
 INVALID_STEPS = [
-    ("no-targets", {"targets": ()}),
-    ("operator-with-timeout", {"is_operator": True}),
-    ("clinician-without-timeout", {"timeout_seconds": None}),
+    ("desk-without-its-id", {"targets": (), "is_operator": True}),
     ("zero-timeout", {"timeout_seconds": 0.0}),
+    ("negative-read-grace", {"read_grace_seconds": -1.0}),
     ("attempt-zero", {"attempt": 0}),
 ]
 

@@ -8,107 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.domain.practice import EscalationPolicy, Practice, SimpleSchedule
-from engine.fakes import (
-    FakeClock,
-    MemoryAuditSink,
-    MemoryDeviceDirectory,
-    MemoryDispatchStore,
-    MemoryHeldStore,
-    MemoryPracticeDirectory,
-    MemoryPublisher,
-    MemoryTimerIndex,
-    RecordingPushGateway,
-)
 from engine.handlers.commands import handle_ack, handle_command
 from engine.handlers.intake import UnknownPracticeError, dispatch_id_for, handle_intake
-from engine.handlers.services import Services
-from engine.handlers.timers import scan_due_timers
-from engine.metrics import Metrics
-from engine.ports import Device
-from engine.schemas.acks import AckKind, Acknowledgement
+from engine.schemas.acks import AckKind
 from engine.schemas.intake import Caller, CallerType, CallReason, SmsMessage, Urgency, VoiceCall
-
-# Tuesday 2026-01-06 03:00 in New York (08:00 UTC): after hours.
-NIGHT = datetime(2026, 1, 6, 8, 0, tzinfo=UTC)
-
-
-class World:
-    def __init__(
-        self,
-        timeout_s: float = 60,
-        repeats: int = 1,
-        primary: tuple[str, ...] = ("dr-ash",),
-        backup: tuple[str, ...] = ("dr-birch",),
-        devices: tuple[str, ...] = ("dr-ash", "dr-birch"),
-    ) -> None:
-        self.clock = FakeClock(NIGHT)
-        self.timers = MemoryTimerIndex()
-        self.push = RecordingPushGateway()
-        self.publisher = MemoryPublisher()
-        self.audit = MemoryAuditSink()
-        policy = EscalationPolicy(ack_timeout_seconds=timeout_s, repeats=repeats)
-        practice = Practice.model_validate(
-            {
-                "practice_id": "p-1",
-                "name": "Test",
-                "timezone": "America/New_York",
-                "office_hours": {
-                    "weekly": {
-                        d: [{"start": "08:00", "end": "17:00"}]
-                        for d in ("mon", "tue", "wed", "thu", "fri")
-                    }
-                },
-                "escalation": {u: policy.model_dump() for u in ("emergency", "urgent", "routine")},
-                "schedule": SimpleSchedule(
-                    default_primary=list(primary), default_backup=list(backup)
-                ).model_dump(),
-                "operator_desk": "desk-9",
-            }
-        )
-        self.svc = Services(
-            clock=self.clock,
-            practices=MemoryPracticeDirectory({"p-1": practice}),
-            devices=MemoryDeviceDirectory(
-                {c: [Device(f"{c}-phone", c, "ios", "tok")] for c in devices}
-            ),
-            push=self.push,
-            dispatches=MemoryDispatchStore(self.timers),
-            held=MemoryHeldStore(self.timers),
-            timers=self.timers,
-            publisher=self.publisher,
-            audit=self.audit,
-            metrics=Metrics(),
-        )
-
-    async def tick(self, seconds: float) -> None:
-        """Move time on and run what the scanner and the command agent would."""
-        self.clock.advance(seconds)
-        before = len(self.publisher.published)
-        await scan_due_timers(self.svc)
-        for topic, _, command in list(self.publisher.published[before:]):
-            if topic == "dispatch.commands":
-                await handle_command(self.svc, command)
-
-    def paged(self) -> list[tuple[str, int, int]]:
-        return [(p.device.clinician_id, p.step, p.attempt) for p in self.push.sent]
-
-
-def call(practice_id: str = "p-1", event_id: uuid.UUID | None = None) -> VoiceCall:
-    return VoiceCall(
-        event_id=event_id or uuid.uuid4(),
-        practice_id=practice_id,
-        source_system="pbx",
-        received_at=NIGHT,
-        caller=Caller(type=CallerType.PATIENT),
-        reason=CallReason.SYMPTOMS,
-        operator_urgency=Urgency.URGENT,
-        call_id="c-1",
-    )
-
-
-def ack(dispatch_id: str, who: str, kind: AckKind) -> Acknowledgement:
-    return Acknowledgement(dispatch_id=dispatch_id, clinician_id=who, kind=kind, at=NIGHT)
+from tests.unit.handler_world import NIGHT, World, ack, call, claim
 
 
 async def test_urgent_call_pages_primary_then_repages_then_backup_then_operator() -> None:
@@ -122,8 +26,16 @@ async def test_urgent_call_pages_primary_then_repages_then_backup_then_operator(
     assert w.paged() == [("dr-ash", 0, 1), ("dr-ash", 1, 2), ("dr-birch", 2, 1), ("dr-birch", 3, 2)]
     await w.tick(61)
     alerts = w.publisher.on("operator.alerts")
-    assert len(alerts) == 1 and alerts[0].desk_id == "desk-9"
+    assert [(a.desk_id, a.alert, a.urgency) for a in alerts] == [("desk-9", 1, Urgency.URGENT)]
+    assert await w.timers.pending() == 1  # the desk's own acknowledgement timer
+    await w.tick(61)  # nobody at the desk claimed it: alerted again
+    assert [a.alert for a in w.publisher.on("operator.alerts")] == [1, 2]
+    dispatch_id = alerts[0].dispatch_id
+    await handle_ack(w.svc, claim(dispatch_id))
+    assert w.publisher.on("dispatch.state")[-1].to_status == "accepted"
     assert await w.timers.pending() == 0
+    await w.tick(120)
+    assert len(w.publisher.on("operator.alerts")) == 2
 
 
 async def test_accept_stops_escalation() -> None:

@@ -120,7 +120,7 @@ def _largest(urgency: str, truncated: bool) -> DevicePayload:
 def test_largest_payload_fits_apns(urgency: str, truncated: bool) -> None:
     """The real wire format (envelope + aps), as ApnsClient encodes it, within 4,096 bytes."""
     payload = _largest(urgency, truncated)
-    aps = build_payload(ios_payload(payload, urgency), urgency, critical=True)
+    aps = build_payload(ios_payload(payload, urgency, 99), urgency, critical=True)
     body = encode_payload(aps)  # raises PayloadTooLarge over MAX_PAYLOAD_BYTES
     assert len(body) <= MAX_PAYLOAD_BYTES == 4096
 
@@ -129,7 +129,7 @@ def test_largest_payload_fits_apns(urgency: str, truncated: bool) -> None:
 @pytest.mark.parametrize("urgency", [u.value for u in Urgency])
 def test_largest_payload_fits_fcm(urgency: str, truncated: bool) -> None:
     """The data map FcmClient holds against the limit, within 4,096 bytes."""
-    data = android_data(_largest(urgency, truncated), urgency)
+    data = android_data(_largest(urgency, truncated), urgency, 99)
     message = build_message("tok-1", data, ttl_s=300, urgency=urgency)
     assert data_size(message["message"]["data"]) <= MAX_DATA_BYTES == 4096
 

@@ -36,12 +36,14 @@ def content(dispatch_id: str = "d-1", **changes: str) -> PushContent:
     return PushContent(dispatch_id=dispatch_id, urgency=Urgency.URGENT, **{**SYNTHETIC, **changes})
 
 
-def body_for(phone: VirtualDevice, dispatch_id: str = "d-1", **changes: str) -> dict[str, Any]:
+def body_for(
+    phone: VirtualDevice, dispatch_id: str = "d-1", page: int = 1, **changes: str
+) -> dict[str, Any]:
     """What the provider delivers to ``phone`` for one page (as the gateway builds it)."""
     payload = build_device_payload(content(dispatch_id, **changes), phone.device)
     if phone.platform == "ios":
-        return ios_payload(payload, "urgent")
-    return dict(android_data(payload, "urgent"))
+        return ios_payload(payload, "urgent", page)
+    return dict(android_data(payload, "urgent", page))
 
 
 def apns_row(token: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -115,18 +117,19 @@ def test_foreign_payloads_are_skipped() -> None:
     assert [p.dispatch_id for p in opened] == ["d-2"]
 
 
-def test_new_bodies_skip_handled_and_repeated_dispatches() -> None:
+def test_new_bodies_skip_handled_and_repeated_pages_but_not_re_pages() -> None:
     phone = VirtualDevice("dr-ames", "phone-a", "ios")
-    bodies = [body_for(phone, d) for d in ("d-1", "d-2", "d-2", "d-3", "d-1")]
-    fresh = new_bodies("ios", [{"aps": {}}, *bodies], handled={"d-1"})
-    assert [b["nl"]["d"] for b in fresh] == ["d-2", "d-3"]
-    assert new_bodies("ios", bodies, handled={"d-1", "d-2", "d-3"}) == []
+    pages = [("d-1", 1), ("d-2", 1), ("d-2", 1), ("d-3", 1), ("d-1", 1), ("d-1", 2)]
+    bodies = [body_for(phone, d, page) for d, page in pages]
+    fresh = new_bodies("ios", [{"aps": {}}, *bodies], handled={"d-1#1"})
+    assert [(b["nl"]["d"], b["nl"]["p"]) for b in fresh] == [("d-2", 1), ("d-3", 1), ("d-1", 2)]
+    assert new_bodies("ios", bodies, handled={"d-1#1", "d-1#2", "d-2#1", "d-3#1"}) == []
 
 
 def test_handled_ids_survive_a_save_and_load(tmp_path: Path) -> None:
     phone = VirtualDevice("dr-ames", "phone-a", "android")
     bodies = [body_for(phone, "d-1"), body_for(phone, "d-2")]
-    phone.handled.add("d-1")
+    phone.handled.add("d-1#1")
     path = state_path(tmp_path, phone.device_id)
     phone.save(path)
     again = VirtualDevice.load(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -14,11 +15,11 @@ from engine.handlers.intake import handle_intake
 from engine.push.breaker import CircuitBreaker
 from engine.push.crypto import b64url_decode, b64url_encode
 from engine.push.envelope import android_data, ios_payload, parse_push
-from engine.push.payload import PushContent, build_device_payload
+from engine.push.payload import DevicePayload, PushContent, build_device_payload
 from engine.push.virtual_device import VirtualDevice
 from engine.schemas.devices import DeviceAction, DeviceRegistration
 from engine.schemas.intake import Caller, CallerType, CallReason, Patient, Urgency, VoiceCall
-from tests.unit.test_handlers import NIGHT, World
+from tests.unit.handler_world import NIGHT, World
 
 AT = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 
@@ -29,6 +30,13 @@ class Ticks:
 
     def __call__(self) -> float:
         return self.t
+
+
+def _body(platform: str, payload: DevicePayload) -> dict[str, Any]:
+    """The push as the gateway builds it (page 1)."""
+    if platform == "ios":
+        return ios_payload(payload, "urgent", 1)
+    return dict(android_data(payload, "urgent", 1))
 
 
 def test_breaker_opens_after_consecutive_failures_and_half_opens_after_cooldown() -> None:
@@ -75,7 +83,7 @@ def _content(message: str = "Synthetic fever 39.4C since noon") -> PushContent:
 def test_wire_format_round_trip_hides_phi_and_decrypts(platform: str) -> None:
     phone = VirtualDevice("dr-ash", "phone-1", platform)
     payload = build_device_payload(_content(), phone.device)
-    body = ios_payload(payload, "urgent") if platform == "ios" else android_data(payload, "urgent")
+    body = _body(platform, payload)
     assert "Test Patient Alpha" not in str(body) and "555" not in str(body)
     received = parse_push(platform, body)
     assert (received.dispatch_id, received.urgency, received.fetch) == ("d-1", "urgent", False)
@@ -90,7 +98,7 @@ def test_wire_format_round_trip_hides_phi_and_decrypts(platform: str) -> None:
 def test_wire_format_for_a_message_too_large_asks_the_app_to_fetch(platform: str) -> None:
     phone = VirtualDevice("dr-ash", "phone-1", platform)
     payload = build_device_payload(_content("x" * 5000), phone.device)
-    body = ios_payload(payload, "urgent") if platform == "ios" else android_data(payload, "urgent")
+    body = _body(platform, payload)
     received = parse_push(platform, body)
     assert received.fetch
     assert received.ciphertext_b64 is not None

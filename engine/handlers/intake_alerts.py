@@ -1,0 +1,145 @@
+"""Intake nobody could dispatch still reaches a human: every intake dead letter (an
+event that does not decode, names a practice we do not serve, reuses an event id, or
+failed in the engine) starts a desk-only dispatch.
+
+That dispatch is an ordinary one whose plan is the operator desk alone, so the desk
+is alerted and re-alerted on the same timer until an operator claims it, exactly like
+an escalation that ran out of clinicians. It goes to the practice's own desk when the
+practice can be read from the event, else to the deployment's default desk, with the
+urgency the message would have had when that can be told (never below urgent), the
+source offset of the rejected record, and no PHI.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.domain.dispatch import Decision, DispatchState, Resolver, desk_only_plan, start_dispatch
+from engine.domain.triage import triage
+from engine.handlers.dispatching import decide_and_apply
+from engine.handlers.services import Services
+from engine.schemas._base import IDENTIFIER_PATTERN, derived_event_id
+from engine.schemas.intake import Urgency
+
+__all__ = [
+    "UNKNOWN_PRACTICE",
+    "RejectedIntake",
+    "alert_desk_for_intake",
+    "desk_dispatch_id",
+    "rejected_intake",
+]
+
+log = logging.getLogger(__name__)
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+
+UNKNOWN_PRACTICE = "unknown"
+"""The practice id of a desk alert whose event names no readable practice."""
+
+
+@dataclass(frozen=True)
+class RejectedIntake:
+    """What is known of an intake record that could not be dispatched (ids and codes only)."""
+
+    reason: str  # a fixed phrase for the desk: "intake rejected", "engine error", ...
+    reason_code: str  # the dead letter's reason code
+    topic: str
+    partition: int | None
+    offset: int | None
+    practice_id: str | None = None
+    event_id: uuid.UUID | None = None
+    urgency: Urgency = Urgency.URGENT
+
+
+def desk_dispatch_id(rejected: RejectedIntake) -> str:
+    """``dl-<event id>``, or one derived from the record's place in the log; never the
+    ``d-<event id>`` of the dispatch a corrected replay of the same event will start."""
+    if rejected.event_id is not None:
+        return f"dl-{rejected.event_id}"
+    where = derived_event_id("dl", rejected.topic, rejected.partition, rejected.offset)
+    return f"dl-{where}"
+
+
+async def alert_desk_for_intake(svc: Services, rejected: RejectedIntake) -> str:
+    """Start (once) the desk-only dispatch for ``rejected``; returns its dispatch id."""
+    practice = await svc.practices.get(rejected.practice_id) if rejected.practice_id else None
+    desk = practice.operator_desk if practice is not None else svc.default_desk
+    dispatch_id = desk_dispatch_id(rejected)
+    urgency = max(rejected.urgency, Urgency.URGENT, key=lambda u: u.rank)
+    plan = desk_only_plan(desk, svc.desk_timeout_s)
+
+    def decide(
+        state: DispatchState | None, now: datetime, resolve: Resolver | None
+    ) -> Decision | None:
+        if state is not None:  # redelivered: re-run whatever the first try left undone
+            return Decision(state=state, effects=(), rejected="duplicate")
+        practice_id = rejected.practice_id or UNKNOWN_PRACTICE
+        return start_dispatch(dispatch_id, practice_id, urgency, plan, now, reason=rejected.reason)
+
+    source = {
+        "topic": rejected.topic,
+        "partition": rejected.partition,
+        "offset": rejected.offset,
+        "reason_code": rejected.reason_code,
+    }
+    meta: dict[str, object] = {"source": source}
+    if rejected.event_id is not None:
+        meta["intake_event_id"] = str(rejected.event_id)
+    await decide_and_apply(svc, dispatch_id, decide, meta=meta)
+    return dispatch_id
+
+
+async def rejected_intake(
+    svc: Services, event: Any, raw: bytes | None, reason: str, reason_code: str
+) -> RejectedIntake:
+    """What can be told of a rejected intake record: ids from the decoded ``event`` when
+    there is one, else read best-effort from the ``raw`` bytes; and its urgency."""
+    practice_id: str | None
+    if event is not None:
+        practice_id, event_id = str(event.practice_id), event.event_id
+        urgency = await _urgency_of(svc, event)
+    else:
+        practice_id, event_id, urgency = _peek(raw)
+    return RejectedIntake(reason, reason_code, "", None, None, practice_id, event_id, urgency)
+
+
+async def _urgency_of(svc: Services, event: Any) -> Urgency:
+    """The urgency triage gives the event, when its practice can still triage it; else
+    the operator's or caller's, never below urgent."""
+    try:
+        practice = await svc.practices.get(event.practice_id)
+        if practice is not None:
+            return triage(event, practice, svc.clock.now()).urgency
+    except Exception:  # the practice is what failed: fall back to the event's own hints
+        log.warning("triage failed for a rejected intake event; assuming urgent")
+    hints = (event.operator_urgency, event.caller_requested_urgency, Urgency.URGENT)
+    return max((u for u in hints if u is not None), key=lambda u: u.rank)
+
+
+def _peek(raw: bytes | None) -> tuple[str | None, uuid.UUID | None, Urgency]:
+    """``practice_id`` and ``event_id`` of undecodable bytes when they are valid ids, and
+    emergency when a urgency field says so; nothing else is read."""
+    try:
+        data = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError):
+        return None, None, Urgency.URGENT
+    if not isinstance(data, dict):
+        return None, None, Urgency.URGENT
+    practice = data.get("practice_id")
+    practice_id = practice if isinstance(practice, str) and _valid_id(practice) else None
+    try:
+        event_id: uuid.UUID | None = uuid.UUID(str(data.get("event_id")))
+    except ValueError:
+        event_id = None
+    said = (data.get("operator_urgency"), data.get("caller_requested_urgency"))
+    urgency = Urgency.EMERGENCY if Urgency.EMERGENCY.value in said else Urgency.URGENT
+    return practice_id, event_id, urgency
+
+
+def _valid_id(text: str) -> bool:
+    return len(text) <= 128 and _IDENTIFIER.fullmatch(text) is not None
