@@ -6,8 +6,9 @@ is mapped back to the line of the offending node. All problems are reported
 at once, e.g. ``demo.yaml:42: coverage_groups[0].layers[1].shift_length: must
 be at least 1``. Semantic checks: clinicians, groups and ids must resolve and
 be unique; ``replace`` overrides must not contradict; the operator desk may
-only be a policy's last level (it is appended anyway). Unquoted ``17:30``
-stays a string (YAML 1.1 would read the number 1050).
+only be a policy's last level (it is appended anyway); the escalation pace
+must be in order (:mod:`engine.domain.pace`). Unquoted ``17:30`` stays a string
+(YAML 1.1 would read the number 1050).
 """
 
 from __future__ import annotations
@@ -282,11 +283,9 @@ def _semantic(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     for urgency, policy in policies.items() if isinstance(policies, dict) else ():
         body = policy if isinstance(policy, dict) else {}
         levels = _dicts(body.get("levels"), ("escalation_policies", urgency, "levels"))
-        for n, (level_loc, level) in enumerate(levels):
+        for level_loc, level in levels:
             for loc, target in _dicts(level.get("targets"), (*level_loc, "targets")):
                 kind, group_id = target.get("kind"), target.get("group_id")
-                if kind == "operator" and n < len(levels) - 1:
-                    out.append((loc, "the operator desk may only be the last level"))
                 if kind == "clinician":
                     clinician((*loc, "clinician_id"), target.get("clinician_id"))
                 if kind in ("role", "group") and isinstance(group_id, str):

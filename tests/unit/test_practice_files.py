@@ -50,6 +50,10 @@ escalation_policies:
         ack_timeout_seconds: 60
 devices:
   - {device_id: a-phone, clinician_id: dr-a, platform: ios, push_token: t-a}
+escalation:
+  emergency: {ack_timeout_seconds: 30, repeats: 0}
+  urgent: {ack_timeout_seconds: 300, repeats: 1}
+  routine: {ack_timeout_seconds: 1800, repeats: 0}
 """
 
 
@@ -162,6 +166,22 @@ CASES = [
     (
         {29: "  - {device_id: a-phone, clinician_id: dr-x, platform: ios, push_token: t-a}"},
         "tiny.yaml:29: devices[0].clinician_id: 'dr-x' is not a clinician of this practice",
+    ),
+    (
+        {31: "  emergency: {ack_timeout_seconds: 400, repeats: 0}"},
+        "tiny.yaml:31: escalation.emergency.ack_timeout_seconds: waits 400 s for an "
+        "acknowledgement, longer than urgent (300 s)",
+    ),
+    (
+        {31: "  emergency: {ack_timeout_seconds: 50, repeats: 0}"},
+        "tiny.yaml:21: escalation_policies: emergency has no policy, so it pages urgent's "
+        "levels at escalation.emergency's pace, which waits 50 s",
+    ),
+    ({31: "  # no emergency"}, "tiny.yaml:30: escalation: must define every urgency"),
+    (
+        {26: "      - targets: [{kind: clinician, clinician_id: dr-b}, {kind: operator}]"},
+        "tiny.yaml:26: escalation_policies.urgent.levels[1].targets[0]: a level with the "
+        "operator desk pages only the desk",
     ),
     ({2: "practice_id: tiny"}, "tiny.yaml:2: practice_id: key appears twice"),
     ({13: "        shift_length: [1"}, "tiny.yaml:14: not valid YAML"),
