@@ -126,6 +126,10 @@ def _apply(s: Settings, change: DeviceRegistration, direct: bool, wait: float,
         outcome = _with_registry(s, lambda d, _: apply_device_change(d, change))
         if outcome == "unknown_device":
             raise click.ClickException(f"device {change.device_id!r} is not in the registry")
+        if outcome == "device_owned_elsewhere":
+            raise click.ClickException(
+                f"device {change.device_id!r} belongs to another clinician; nothing changed"
+            )
         return "directly in Redis"
     with _kafka_unavailable(), _producer(s) as producer:
         producer.send_device(change)

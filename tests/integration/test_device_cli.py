@@ -252,6 +252,19 @@ def test_list_shows_the_registry_view_without_secrets(
     assert "no devices" in cli(env, "list", "--clinician", unique("dr-nobody")).output
 
 
+def test_register_direct_of_a_device_id_another_clinician_holds_fails(
+    env: dict[str, str], stack_settings: Settings, prefix: str
+) -> None:
+    owner, other, phone = unique("dr-bay"), unique("dr-mallory"), unique("phone")
+    cli(env, "register", "--clinician", owner, "--device", phone, "--platform", "ios", "--direct")
+    before = stored(stack_settings, prefix, owner, phone)
+    out = cli(env, "register", "--clinician", other, "--device", phone, "--platform", "ios",
+              "--direct", code=1).output  # fmt: skip
+    assert f"device '{phone}' belongs to another clinician; nothing changed" in out
+    assert stored(stack_settings, prefix, owner, phone) == before
+    assert stored(stack_settings, prefix, other, phone) is None
+
+
 def test_rotate_token_direct_reactivates_and_updates_the_phone(
     env: dict[str, str], stack_settings: Settings, prefix: str
 ) -> None:
