@@ -105,9 +105,16 @@ class RedisDeviceDirectory:
         record = {} if raw is None else json.loads(raw)
         return None if record.get("active", True) else record.get(_REASON)
 
-    async def deactivated(self, clinician_id: str | None = None) -> list[DeactivatedDevice]:
+    async def deactivated(
+        self,
+        clinician_id: str | None = None,
+        reason_contains: str | None = None,
+        after: datetime | None = None,
+    ) -> list[DeactivatedDevice]:
         """Deactivated devices of one clinician, or of everyone (a key scan: an
-        administrative listing, not for the push path), by clinician and device id."""
+        administrative listing, not for the push path), by clinician and device id;
+        only those whose reason contains ``reason_contains`` and, with ``after``, only
+        those deactivated since then."""
         if clinician_id is not None:
             hashes = [self._keys.devices(clinician_id)]
         else:
@@ -117,12 +124,14 @@ class RedisDeviceDirectory:
         for key in hashes:
             for raw in await self._redis.hvals(key):
                 record = json.loads(raw)
-                if not record.get("active", True):
-                    at = record.get(_AT)
-                    when = datetime.fromisoformat(at) if isinstance(at, str) else None
-                    found.append(
-                        DeactivatedDevice(_device(record), record.get(_REASON) or "", when)
-                    )
+                at, reason = record.get(_AT), record.get(_REASON) or ""
+                when = datetime.fromisoformat(at) if isinstance(at, str) else None
+                if (
+                    not record.get("active", True)
+                    and (reason_contains is None or reason_contains in reason)
+                    and (after is None or (when is not None and when >= after))
+                ):
+                    found.append(DeactivatedDevice(_device(record), reason, when))
         return sorted(found, key=lambda d: (d.device.clinician_id, d.device.device_id))
 
     async def devices_for(self, clinician_ids: list[str]) -> dict[str, list[Device]]:
