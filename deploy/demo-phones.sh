@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Give every clinician of the demo practices a virtual phone: fresh RFC 8291 keys,
 # registered in the device registry (the private half stays in the state dir, as it
-# would stay on a phone). Replaces the key-less placeholder devices of the YAML files.
+# would stay on a phone). Practice files carry no devices: phones register themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NL=.venv/bin/nightline
@@ -16,4 +16,7 @@ dr-okafor okafor-iphone ios
 dr-lindqvist lindqvist-pixel android
 dr-brandt brandt-iphone ios
 dr-castellanos castellanos-iphone ios
+dr-abernathy abernathy-pixel android
+np-ruiz ruiz-iphone ios
+np-haddad haddad-pixel android
 PHONES

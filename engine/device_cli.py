@@ -5,17 +5,19 @@ dispatch ids it has handled) in ``<state_dir>/devices/<device_id>.json``, mode 0
 Registry changes go the way the app's go: a DeviceRegistration on the ``devices``
 topic, applied by a worker (the command waits until Redis shows it); ``--direct``
 applies the same change to Redis itself, for setups without a worker. ``inbox`` and
-``listen`` read what the fake APNs / FCM received for the phone's token.
+``listen`` read what the fake APNs / FCM received for the phone's token. ``reactivate``
+is for operators: it pushes to phones again that a provider's answers deactivated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -126,6 +128,10 @@ def _apply(s: Settings, change: DeviceRegistration, direct: bool, wait: float,
         outcome = _with_registry(s, lambda d, _: apply_device_change(d, change))
         if outcome == "unknown_device":
             raise click.ClickException(f"device {change.device_id!r} is not in the registry")
+        if outcome == "device_owned_elsewhere":
+            raise click.ClickException(
+                f"device {change.device_id!r} belongs to another clinician; nothing changed"
+            )
         return "directly in Redis"
     with _kafka_unavailable(), _producer(s) as producer:
         producer.send_device(change)
@@ -289,6 +295,58 @@ def list_devices(clinician: str) -> None:
         return
     click.echo("DEVICE\tPLATFORM\tACTIVE\tAPP\tLAST_SEEN\tDEACTIVATED_REASON")
     click.echo("\n".join(lines))
+
+
+_AGE = re.compile(r"^(\d+)([smhd])$")
+
+
+def _age(ctx: click.Context, param: click.Parameter, value: str | None) -> timedelta | None:
+    match = _AGE.match(value) if value is not None else None
+    if value is not None and match is None:
+        raise click.BadParameter("use a number and s, m, h or d: 30m, 2h, 1d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+    return None if match is None else timedelta(**{unit[match[2]]: int(match[1])})
+
+
+@device.command("reactivate")
+@click.option("--clinician", callback=_identifier, help="Whose device; with --all, only theirs.")
+@click.option("--device", "device_id", callback=_identifier, help="The one device to reactivate.")
+@click.option("--all", "every", is_flag=True, help="Every deactivated device that matches.")
+@click.option("--reason-contains", help="Only reasons containing this, e.g. BadDeviceToken.")
+@click.option("--since", callback=_age, help="Only devices deactivated within this: 30m, 2h, 1d.")
+@click.option("--yes", is_flag=True, help="With --all: reactivate them (else only list them).")
+def reactivate(clinician: str | None, device_id: str | None, every: bool,
+               reason_contains: str | None, since: timedelta | None,
+               yes: bool) -> None:  # fmt: skip
+    """Push to deactivated phones again, after fixing an APNs / FCM setting.
+
+    A provider's configuration error (wrong environment, topic or project) can look
+    like dead tokens. One phone: --clinician C --device D. Many: --all with filters,
+    which lists what it would reactivate until --yes is given. A token that really is
+    dead is deactivated again by its next push.
+    """
+    if every == (device_id is not None) or (device_id is not None and clinician is None):
+        raise click.UsageError("give --clinician and --device, or --all")
+    s = load_settings()
+    if device_id is not None and clinician is not None:
+        if not _with_registry(s, lambda d, _: d.reactivate(clinician, device_id)):
+            raise click.ClickException(f"{clinician} has no device {device_id!r}")
+        click.echo(f"reactivated {device_id} of {clinician}")
+        return
+    after = None if since is None else _now() - since
+    found = _with_registry(s, lambda d, _: d.deactivated(clinician, reason_contains, after))
+    for d in found:
+        at = d.at.isoformat(timespec="seconds") if d.at else "-"
+        click.echo(f"{d.device.clinician_id}\t{d.device.device_id}\t{at}\t{d.reason or '-'}")
+    if not yes:
+        click.echo(f"dry run: {len(found)} device(s) would be reactivated; add --yes to do it")
+        return
+
+    async def apply(registry: Registry, _: Any) -> int:
+        return sum([await registry.reactivate(d.device.clinician_id, d.device.device_id)
+                    for d in found])  # fmt: skip
+
+    click.echo(f"reactivated {_with_registry(s, apply)} device(s)")
 
 
 # --- the phone's screen ----------------------------------------------------------------

@@ -13,7 +13,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from engine.domain.practice import Practice
-from engine.ports import Device, DueTimer, PushRequest, PushResult, StoredDispatch
+from engine.ports import (
+    Device,
+    DeviceOwnedElsewhere,
+    DueTimer,
+    PushRequest,
+    PushResult,
+    StoredDispatch,
+)
 from engine.push.payload import PushContent
 
 __all__ = [
@@ -84,20 +91,28 @@ class MemoryPracticeDirectory:
 
 @dataclass
 class MemoryDeviceDirectory:
+    """The device registry in memory, with the Redis registry's owner rule: a device id
+    belongs to the clinician who registered it until that clinician removes it."""
+
     devices: dict[str, list[Device]] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)  # device id -> clinician id
 
     async def devices_for(self, clinician_ids: list[str]) -> dict[str, list[Device]]:
         return {c: [d for d in self.devices.get(c, []) if d.active] for c in clinician_ids}
 
     async def register(self, device: Device) -> None:
-        await self.remove(device.clinician_id, device.device_id)
+        self._check_owner(device.clinician_id, device.device_id)
+        self._drop(device.clinician_id, device.device_id)
         self.devices.setdefault(device.clinician_id, []).append(device)
+        self.owners[device.device_id] = device.clinician_id
 
     async def remove(self, clinician_id: str, device_id: str) -> None:
-        kept = [d for d in self.devices.get(clinician_id, []) if d.device_id != device_id]
-        self.devices[clinician_id] = kept
+        self._check_owner(clinician_id, device_id)
+        self._drop(clinician_id, device_id)
+        self.owners.pop(device_id, None)
 
     async def rotate_token(self, clinician_id: str, device_id: str, new_token: str) -> bool:
+        self._check_owner(clinician_id, device_id)
         return self._change(clinician_id, device_id, push_token=new_token, active=True)
 
     async def deactivate(self, clinician_id: str, device_id: str, reason: str) -> bool:
@@ -106,7 +121,17 @@ class MemoryDeviceDirectory:
     async def touch(self, clinician_id: str, device_id: str, at: datetime) -> bool:
         return self._change(clinician_id, device_id, last_seen=at.isoformat())
 
+    def _check_owner(self, clinician_id: str, device_id: str) -> None:
+        if self.owners.get(device_id, clinician_id) != clinician_id:
+            raise DeviceOwnedElsewhere(clinician_id, device_id)
+
+    def _drop(self, clinician_id: str, device_id: str) -> None:
+        kept = [d for d in self.devices.get(clinician_id, []) if d.device_id != device_id]
+        self.devices[clinician_id] = kept
+
     def _change(self, clinician_id: str, device_id: str, **changes: Any) -> bool:
+        if self.owners.get(device_id, clinician_id) != clinician_id:
+            return False
         devices = self.devices.get(clinician_id, [])
         for i, device in enumerate(devices):
             if device.device_id == device_id:

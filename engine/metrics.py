@@ -75,9 +75,24 @@ class Metrics:
         )
         self.push_outcomes = Counter(
             "nightline_push_provider_outcomes_total",
-            "Push sends by provider (apns, fcm) and outcome (ok, device_gone, retryable, "
-            "refused, rejected, deadline, circuit_open, not_configured).",
+            "Push sends by provider (apns, fcm) and outcome (ok, device_gone, config_error, "
+            "retryable, refused, rejected, deadline, circuit_open, not_configured).",
             ["provider", "outcome"],
+            registry=r,
+        )
+        self.push_config_errors = Counter(
+            "nightline_push_config_errors_total",
+            "Pushes a provider refused for a configuration error (wrong topic, key, "
+            "environment or project), by provider and the provider's reason; no device is "
+            "deactivated for them.",
+            ["provider", "reason"],
+            registry=r,
+        )
+        self.push_deactivations_withheld = Counter(
+            "nightline_push_deactivations_withheld_total",
+            "'Device gone' answers that did not deactivate a device because they came in a "
+            "burst (a configuration error, not uninstalls), by provider.",
+            ["provider"],
             registry=r,
         )
         self.illegal_transitions = Counter(

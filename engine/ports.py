@@ -24,6 +24,7 @@ __all__ = [
     "ContentVault",
     "Device",
     "DeviceDirectory",
+    "DeviceOwnedElsewhere",
     "DeviceRegistry",
     "DispatchStore",
     "DueTimer",
@@ -60,6 +61,18 @@ class Device:
     last_seen: str = ""  # ISO 8601 time the app last checked in
 
 
+class DeviceOwnedElsewhere(Exception):
+    """A change to a device id that another clinician owns; nothing was changed.
+
+    A device belongs to the clinician who registered it until that clinician removes
+    it, so one clinician's app cannot take over or retire another clinician's phone.
+    """
+
+    def __init__(self, clinician_id: str, device_id: str) -> None:
+        super().__init__(f"device {device_id} does not belong to clinician {clinician_id}")
+        self.clinician_id, self.device_id = clinician_id, device_id
+
+
 @dataclass(frozen=True)
 class PushRequest:
     """One push to one device. Carries no PHI: the app fetches or decrypts the details."""
@@ -89,11 +102,17 @@ class DeviceDirectory(Protocol):
 
 
 class DeviceRegistry(Protocol):
-    """Changes to clinicians' devices (from the ``devices`` topic)."""
+    """Changes to clinicians' devices (from the ``devices`` topic).
+
+    ``register``, ``rotate_token`` and ``remove`` raise :class:`DeviceOwnedElsewhere`
+    for a device id another clinician owns; ``remove`` frees the id.
+    """
 
     async def register(self, device: Device) -> None: ...
 
-    async def rotate_token(self, clinician_id: str, device_id: str, new_token: str) -> bool: ...
+    async def rotate_token(self, clinician_id: str, device_id: str, new_token: str) -> bool:
+        """False when the clinician has no such device."""
+        ...
 
     async def remove(self, clinician_id: str, device_id: str) -> None: ...
 

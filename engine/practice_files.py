@@ -1,4 +1,4 @@
-"""Load a practice definition (YAML or JSON) with its clinicians' devices.
+"""Load a practice definition (YAML or JSON).
 
 Errors carry line numbers: the file is composed with PyYAML, which keeps each
 node's position, and every pydantic error location and every semantic check
@@ -6,8 +6,13 @@ is mapped back to the line of the offending node. All problems are reported
 at once, e.g. ``demo.yaml:42: coverage_groups[0].layers[1].shift_length: must
 be at least 1``. Semantic checks: clinicians, groups and ids must resolve and
 be unique; ``replace`` overrides must not contradict; the operator desk may
-only be a policy's last level (it is appended anyway). Unquoted ``17:30``
-stays a string (YAML 1.1 would read the number 1050).
+only be a policy's last level (it is appended anyway); the escalation pace
+must be in order (:mod:`engine.domain.pace`). Unquoted ``17:30`` stays a string
+(YAML 1.1 would read the number 1050).
+
+Devices are not part of a practice: a clinician's phone registers itself (the
+``devices`` topic, or ``nightline device register``), so a file cannot hand one
+clinician's phone to another. A ``devices`` section is an error that says so.
 """
 
 from __future__ import annotations
@@ -19,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from engine.domain.practice import Practice
-from engine.ports import Device
 from engine.schemas._base import IDENTIFIER_PATTERN, AwareDatetime
 
 __all__ = [
@@ -38,20 +42,17 @@ __all__ = [
 Loc = tuple[str | int, ...]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _INSTANT: TypeAdapter[Any] = TypeAdapter(AwareDatetime)
-
-
-class _DeviceEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    device_id: str = Field(min_length=1)
-    clinician_id: str = Field(min_length=1)
-    platform: str = Field(pattern=r"^(ios|android)$")
-    push_token: str = Field(min_length=1)
+_DEVICES_MOVED = (
+    "devices are not part of a practice file: each phone registers itself through the "
+    "app (the devices topic) or `nightline device register`; remove this section"
+)
 
 
 class PracticeFile(BaseModel):
+    """What a practice file holds: the practice."""
+
     model_config = ConfigDict(extra="forbid")
     practice: Practice
-    devices: list[Device]
 
 
 @dataclass(frozen=True)
@@ -124,25 +125,18 @@ def load_practice_text(text: str, source: str = "<practice>") -> PracticeFile:
         raise PracticeFileError([Issue(source, 1, "", "expected a mapping at the top level")])
     issues = _duplicate_keys(source, root)
     found: list[tuple[Loc, str]] = []
-    rows = data.pop("devices", None) or []
-    if not isinstance(rows, list):
-        found.append((("devices",), "must be a list"))
-        rows = []
+    if "devices" in data:
+        del data["devices"]
+        found.append((("devices",), _DEVICES_MOVED))
     practice = _validate(Practice, data, (), found)
-    entries = [
-        e
-        for i, row in enumerate(rows)
-        if (e := _validate(_DeviceEntry, row, ("devices", i), found))
-    ]
-    found += _semantic({**data, "devices": rows})
+    found += _semantic(data)
     issues += [_issue(source, root, loc, message) for loc, message in found]
     if issues:
         raise PracticeFileError(
             sorted(set(issues), key=lambda i: (i.line or 0, i.where, i.message))
         )
     assert isinstance(practice, Practice)
-    devices = [Device(**e.model_dump()) for e in entries if isinstance(e, _DeviceEntry)]
-    return PracticeFile(practice=practice, devices=devices)
+    return PracticeFile(practice=practice)
 
 
 def check_practice(practice: Practice) -> list[str]:
@@ -282,11 +276,9 @@ def _semantic(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     for urgency, policy in policies.items() if isinstance(policies, dict) else ():
         body = policy if isinstance(policy, dict) else {}
         levels = _dicts(body.get("levels"), ("escalation_policies", urgency, "levels"))
-        for n, (level_loc, level) in enumerate(levels):
+        for level_loc, level in levels:
             for loc, target in _dicts(level.get("targets"), (*level_loc, "targets")):
                 kind, group_id = target.get("kind"), target.get("group_id")
-                if kind == "operator" and n < len(levels) - 1:
-                    out.append((loc, "the operator desk may only be the last level"))
                 if kind == "clinician":
                     clinician((*loc, "clinician_id"), target.get("clinician_id"))
                 if kind in ("role", "group") and isinstance(group_id, str):
@@ -294,28 +286,7 @@ def _semantic(data: dict[str, Any]) -> list[tuple[Loc, str]]:
                         out.append(((*loc, "group_id"), f"unknown group {group_id!r}"))
                 elif kind in ("role", "group") and not group_ids:
                     out.append((loc, "no coverage groups to page"))
-    devices = _dicts(data.get("devices"), ("devices",))
-    _ids(devices, "device_id", out)
-    # a device receives this practice's patients: its owner must be one of its clinicians
-    owners = clinicians or _scheduled_people(data.get("schedule"))
-    for loc, device in devices:
-        owner = device.get("clinician_id")
-        if isinstance(owner, str) and owner not in owners:
-            out.append(((*loc, "clinician_id"), f"{owner!r} is not a clinician of this practice"))
     return out
-
-
-def _scheduled_people(schedule: Any) -> set[str]:
-    """Everyone a flat schedule (no ``clinicians`` list) names, by default or in a shift."""
-    body = schedule if isinstance(schedule, dict) else {}
-    rows = [body, *(s for s in body.get("shifts") or [] if isinstance(s, dict))]
-    names = (
-        who
-        for row in rows
-        for key in ("default_primary", "default_backup", "primary", "backup")
-        for who in (row.get(key) or [])
-    )
-    return {who for who in names if isinstance(who, str)}
 
 
 def _contradictions(overrides: list[tuple[Loc, dict[str, Any]]]) -> list[tuple[Loc, str]]:

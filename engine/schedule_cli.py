@@ -9,7 +9,7 @@ practice's local time too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +20,6 @@ import click
 from engine.adapters.practice_store import PracticeStore
 from engine.domain.practice import Practice
 from engine.domain.schedule import CoverageGroup, CoverageRole
-from engine.ports import Device
 from engine.practice_files import PracticeFile, PracticeFileError, check_practice
 from engine.practice_files import load_practice_file as _load_file
 from engine.schemas.intake import Urgency
@@ -142,13 +141,13 @@ def _local(at: datetime, zone: ZoneInfo) -> str:
 @click.option("--actor", default="cli", show_default=True, help="Who makes the change.")
 def load(path: Path, actor: str) -> None:
     """Validate a practice file, store it as a new revision and publish it."""
-    loaded = _read_file(path)
-    revision, summary = _put(loaded.practice, actor, loaded.devices)
-    click.echo(f"{loaded.practice.practice_id} revision {revision}: {summary}")
+    practice = _read_file(path).practice
+    revision, summary = _put(practice, actor)
+    click.echo(f"{practice.practice_id} revision {revision}: {summary}")
 
 
-def _put(practice: Practice, actor: str, devices: Sequence[Device] = ()) -> tuple[int, str]:
-    """Store and publish a practice (and devices); its revision and change summary."""
+def _put(practice: Practice, actor: str) -> tuple[int, str]:
+    """Store and publish a practice; its revision and change summary."""
     from pydantic import ValidationError
 
     from engine.adapters.practice_store import PublishError
@@ -160,7 +159,6 @@ def _put(practice: Practice, actor: str, devices: Sequence[Device] = ()) -> tupl
             raise click.ClickException(str(exc)) from exc
         except ValidationError as exc:
             raise click.BadParameter(f"{actor!r} is not an id", param_hint="--actor") from exc
-        store.register_devices(devices)
         return revision, store.history(practice.practice_id)[-1].summary
 
 

@@ -149,6 +149,30 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest one push may take with its retries before it counts as failed.",
     )
+    push_gone_burst: int = Field(
+        default=5,
+        ge=0,
+        description="Deactivation pauses when one provider answers 'device gone' (APNs 410 / "
+        "BadDeviceToken, FCM UNREGISTERED) more often than this within "
+        "NIGHTLINE_PUSH_GONE_WINDOW_S, for more than NIGHTLINE_PUSH_GONE_FRACTION of its "
+        "answers: phones do not uninstall at once, a sandbox / production mix-up looks so.",
+    )
+    push_gone_fraction: float = Field(
+        default=0.5,
+        ge=0,
+        lt=1,
+        description="Share of a provider's answers in the window that must be 'device gone' "
+        "to pause deactivation (with more than NIGHTLINE_PUSH_GONE_BURST of them).",
+    )
+    push_gone_window_s: float = Field(
+        default=60.0, gt=0, description="The window in which 'device gone' answers are counted."
+    )
+    push_gone_pause_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="How long deactivation stays paused after the last answer of a burst; "
+        "paused devices stay active (their pages fail and escalate).",
+    )
     push_wait_s: float = Field(
         default=1.0,
         gt=0,

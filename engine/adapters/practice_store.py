@@ -14,7 +14,7 @@ commands, not in the worker's event loop.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,7 +25,6 @@ from redis.exceptions import WatchError
 
 from engine.adapters.redis_keys import Keys
 from engine.domain.practice import Practice
-from engine.ports import Device
 from engine.schemas._base import Identifier
 from engine.schemas.audit import AuditEvent
 from engine.schemas.codec import encode
@@ -169,15 +168,6 @@ class PracticeStore:
             detail=f"revision {entry.revision}: {entry.summary}"[:300],
         )
         self._publisher.send_raw("audit", practice.practice_id, encode(audit))
-
-    def register_devices(self, devices: Iterable[Device]) -> int:
-        """Store clinicians' devices (one hash per clinician); return how many."""
-        rows = list(devices)
-        with self._redis.pipeline(transaction=False) as pipe:
-            for d in rows:
-                pipe.hset(self._keys.devices(d.clinician_id), d.device_id, json.dumps(asdict(d)))
-            pipe.execute()
-        return len(rows)
 
 
 def _previous(raw: bytes | None) -> tuple[Practice | None, int]:

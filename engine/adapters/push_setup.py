@@ -25,6 +25,7 @@ from engine.push.fcm import FcmClient
 from engine.push.fcm_auth import AccessTokenProvider, ServiceAccount
 from engine.push.gateway import ProviderPushGateway
 from engine.push.message_vault import MessageVault
+from engine.push.misconfiguration import DeactivationGuard
 from engine.settings import Settings
 from engine.stack.push_fakes import provider_settings
 
@@ -74,8 +75,16 @@ def build_push(
         fcm,
         on_rejected=dead_letter,
         observe=lambda provider, outcome: metrics.push_outcomes.labels(provider, outcome).inc(),
+        observe_config_error=lambda p, reason: metrics.push_config_errors.labels(p, reason).inc(),
+        observe_withheld=lambda p, _: metrics.push_deactivations_withheld.labels(p).inc(),
         ttl_s=settings.push_ttl_s,
         deadline_s=settings.push_deadline_s,
+        guard=DeactivationGuard(
+            burst=settings.push_gone_burst,
+            fraction=settings.push_gone_fraction,
+            window_s=settings.push_gone_window_s,
+            pause_s=settings.push_gone_pause_s,
+        ),
     )
     return gateway, vault
 

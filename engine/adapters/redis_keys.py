@@ -46,7 +46,13 @@ class Keys:
         return f"{self.prefix}:practice-revisions:{practice_id}"
 
     def devices(self, clinician_id: str) -> str:
+        """Hash: device id -> the device's JSON record, for one clinician."""
         return f"{self.prefix}:devices:{clinician_id}"
+
+    @property
+    def device_owners(self) -> str:
+        """Hash: device id -> the clinician who owns it (one owner per device id)."""
+        return f"{self.prefix}:device-owners"
 
     @property
     def recorded_pushes(self) -> str:

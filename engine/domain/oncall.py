@@ -171,7 +171,7 @@ def policy_levels(
 ) -> FrozenPolicy:
     """The escalation policy for ``urgency`` as level specs, the desk last, with its read
     grace. Independent of the instant: nobody is resolved here."""
-    found = _policy_for(practice, urgency)
+    found = practice.schedule_policy_for(urgency)
     if practice.coverage_groups and found is not None:
         policy, own_pace = found
         # an unknown group on an event must not strand an urgent message: default group
@@ -228,20 +228,6 @@ def resolve_chain(
 
 def _known_group(practice: Practice, group_id: str | None) -> bool:
     return any(g.group_id == group_id for g in practice.coverage_groups)
-
-
-def _policy_for(practice: Practice, urgency: Urgency) -> tuple[SchedulePolicy, bool] | None:
-    """The urgency's policy, else the nearest higher urgency's, else the nearest lower
-    one's; with whether its pace (timeouts, repeats) may be used. A policy borrowed from
-    a lower urgency lends only its targets: an emergency must not wait out a routine
-    level's timeout, so the urgency's own practice default applies instead."""
-    policies = practice.escalation_policies
-    for candidate in sorted(
-        Urgency, key=lambda u: (u.rank < urgency.rank, abs(u.rank - urgency.rank))
-    ):
-        if candidate in policies:
-            return policies[candidate], candidate.rank >= urgency.rank
-    return None
 
 
 def _policy_specs(

@@ -2,7 +2,9 @@
 on-call schedule and escalation policies.
 
 This is plain data (pydantic models, validated on load). Issue 3 replaces the
-simple schedule with layered rotations; the rest stays.
+simple schedule with layered rotations; the rest stays. Validation also keeps the
+escalation pace in order (:mod:`engine.domain.pace`): no urgency ever waits longer
+than a less urgent one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from engine.domain.pace import lender, pace_problems
+from engine.domain.problems import raise_problems
 from engine.domain.schedule import Clinician, CoverageGroup, SchedulePolicy
 from engine.domain.weekdays import Weekday
 from engine.schemas._base import AwareDatetime, Identifier
@@ -175,14 +179,22 @@ class Practice(_Config):
     timezone: str = Field(description="IANA time zone, e.g. America/New_York.")
     office_hours: OfficeHours = Field(default_factory=OfficeHours)
     triage: TriageRules = Field(default_factory=TriageRules)
-    escalation: dict[Urgency, EscalationPolicy] = Field(default_factory=_default_policies)
+    escalation: dict[Urgency, EscalationPolicy] = Field(
+        default_factory=_default_policies,
+        description="Practice-wide acknowledgement timeout and re-pages for every urgency "
+        "(all three, or none for the defaults); a more urgent one may not be slower.",
+    )
     schedule: SimpleSchedule = Field(default_factory=SimpleSchedule)
     clinicians: list[Clinician] = Field(default_factory=list)
     coverage_groups: list[CoverageGroup] = Field(default_factory=list)
     default_group: Identifier | None = Field(
         default=None, description="Group paged when an event names none (default: the first)."
     )
-    escalation_policies: dict[Urgency, SchedulePolicy] = Field(default_factory=dict)
+    escalation_policies: dict[Urgency, SchedulePolicy] = Field(
+        default_factory=dict,
+        description="Levels per urgency. An urgency without one borrows the nearest more "
+        "urgent one's, else a less urgent one's levels at its own escalation pace.",
+    )
     operator_desk: Identifier = Field(
         default="operator-desk", description="The answering service's human fallback."
     )
@@ -197,15 +209,39 @@ class Practice(_Config):
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
+    @model_validator(mode="after")
+    def _pace_in_order(self) -> Practice:
+        raise_problems("Practice", pace_problems(self.escalation, self.escalation_policies))
+        return self
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def policy_for(self, urgency: Urgency) -> EscalationPolicy:
-        """The escalation policy for an urgency, falling back to the strictest defined."""
+        """The practice-wide pace for an urgency.
+
+        Validation makes ``escalation`` define every urgency. A practice built without
+        validation (``model_construct``, ``model_copy``) may lack one: then the fastest
+        of its policies and the urgency's built-in default applies, never a slower pace.
+        """
         if urgency in self.escalation:
             return self.escalation[urgency]
-        return min(self.escalation.values(), key=lambda p: p.ack_timeout_seconds)
+        candidates = [*self.escalation.values(), _default_policies()[urgency]]
+        return min(candidates, key=lambda p: (p.ack_timeout_seconds, p.repeats))
+
+    def schedule_policy_for(self, urgency: Urgency) -> tuple[SchedulePolicy, bool] | None:
+        """The schedule policy an urgency pages with, and whether its pace applies.
+
+        Its own, else the nearest more urgent urgency's (levels and pace), else the
+        nearest less urgent one's levels only (False: the urgency's own
+        :meth:`policy_for` pace applies); None without ``escalation_policies``. The
+        pace rule (:mod:`engine.domain.pace`) is checked against exactly this.
+        """
+        source = lender(self.escalation_policies, urgency)
+        if source is None:
+            return None
+        return self.escalation_policies[source], source.rank >= urgency.rank
 
     def local(self, instant: datetime) -> datetime:
         return instant.astimezone(self.zone)

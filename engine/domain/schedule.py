@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.domain.problems import Problem, raise_problems
 from engine.domain.weekdays import Weekday
 from engine.schemas._base import AwareDatetime, Identifier
 
@@ -195,3 +196,23 @@ class SchedulePolicy(_Model):
         description="How long a clinician's read pauses re-paging of that page (default: 0, "
         "or one ack timeout under stop_on: read). The escalation resumes after it.",
     )
+
+    @model_validator(mode="after")
+    def _desk_last_and_alone(self) -> SchedulePolicy:
+        # the chain stops at the first level naming the desk (and appends the desk
+        # anyway): a desk level before others, or clinicians beside the desk, would
+        # silently never be paged
+        problems: list[Problem] = []
+        last = len(self.levels) - 1
+        for n, level in enumerate(self.levels):
+            kinds = [target.kind for target in level.targets]
+            if "operator" not in kinds:
+                continue
+            for i, kind in enumerate(kinds):
+                where = ("levels", n, "targets", i)
+                if kind == "operator" and n < last:
+                    problems.append((where, "the operator desk may only be the last level"))
+                elif kind != "operator":
+                    problems.append((where, "a level with the operator desk pages only the desk"))
+        raise_problems("SchedulePolicy", problems)
+        return self

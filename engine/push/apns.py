@@ -14,8 +14,12 @@ Extension on the phone decrypts or fetches the details.
 Outcomes (:class:`ApnsResult`):
 
 * 200 -> ok;
-* 410 (Unregistered, ExpiredToken), 400 BadDeviceToken / DeviceTokenNotForTopic ->
-  ``device_gone=True``, no retry;
+* 410 (Unregistered, ExpiredToken) and 400 BadDeviceToken -> ``device_gone=True``,
+  no retry (the gateway decides whether to deactivate: a sandbox token sent to
+  production is a BadDeviceToken too);
+* the reasons of :data:`CONFIG_ERRORS` (wrong topic, key or environment) ->
+  ``config_error=True``, no retry: every push would fail alike, so no device is
+  to blame;
 * 403 ExpiredProviderToken -> the shared token is invalidated and the push is
   sent once more at once;
 * 429, 5xx, timeouts and broken connections -> retried with backoff that honours
@@ -42,10 +46,28 @@ from engine.push.h2_transport import H2Transport, TransportError
 from engine.push.payload import alert_text_for
 from engine.push.retry import RetryPolicy, is_retryable_status, parse_retry_after, with_retries
 
-__all__ = ["MAX_PAYLOAD_BYTES", "ApnsClient", "ApnsResult", "PayloadTooLarge", "build_payload"]
+__all__ = [
+    "CONFIG_ERRORS",
+    "MAX_PAYLOAD_BYTES",
+    "ApnsClient",
+    "ApnsResult",
+    "PayloadTooLarge",
+    "build_payload",
+]
 
 MAX_PAYLOAD_BYTES = 4096
-GONE_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})  # with 400; any 410
+_TOPIC_HINT = "check NIGHTLINE_APNS_TOPIC, the app's bundle id"
+_KEY_HINT = "check NIGHTLINE_APNS_KEY_FILE, _KEY_ID and _TEAM_ID"
+CONFIG_ERRORS: dict[str, str] = {  # APNs reason -> what to check (a closed label set)
+    "DeviceTokenNotForTopic": _TOPIC_HINT,
+    "BadTopic": _TOPIC_HINT,
+    "TopicDisallowed": _TOPIC_HINT,
+    "MissingTopic": _TOPIC_HINT,
+    "BadEnvironmentKeyInToken": "the key is not for this environment: check NIGHTLINE_APNS_URL "
+    "(sandbox or production) and the key",
+    "InvalidProviderToken": _KEY_HINT,
+    "MissingProviderToken": _KEY_HINT,
+}
 _HEX = re.compile(r"^[0-9a-fA-F]{16,200}$")
 _TIME_SENSITIVE = frozenset({"emergency", "urgent"})
 
@@ -60,6 +82,7 @@ class ApnsResult:
     status: int  # HTTP status; 0 when no response came (timeout, broken connection)
     reason: str = ""
     device_gone: bool = False
+    config_error: bool = False  # ``reason`` is one of CONFIG_ERRORS
     retry_after: float | None = None
     apns_id: str | None = None
     attempts: int = 1
@@ -207,7 +230,8 @@ class ApnsClient:
             ok=False,
             status=status,
             reason=reason,
-            device_gone=status == 410 or (status == 400 and reason in GONE_REASONS),
+            device_gone=status == 410 or (status == 400 and reason == "BadDeviceToken"),
+            config_error=status in (400, 403) and reason in CONFIG_ERRORS,
             retry_after=parse_retry_after(found.get("retry-after")),
             apns_id=apns_id,
             attempts=n,

@@ -5,7 +5,10 @@ a message that has no ``notification`` block (the app decrypts and shows it),
 ``android.priority = HIGH`` and a TTL. Errors are read from the v1 JSON error
 body (``error.details[].errorCode``, else ``error.status``):
 
-* ``UNREGISTERED`` and ``SENDER_ID_MISMATCH`` -> ``device_gone``;
+* ``UNREGISTERED`` -> ``device_gone``;
+* the codes of :data:`CONFIG_ERRORS` (a token of another Firebase project, a service
+  account FCM does not accept) -> ``config_error``, not retried: every push would
+  fail alike, so no device is to blame;
 * ``INVALID_ARGUMENT`` -> ``invalid_argument``, not retried (dead-letter it);
 * ``QUOTA_EXCEEDED``, ``UNAVAILABLE``, ``INTERNAL`` (and other 5xx), timeouts
   and connection resets -> retried under :class:`engine.push.retry.RetryPolicy`,
@@ -31,6 +34,7 @@ from engine.push.fcm_auth import TokenError
 from engine.push.retry import RetryPolicy, is_retryable_status, parse_retry_after, with_retries
 
 __all__ = [
+    "CONFIG_ERRORS",
     "MAX_DATA_BYTES",
     "FcmClient",
     "FcmResult",
@@ -43,7 +47,16 @@ __all__ = [
 MAX_DATA_BYTES = 4096
 MAX_TTL_S = 28 * 24 * 3600
 _RESERVED_KEYS = {"from", "notification", "message_type", "collapse_key"}
-_DEVICE_GONE = {"UNREGISTERED", "SENDER_ID_MISMATCH"}
+_DEVICE_GONE = {"UNREGISTERED"}
+_ACCOUNT_HINT = "check NIGHTLINE_FCM_SERVICE_ACCOUNT_FILE"
+CONFIG_ERRORS: dict[str, str] = {  # error code -> what to check (a closed label set)
+    "SENDER_ID_MISMATCH": "the token belongs to another Firebase project: check "
+    "NIGHTLINE_FCM_PROJECT_ID and the service account",
+    "NOT_FOUND": "no such Firebase project: check NIGHTLINE_FCM_PROJECT_ID",
+    "PERMISSION_DENIED": "the service account may not send for this project: " + _ACCOUNT_HINT,
+    "UNAUTHENTICATED": "FCM refuses the access token: " + _ACCOUNT_HINT,
+    "AUTH_FAILED": "Google refuses the service account: " + _ACCOUNT_HINT,
+}
 _RETRYABLE = {"QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL", "TIMEOUT", "NETWORK", "AUTH_UNAVAILABLE"}
 
 
@@ -63,6 +76,7 @@ class FcmResult:
     status: int | None  # HTTP status of the last attempt; None if none was answered
     error_code: str | None = None
     device_gone: bool = False
+    config_error: bool = False  # ``error_code`` is one of CONFIG_ERRORS
     invalid_argument: bool = False
     retry_after: float | None = None
     message_name: str | None = None
@@ -167,7 +181,13 @@ class FcmClient:
             token = await self._auth.token()
         except TokenError as exc:
             code = "AUTH_UNAVAILABLE" if exc.retryable else "AUTH_FAILED"
-            return FcmResult(ok=False, status=exc.status, error_code=code, detail=str(exc))
+            return FcmResult(
+                ok=False,
+                status=exc.status,
+                error_code=code,
+                config_error=code in CONFIG_ERRORS,
+                detail=str(exc),
+            )
         except httpx.TransportError as exc:
             return FcmResult(ok=False, status=None, error_code="AUTH_UNAVAILABLE", detail=repr(exc))
         try:
@@ -199,6 +219,7 @@ class FcmClient:
             status=resp.status_code,
             error_code=code,
             device_gone=code in _DEVICE_GONE,
+            config_error=code in CONFIG_ERRORS,
             invalid_argument=code == "INVALID_ARGUMENT",
             retry_after=parse_retry_after(resp.headers.get("Retry-After")),
             detail=message,

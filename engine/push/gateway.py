@@ -10,8 +10,13 @@ Every send is bounded: retries happen inside ``deadline_s``, and a per-provider
 :class:`~engine.push.breaker.CircuitBreaker` fails sends at once while a provider
 is down, so a dispatch escalates instead of waiting. Tokens the provider reports
 dead are deactivated at once (the caller pages the clinician's other devices and
-escalates when none could be reached). A message FCM calls INVALID_ARGUMENT goes
-to the dead letters with the provider's reason.
+escalates when none could be reached), unless such answers come in a burst
+(:class:`~engine.push.misconfiguration.DeactivationGuard`): then the provider is
+misconfigured, not the phones. A configuration error the provider names (wrong
+topic, key, environment or project) deactivates nothing either; it is counted and
+logged loudly, once a minute per provider and reason, and the push fails, so the
+dispatch escalates. A message FCM calls INVALID_ARGUMENT goes to the dead letters
+with the provider's reason.
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from engine.ports import PushRequest, PushResult
+from engine.ports import Device, PushRequest, PushResult
+from engine.push.apns import CONFIG_ERRORS as APNS_CONFIG_ERRORS
 from engine.push.apns import ApnsClient, PayloadTooLarge
 from engine.push.breaker import CircuitBreaker
 from engine.push.envelope import android_data, ios_payload
+from engine.push.fcm import CONFIG_ERRORS as FCM_CONFIG_ERRORS
 from engine.push.fcm import FcmClient
+from engine.push.misconfiguration import DeactivationGuard, OncePer
 from engine.push.payload import DevicePayload, PushContent, build_device_payload
 from engine.push.retry import is_retryable_status
 
@@ -38,7 +46,7 @@ RejectedPushHandler = Callable[[str, bytes, str], Awaitable[object]]
 """``(provider, request body, reason)``: where a push the provider refused as invalid goes."""
 
 Observer = Callable[[str, str], None]
-"""``(provider, outcome)``: bounded labels for a metric."""
+"""``(provider, label)``: bounded labels for a metric."""
 
 
 class DeviceRegistry(Protocol):
@@ -49,12 +57,17 @@ class MessageSource(Protocol):
     async def get(self, dispatch_id: str) -> PushContent | None: ...
 
 
-def _ignore(provider: str, outcome: str) -> None:
+def _ignore(provider: str, label: str = "") -> None:
     return None
 
 
 class ProviderPushGateway:
-    """:class:`engine.ports.PushGateway` over APNs and FCM."""
+    """:class:`engine.ports.PushGateway` over APNs and FCM.
+
+    ``observe`` counts every send's outcome, ``observe_config_error`` every push
+    refused for a configuration error (provider, reason), ``observe_withheld`` every
+    deactivation the burst guard held back (provider, "withheld").
+    """
 
     def __init__(
         self,
@@ -65,15 +78,21 @@ class ProviderPushGateway:
         *,
         on_rejected: RejectedPushHandler | None = None,
         observe: Observer = _ignore,
+        observe_config_error: Observer = _ignore,
+        observe_withheld: Observer = _ignore,
         ttl_s: int = 300,
         deadline_s: float = 8.0,
         breakers: dict[str, CircuitBreaker] | None = None,
+        guard: DeactivationGuard | None = None,
+        loud: OncePer | None = None,
     ) -> None:
         self._messages, self._registry = messages, registry
         self._apns, self._fcm = apns, fcm
         self._on_rejected, self._observe = on_rejected, observe
+        self._observe_config_error, self._observe_withheld = observe_config_error, observe_withheld
         self._ttl_s, self._deadline_s = ttl_s, deadline_s
         self._breakers = breakers or {"apns": CircuitBreaker(), "fcm": CircuitBreaker()}
+        self._guard, self._loud = guard or DeactivationGuard(), loud or OncePer(60.0)
         self._reads: dict[str, asyncio.Future[PushContent | None]] = {}
 
     async def send(self, request: PushRequest) -> PushResult:
@@ -99,15 +118,58 @@ class ProviderPushGateway:
         provider_trouble = outcome in ("deadline", "retryable")
         (breaker.record_failure if provider_trouble else breaker.record_success)()
         self._observe(provider, outcome)
+        if outcome != "deadline":  # the provider answered
+            self._answered(provider, result.device_gone)
         if result.device_gone:
-            await self._registry.deactivate(device.clinician_id, device.device_id, result.detail)
-            log.warning(
-                "device %s of clinician %s deactivated: %s",
-                device.device_id,
-                device.clinician_id,
-                result.detail,
-            )
+            await self._device_gone(provider, device, result.detail)
         return result
+
+    def _answered(self, provider: str, gone: bool) -> None:
+        burst = self._guard.record(provider, gone)
+        if burst is not None:
+            log.error(
+                "%s answered 'device gone' to %d of %d pushes within %g s: a configuration "
+                "error (a sandbox token sent to production, or the reverse?), not phones "
+                "uninstalled at once; deactivating no devices of %s until it stops",
+                provider,
+                burst.gone,
+                burst.answered,
+                burst.window_s,
+                provider,
+            )
+
+    async def _device_gone(self, provider: str, device: Device, detail: str) -> None:
+        if self._guard.paused(provider):
+            self._observe_withheld(provider, "withheld")
+            if self._loud.allow((provider, "withheld")):
+                log.error(
+                    "%s: 'device gone' answers come in a burst; device %s of clinician %s "
+                    "stays active (%s) and its page counts as failed",
+                    provider,
+                    device.device_id,
+                    device.clinician_id,
+                    detail,
+                )
+            return
+        await self._registry.deactivate(device.clinician_id, device.device_id, detail)
+        log.warning(
+            "device %s of clinician %s deactivated: %s",
+            device.device_id,
+            device.clinician_id,
+            detail,
+        )
+
+    def _config_error(self, provider: str, reason: str, hint: str) -> None:
+        self._observe_config_error(provider, reason)
+        if self._loud.allow((provider, reason)):
+            log.error(
+                "%s refuses pushes with %s, a configuration error (%s): no device is "
+                "deactivated, and pages through %s fail and escalate until it is fixed",
+                provider,
+                reason,
+                hint,
+                provider,
+            )
 
     async def _content(self, dispatch_id: str) -> PushContent | None:
         """The message, read once for all the concurrent pushes of one dispatch (and
@@ -163,6 +225,9 @@ class ProviderPushGateway:
         except PayloadTooLarge as exc:  # cannot happen with the 4 KB budget; never silent
             await self._reject("apns", json.dumps(body).encode(), str(exc))
             return PushResult(ok=False, detail="apns payload too large"), "rejected"
+        if apns.config_error:
+            self._config_error("apns", apns.reason, APNS_CONFIG_ERRORS[apns.reason])
+            return apns.to_push_result(), "config_error"
         return apns.to_push_result(), _outcome(apns.ok, apns.device_gone, apns.status)
 
     async def _send_fcm(
@@ -179,6 +244,10 @@ class ProviderPushGateway:
             return PushResult(ok=False, detail="fcm INVALID_ARGUMENT"), "rejected"
         detail = "fcm 200" if fcm.ok else f"fcm {fcm.status} {fcm.error_code or ''}".strip()
         result = PushResult(ok=fcm.ok, detail=detail, device_gone=fcm.device_gone)
+        if fcm.config_error and fcm.error_code is not None:
+            code = fcm.error_code
+            self._config_error("fcm", code, FCM_CONFIG_ERRORS[code])
+            return result, "config_error"
         return result, _outcome(fcm.ok, fcm.device_gone, fcm.status or 0)
 
     async def _reject(self, provider: str, body: bytes, reason: str) -> None:

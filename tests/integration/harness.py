@@ -135,12 +135,18 @@ class Harness:
 
     # --- inputs ------------------------------------------------------------------
     def load_practice(self, practice: Practice, devices: list[Device]) -> None:
+        """Test setup: the practice, and phones as if their apps had registered them (in
+        the clinicians' device hashes and the owner index)."""
         from dataclasses import asdict
 
+        for device in devices:
+            owner = self.redis.hget(self.keys.device_owners, device.device_id)
+            assert owner in (None, device.clinician_id.encode()), f"{device.device_id} is taken"
         pipe = self.redis.pipeline()
         pipe.set(self.keys.practice(practice.practice_id), practice.model_dump_json())
         pipe.sadd(self.keys.practices, practice.practice_id)
         for device in devices:
+            pipe.hset(self.keys.device_owners, device.device_id, device.clinician_id)
             pipe.hset(
                 self.keys.devices(device.clinician_id), device.device_id, json.dumps(asdict(device))
             )

@@ -109,6 +109,33 @@ async def test_device_gone_without_retry(
     assert result.attempts == 1 and result.to_push_result().device_gone
 
 
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (400, "DeviceTokenNotForTopic"),
+        (400, "BadTopic"),
+        (403, "BadEnvironmentKeyInToken"),
+        (403, "InvalidProviderToken"),
+    ],
+)
+async def test_configuration_errors_are_not_dead_devices(
+    fake: FakeApns, client: ApnsClient, status: int, reason: str
+) -> None:
+    await control(fake, "POST", "/_fake/faults", {DEV: {"status": status, "reason": reason}})
+    result = await send(client)
+    assert not result.ok and result.config_error and not result.device_gone
+    assert result.attempts == 1 and not result.to_push_result().device_gone
+
+
+async def test_a_wrong_topic_is_a_configuration_error(
+    fake: FakeApns, tokens: ApnsTokenProvider
+) -> None:
+    async with ApnsClient(fake.url, "com.nightline.other", tokens, verify=str(fake.ca_file)) as c:
+        result = await send(c)
+    assert (result.status, result.reason) == (400, "TopicDisallowed")  # the fake's own check
+    assert result.config_error and not result.device_gone and fake.received == []
+
+
 async def test_429_retry_after_honoured(fake: FakeApns, client: ApnsClient) -> None:
     fault = {"status": 429, "reason": "TooManyRequests", "retry_after": 0.6, "times": 1}
     await control(fake, "POST", "/_fake/faults", {DEV: fault})

@@ -256,6 +256,19 @@ def test_list_shows_the_registry_view_without_secrets(
     assert "no devices" in cli(env, "list", "--clinician", unique("dr-nobody")).output
 
 
+def test_register_direct_of_a_device_id_another_clinician_holds_fails(
+    env: dict[str, str], stack_settings: Settings, prefix: str
+) -> None:
+    owner, other, phone = unique("dr-bay"), unique("dr-mallory"), unique("phone")
+    cli(env, "register", "--clinician", owner, "--device", phone, "--platform", "ios", "--direct")
+    before = stored(stack_settings, prefix, owner, phone)
+    out = cli(env, "register", "--clinician", other, "--device", phone, "--platform", "ios",
+              "--direct", code=1).output  # fmt: skip
+    assert f"device '{phone}' belongs to another clinician; nothing changed" in out
+    assert stored(stack_settings, prefix, owner, phone) == before
+    assert stored(stack_settings, prefix, other, phone) is None
+
+
 def test_rotate_token_direct_reactivates_and_updates_the_phone(
     env: dict[str, str], stack_settings: Settings, prefix: str
 ) -> None:
@@ -270,6 +283,65 @@ def test_rotate_token_direct_reactivates_and_updates_the_phone(
     device = stored(stack_settings, prefix, doc, phone)
     assert device is not None and device.push_token not in ("fresh-token-0001", "")
     assert json.loads(state(env, phone).read_text())["push_token"] == device.push_token
+
+
+def test_reactivate_one_device(env: dict[str, str], stack_settings: Settings, prefix: str) -> None:
+    doc, phone = unique("dr-gum"), unique("phone")
+    cli(env, "register", "--clinician", doc, "--device", phone, "--platform", "ios", "--direct")
+    registry(stack_settings, prefix, lambda d: d.deactivate(doc, phone, "apns 400 BadDeviceToken"))
+    out = cli(env, "reactivate", "--clinician", doc, "--device", phone).output
+    assert out == f"reactivated {phone} of {doc}\n"
+    device = stored(stack_settings, prefix, doc, phone)
+    assert device is not None and device.active
+    assert "has no device" in cli(env, "reactivate", "--clinician", doc, "--device",
+                                  unique("none"), code=1).output  # fmt: skip
+    assert (
+        "give --clinician and --device, or --all"
+        in cli(env, "reactivate", "--device", phone, code=2).output
+    )
+
+
+def test_reactivate_all_is_a_dry_run_until_yes_and_filters(
+    env: dict[str, str], stack_settings: Settings, prefix: str
+) -> None:
+    marker = unique("mixup")  # other tests of this module deactivate devices too
+    docs = [unique("dr-hazel"), unique("dr-ivy")]
+    phones = [unique("phone") for _ in range(4)]
+    owners = [docs[0], docs[0], docs[1], docs[1]]
+    for doc, phone in zip(owners, phones, strict=True):
+        cli(env, "register", "--clinician", doc, "--device", phone, "--platform", "ios", "--direct")
+    mixup = f"apns 400 BadDeviceToken {marker}"
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+
+    async def deactivate(directory: RedisDeviceDirectory) -> None:
+        await directory.deactivate(owners[0], phones[0], mixup)
+        await directory.deactivate(owners[2], phones[2], mixup)
+        await directory.deactivate(owners[3], phones[3], f"apns 410 Unregistered {marker}")
+        old = RedisDeviceDirectory(directory._redis, directory._keys, now=lambda: long_ago)
+        await old.deactivate(owners[1], phones[1], mixup)
+
+    registry(stack_settings, prefix, deactivate)
+    dry = cli(env, "reactivate", "--all", "--reason-contains", f"BadDeviceToken {marker}",
+              "--since", "2h").output.splitlines()  # fmt: skip
+    assert [line.split("\t")[:2] for line in dry[:-1]] == [
+        [owners[0], phones[0]],
+        [owners[2], phones[2]],
+    ]
+    assert dry[0].split("\t")[3] == mixup
+    assert dry[-1] == "dry run: 2 device(s) would be reactivated; add --yes to do it"
+    active = [stored(stack_settings, prefix, o, p) for o, p in zip(owners, phones, strict=True)]
+    assert [d.active for d in active if d is not None] == [False] * 4  # nothing changed yet
+    done = cli(env, "reactivate", "--all", "--reason-contains", f"BadDeviceToken {marker}",
+               "--since", "2h", "--yes").output  # fmt: skip
+    assert done.endswith("reactivated 2 device(s)\n")
+    active = [stored(stack_settings, prefix, o, p) for o, p in zip(owners, phones, strict=True)]
+    assert [d.active for d in active if d is not None] == [True, False, True, False]
+    mine = cli(env, "reactivate", "--all", "--clinician", docs[0], "--yes").output
+    assert mine.endswith("reactivated 1 device(s)\n")  # the one deactivated long ago
+    assert (
+        "use a number and s, m, h or d"
+        in cli(env, "reactivate", "--all", "--since", "soon", code=2).output
+    )
 
 
 def test_rotate_token_of_a_device_missing_from_the_registry_fails(

@@ -1,8 +1,10 @@
-"""The device registry on the real Redis: register, rotate, deactivate, touch, remove."""
+"""The device registry on the real Redis: register, rotate, deactivate (when and why),
+reactivate, touch, remove. Ownership: test_device_ownership.py."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +15,7 @@ from redis.asyncio import Redis
 
 from engine.adapters.redis_directory import RedisDeviceDirectory
 from engine.adapters.redis_keys import Keys
-from engine.ports import Device
+from engine.ports import Device, DeviceOwnedElsewhere
 from engine.push.virtual_device import VirtualDevice
 from engine.settings import Settings
 
@@ -125,3 +127,43 @@ async def test_old_and_future_records_still_load(
     found = await directory.devices_for(["dr-old"])
     assert [d.device_id for d in found["dr-old"]] == ["p1", "p2"]
     assert found["dr-old"][0].public_key == "" and found["dr-old"][0].critical_alerts is False
+
+
+async def test_deactivation_keeps_when_and_reactivation_clears_it(
+    registry: tuple[RedisDeviceDirectory, Redis],
+) -> None:
+    redis = registry[1]
+    when = datetime(2030, 5, 6, 7, 8, tzinfo=UTC)
+    directory = RedisDeviceDirectory(redis, registry[0]._keys, now=lambda: when)
+    a, b = phone(device_id="phone-a"), phone("dr-birch", "phone-b")
+    for device in (a, b, phone(device_id="phone-c")):
+        await directory.register(device)
+    await directory.deactivate("dr-ames", "phone-a", "apns 400 BadDeviceToken")
+    await directory.deactivate("dr-birch", "phone-b", "fcm 404 UNREGISTERED")
+    found = await directory.deactivated()
+    assert [(d.device.device_id, d.reason, d.at) for d in found] == [
+        ("phone-a", "apns 400 BadDeviceToken", when),
+        ("phone-b", "fcm 404 UNREGISTERED", when),
+    ]
+    assert [d.device.device_id for d in await directory.deactivated("dr-birch")] == ["phone-b"]
+    assert await directory.reactivate("dr-ames", "phone-a") is True
+    assert await directory.reactivate("dr-ames", "phone-zzz") is False
+    [back] = [
+        d for d in (await directory.devices_for(["dr-ames"]))["dr-ames"] if d.device_id == "phone-a"
+    ]
+    assert back.push_token == a.push_token  # the same token, pushed again
+    assert await directory.deactivation_reason("dr-ames", "phone-a") is None
+    assert [d.device.device_id for d in await directory.deactivated()] == ["phone-b"]
+
+
+async def test_a_device_stored_before_the_owner_index_is_indexed_by_its_own_update(
+    registry: tuple[RedisDeviceDirectory, Redis],
+) -> None:
+    directory, redis = registry
+    legacy = phone()
+    await redis.hset(
+        directory._keys.devices("dr-ames"), "phone-a", json.dumps(dataclasses.asdict(legacy))
+    )
+    assert await directory.touch("dr-ames", "phone-a", datetime(2030, 1, 1, tzinfo=UTC))
+    with pytest.raises(DeviceOwnedElsewhere):
+        await directory.register(phone("dr-mallory"))

@@ -68,21 +68,22 @@ async def test_success_is_data_only_high_priority_with_ttl(env: Env) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mode", "status", "gone", "invalid"),
+    ("mode", "status", "gone", "invalid", "config"),
     [
-        ("UNREGISTERED", 404, True, False),
-        ("SENDER_ID_MISMATCH", 403, True, False),
-        ("INVALID_ARGUMENT", 400, False, True),
+        ("UNREGISTERED", 404, True, False, False),
+        ("SENDER_ID_MISMATCH", 403, False, False, True),  # another project's token
+        ("INVALID_ARGUMENT", 400, False, True, False),
     ],
 )
 async def test_permanent_errors_are_not_retried(
-    env: Env, mode: str, status: int, gone: bool, invalid: bool
+    env: Env, mode: str, status: int, gone: bool, invalid: bool, config: bool
 ) -> None:
     env.fake.set_fault("tok-b", mode)
     result = await env.client.send("tok-b", DATA, ttl_s=60, urgency="urgent")
     assert not result.ok
     assert (result.status, result.error_code) == (status, mode)
     assert (result.device_gone, result.invalid_argument) == (gone, invalid)
+    assert result.config_error == config
     assert result.attempts == 1 and env.fake.attempts["tok-b"] == 1
     assert env.fake.received == []
 
@@ -91,7 +92,7 @@ async def test_wrong_project_is_not_device_gone(env: Env) -> None:
     client = FcmClient(env.fake.base_url, "other-project", env.auth, env.http, POLICY)
     result = await client.send("tok-c", DATA, ttl_s=60, urgency="stat")
     assert (result.ok, result.status, result.error_code) == (False, 404, "NOT_FOUND")
-    assert not result.device_gone
+    assert not result.device_gone and result.config_error
 
 
 async def test_401_refreshes_the_token_once(env: Env) -> None:
@@ -118,7 +119,7 @@ async def test_persistent_401_gives_up_after_one_refresh(env: Env) -> None:
     client = FcmClient(env.fake.base_url, env.fake.account.project_id, source, env.http, POLICY)
     result = await client.send("tok-e", DATA, ttl_s=60, urgency="stat")
     assert (result.ok, result.status, result.error_code) == (False, 401, "UNAUTHENTICATED")
-    assert source.invalidated == 2 and result.attempts == 1
+    assert source.invalidated == 2 and result.attempts == 1 and result.config_error
 
 
 @pytest.mark.parametrize("mode", ["UNAVAILABLE", "INTERNAL"])

@@ -27,6 +27,7 @@ from engine.push.fcm import FcmClient
 from engine.push.fcm_auth import AccessTokenProvider
 from engine.push.gateway import ProviderPushGateway
 from engine.push.message_vault import MessageVault
+from engine.push.misconfiguration import DeactivationGuard
 from engine.push.payload import PushContent, alert_text_for
 from engine.push.retry import RetryPolicy
 from engine.push.virtual_device import VirtualDevice
@@ -49,6 +50,8 @@ class World:
     rejected: list[tuple[str, bytes, str]]
     outcomes: list[tuple[str, str]]
     tokens: ApnsTokenProvider
+    config_errors: list[tuple[str, str]]
+    withheld: list[str]
 
     async def phone(self, clinician: str, platform: str, **kw: object) -> VirtualDevice:
         phone = VirtualDevice(clinician, f"{platform}-{uuid.uuid4().hex[:6]}", platform, **kw)  # type: ignore[arg-type]
@@ -98,6 +101,8 @@ async def world(stack_settings: Settings, tmp_path: Path) -> AsyncIterator[World
     vault = MessageVault(redis, prefix, MessageVault.generate_key(), ttl_s=600)
     rejected: list[tuple[str, bytes, str]] = []
     outcomes: list[tuple[str, str]] = []
+    config_errors: list[tuple[str, str]] = []
+    withheld: list[str] = []
 
     async def reject(provider: str, body: bytes, reason: str) -> None:
         rejected.append((provider, body, reason))
@@ -109,10 +114,24 @@ async def world(stack_settings: Settings, tmp_path: Path) -> AsyncIterator[World
         fcm,
         on_rejected=reject,
         observe=lambda p, o: outcomes.append((p, o)),
+        observe_config_error=lambda p, reason: config_errors.append((p, reason)),
+        observe_withheld=lambda p, _: withheld.append(p),
         deadline_s=2.0,
         breakers={"apns": CircuitBreaker(3, 60), "fcm": CircuitBreaker(3, 60)},
+        guard=DeactivationGuard(burst=3, fraction=0.5, window_s=60, pause_s=600),
     )
-    yield World(gateway, apns_fake, fcm_fake, registry, vault, rejected, outcomes, tokens)
+    yield World(
+        gateway,
+        apns_fake,
+        fcm_fake,
+        registry,
+        vault,
+        rejected,
+        outcomes,
+        tokens,
+        config_errors,
+        withheld,
+    )
     await apns.aclose()
     await http.aclose()
     await apns_fake.stop()
@@ -169,6 +188,88 @@ async def test_fcm_unregistered_deactivates_the_device(world: World) -> None:
     _, ok = await world.page(phone)
     assert not ok
     assert await world.registry.devices_for(["dr-ash"]) == {"dr-ash": []}
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (400, "DeviceTokenNotForTopic"),
+        (400, "BadTopic"),
+        (403, "BadEnvironmentKeyInToken"),
+        (403, "InvalidProviderToken"),
+    ],
+)
+async def test_an_apns_configuration_error_fails_the_page_loudly_and_deactivates_nothing(
+    world: World, caplog: pytest.LogCaptureFixture, status: int, reason: str
+) -> None:
+    phones = [await world.phone(f"dr-{n}", "ios") for n in range(3)]
+    for phone in phones:
+        world.apns.faults[phone.push_token] = {"status": status, "reason": reason}
+    assert [(await world.page(phone))[1] for phone in phones] == [False] * 3
+    for phone in phones:
+        [device] = (await world.registry.devices_for([phone.clinician_id]))[phone.clinician_id]
+        assert device.active
+    assert world.config_errors == [("apns", reason)] * 3
+    assert [o for _, o in world.outcomes] == ["config_error"] * 3
+    loud = [r for r in caplog.records if r.levelname == "ERROR" and reason in r.getMessage()]
+    assert len(loud) == 1  # once a minute per provider and reason, not once a push
+    assert "a configuration error" in loud[0].getMessage()
+
+
+async def test_fixing_a_wrong_topic_brings_the_phones_back(world: World) -> None:
+    wrong = ApnsClient(world.apns.url, "org.nightline.wrong", world.tokens,
+                       verify=str(world.apns.ca_file), timeout_s=0.5, retry=FAST)  # fmt: skip
+    misconfigured = ProviderPushGateway(
+        world.vault,
+        world.registry,
+        wrong,
+        None,
+        observe_config_error=lambda p, reason: world.config_errors.append((p, reason)),
+    )
+    phone = await world.phone("dr-ash", "ios")
+    try:
+        assert not (await world.page(phone, gateway=misconfigured))[1]
+    finally:
+        await wrong.aclose()
+    assert world.config_errors == [("apns", "TopicDisallowed")]  # the fake checks the topic
+    assert (await world.page(phone))[1]  # the right topic: the same phone gets the page
+
+
+async def test_fcm_sender_id_mismatch_is_a_configuration_error(world: World) -> None:
+    phone = await world.phone("dr-ash", "android")
+    world.fcm.set_fault(phone.push_token, "SENDER_ID_MISMATCH")
+    _, ok = await world.page(phone)
+    assert not ok
+    [device] = (await world.registry.devices_for(["dr-ash"]))["dr-ash"]
+    assert device.active
+    assert world.config_errors == [("fcm", "SENDER_ID_MISMATCH")]
+
+
+async def test_a_burst_of_dead_tokens_stops_deactivation(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a sandbox token sent to production is a BadDeviceToken: every phone looks dead
+    phones = [await world.phone(f"dr-{n}", "ios") for n in range(6)]
+    for phone in phones:
+        world.apns.faults[phone.push_token] = {"status": 400, "reason": "BadDeviceToken"}
+    assert [(await world.page(phone))[1] for phone in phones] == [False] * 6
+    active = await world.registry.devices_for([p.clinician_id for p in phones])
+    assert [bool(active[p.clinician_id]) for p in phones] == [False] * 3 + [True] * 3
+    assert world.withheld == ["apns"] * 3
+    late = await world.phone("dr-late", "ios")  # even a genuine 410 waits out the pause
+    world.apns.faults[late.push_token] = {"status": 410, "reason": "Unregistered"}
+    assert not (await world.page(late))[1]
+    assert (await world.registry.devices_for(["dr-late"]))["dr-late"] != []
+    burst = [r.getMessage() for r in caplog.records if "within 60 s" in r.getMessage()]
+    assert burst == [
+        "apns answered 'device gone' to 4 of 4 pushes within 60 s: a configuration error (a "
+        "sandbox token sent to production, or the reverse?), not phones uninstalled at once; "
+        "deactivating no devices of apns until it stops"
+    ]
+    android = await world.phone("dr-droid", "android")  # the other provider is unaffected
+    world.fcm.set_fault(android.push_token, "UNREGISTERED")
+    assert not (await world.page(android))[1]
+    assert (await world.registry.devices_for(["dr-droid"]))["dr-droid"] == []
 
 
 async def test_fcm_invalid_argument_goes_to_the_dead_letters(world: World) -> None:

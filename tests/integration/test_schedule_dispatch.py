@@ -16,7 +16,8 @@ from tests.integration.harness import Harness, wait_for
 
 def layered_practice(now: datetime) -> Practice:
     """Weekly primary rotation, a backup layer, an override on the primary right now,
-    and a policy: primary 1 s, backup 1.5 s with one re-page, the chief 1 s, then the desk."""
+    and a policy: primary 1 s, backup 1.5 s with one re-page, the chief 1 s, then the desk
+    (emergencies borrow its levels, at a practice-wide pace no slower than 1 s)."""
     start = (now - timedelta(days=30)).date()
     return Practice.model_validate(
         {
@@ -62,6 +63,11 @@ def layered_practice(now: datetime) -> Practice:
                     ],
                 }
             ],
+            "escalation": {
+                "emergency": {"ack_timeout_seconds": 1.0, "repeats": 0},
+                "urgent": {"ack_timeout_seconds": 300, "repeats": 1},
+                "routine": {"ack_timeout_seconds": 1800, "repeats": 0},
+            },
             "escalation_policies": {
                 "urgent": {
                     "levels": [

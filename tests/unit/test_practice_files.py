@@ -48,8 +48,10 @@ escalation_policies:
         ack_timeout_seconds: 45
       - targets: [{kind: clinician, clinician_id: dr-b}]
         ack_timeout_seconds: 60
-devices:
-  - {device_id: a-phone, clinician_id: dr-a, platform: ios, push_token: t-a}
+escalation:
+  emergency: {ack_timeout_seconds: 30, repeats: 0}
+  urgent: {ack_timeout_seconds: 300, repeats: 1}
+  routine: {ack_timeout_seconds: 1800, repeats: 0}
 """
 
 
@@ -71,7 +73,6 @@ def test_base_loads_and_unquoted_times_stay_times() -> None:
     loaded = load_practice_text(BASE)
     layer = loaded.practice.coverage_groups[0].layers[0]
     assert layer.handoff_time == time(17, 30)  # YAML 1.1 would have read 1050
-    assert [d.device_id for d in loaded.devices] == ["a-phone"]
 
 
 @pytest.mark.parametrize(
@@ -91,7 +92,7 @@ def test_sample_files_load(name: str) -> None:
 def test_maple_sample_is_multi_group_with_a_sub_minute_stat_level() -> None:
     loaded = load_practice_file(ROOT / "deploy/practices/maple-pediatrics.yaml")
     practice = loaded.practice
-    assert len(practice.coverage_groups) == 2 and len(loaded.devices) == 7
+    assert len(practice.coverage_groups) == 2
     stat = practice.escalation_policies[Urgency.EMERGENCY].levels[0]
     assert stat.ack_timeout_seconds < 60
 
@@ -156,12 +157,20 @@ CASES = [
         "tiny.yaml:18: coverage_groups[0].overrides[0].start: datetime must carry a time zone",
     ),
     (
-        {29: "  - {device_id: a-phone, clinician_id: dr-a, platform: pager, push_token: t-a}"},
-        "tiny.yaml:29: devices[0].platform:",
+        {29: "  emergency: {ack_timeout_seconds: 400, repeats: 0}"},
+        "tiny.yaml:29: escalation.emergency.ack_timeout_seconds: waits 400 s for an "
+        "acknowledgement, longer than urgent (300 s)",
     ),
     (
-        {29: "  - {device_id: a-phone, clinician_id: dr-x, platform: ios, push_token: t-a}"},
-        "tiny.yaml:29: devices[0].clinician_id: 'dr-x' is not a clinician of this practice",
+        {29: "  emergency: {ack_timeout_seconds: 50, repeats: 0}"},
+        "tiny.yaml:21: escalation_policies: emergency has no policy, so it pages urgent's "
+        "levels at escalation.emergency's pace, which waits 50 s",
+    ),
+    ({29: "  # no emergency"}, "tiny.yaml:28: escalation: must define every urgency"),
+    (
+        {26: "      - targets: [{kind: clinician, clinician_id: dr-b}, {kind: operator}]"},
+        "tiny.yaml:26: escalation_policies.urgent.levels[1].targets[0]: a level with the "
+        "operator desk pages only the desk",
     ),
     ({2: "practice_id: tiny"}, "tiny.yaml:2: practice_id: key appears twice"),
     ({13: "        shift_length: [1"}, "tiny.yaml:14: not valid YAML"),
@@ -235,22 +244,12 @@ def test_check_practice_finds_problems_in_a_built_practice() -> None:
     ]
 
 
-FLAT = """\
-practice_id: flat
-name: Flat Clinic
-timezone: America/New_York
-schedule:
-  default_primary: [dr-a]
-  default_backup: [dr-b]
-devices:
-  - {device_id: a-phone, clinician_id: dr-a, platform: ios, push_token: t-a}
-  - {device_id: z-phone, clinician_id: dr-z, platform: ios, push_token: t-z}
-"""
-
-
-def test_a_flat_schedule_cannot_attach_a_device_to_a_stranger() -> None:
-    """Devices are keyed by clinician alone: a stranger's phone would get this practice's
-    patients, so even a file without a clinicians list must name the phone's owner."""
-    assert problems(FLAT) == [
-        "tiny.yaml:9: devices[1].clinician_id: 'dr-z' is not a clinician of this practice"
+def test_a_devices_section_is_refused_with_where_phones_register() -> None:
+    """A file could attach a phone to any clinician id, or take over another clinician's
+    device id: phones register themselves, through the app or `nightline device`."""
+    text = BASE + "devices:\n  - {device_id: a-phone, clinician_id: dr-a, platform: ios}\n"
+    assert problems(text) == [
+        "tiny.yaml:32: devices: devices are not part of a practice file: each phone registers "
+        "itself through the app (the devices topic) or `nightline device register`; "
+        "remove this section"
     ]

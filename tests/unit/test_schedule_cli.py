@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +14,6 @@ from click.testing import CliRunner, Result
 from engine import schedule_cli
 from engine.adapters.practice_store import HistoryEntry, summarize
 from engine.domain.practice import Practice
-from engine.ports import Device
 from engine.practice_files import load_practice_file
 from engine.schedule_cli import schedule
 
@@ -29,7 +28,6 @@ class FakeStore:
     def __init__(self) -> None:
         self.practices: dict[str, Practice] = {}
         self.entries: dict[str, list[HistoryEntry]] = {}
-        self.devices: list[Device] = []
         self.published: list[tuple[str, int]] = []
 
     def get(self, practice_id: str) -> Practice | None:
@@ -55,10 +53,6 @@ class FakeStore:
 
     def publish(self, practice: Practice, actor: str) -> None:
         self.published.append((practice.practice_id, practice.revision))
-
-    def register_devices(self, devices: Iterable[Device]) -> int:
-        self.devices += list(devices)
-        return len(self.devices)
 
 
 @pytest.fixture()
@@ -103,7 +97,6 @@ def test_load_stores_publishes_and_prints_the_revision(store: FakeStore) -> None
     second = run("load", CLINIC_A)
     assert second.output == "clinic-a revision 2: no changes\n"
     assert store.published == [("clinic-a", 1), ("clinic-a", 2)]
-    assert [d.device_id for d in store.devices] == ["a-phone", "a-phone"]
     assert [e.actor for e in store.history("clinic-a")] == ["op-jane", "cli"]
 
 
