@@ -32,6 +32,7 @@ __all__ = [
     "RejectedIntake",
     "alert_desk_for_intake",
     "desk_dispatch_id",
+    "peek_intake",
     "rejected_intake",
 ]
 
@@ -57,10 +58,11 @@ class RejectedIntake:
 
 
 def desk_dispatch_id(rejected: RejectedIntake) -> str:
-    """``dl-<event id>``, or one derived from the record's place in the log; never the
-    ``d-<event id>`` of the dispatch a corrected replay of the same event will start."""
-    if rejected.event_id is not None:
-        return f"dl-{rejected.event_id}"
+    """One per rejected record, derived from its place in the log (a redelivery of the
+    same record finds the same dispatch; ten records reusing one event id are ten
+    alerts); never the ``d-<event id>`` a corrected replay of the event will start."""
+    if rejected.offset is None and rejected.event_id is not None:
+        return f"dl-{rejected.event_id}"  # no place known (a caller outside the agents)
     where = derived_event_id("dl", rejected.topic, rejected.partition, rejected.offset)
     return f"dl-{where}"
 
@@ -104,7 +106,7 @@ async def rejected_intake(
         practice_id, event_id = str(event.practice_id), event.event_id
         urgency = await _urgency_of(svc, event)
     else:
-        practice_id, event_id, urgency = _peek(raw)
+        practice_id, event_id, urgency = peek_intake(raw)
     return RejectedIntake(reason, reason_code, "", None, None, practice_id, event_id, urgency)
 
 
@@ -121,7 +123,7 @@ async def _urgency_of(svc: Services, event: Any) -> Urgency:
     return max((u for u in hints if u is not None), key=lambda u: u.rank)
 
 
-def _peek(raw: bytes | None) -> tuple[str | None, uuid.UUID | None, Urgency]:
+def peek_intake(raw: bytes | None) -> tuple[str | None, uuid.UUID | None, Urgency]:
     """``practice_id`` and ``event_id`` of undecodable bytes when they are valid ids, and
     emergency when a urgency field says so; nothing else is read."""
     try:

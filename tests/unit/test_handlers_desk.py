@@ -33,8 +33,12 @@ async def test_a_rejected_event_of_a_known_practice_alerts_its_own_desk_until_cl
     event_id = uuid.uuid4()
     which = rejected(practice_id="p-1", event_id=event_id, urgency=Urgency.EMERGENCY)
     dispatch_id = await alert_desk_for_intake(w.svc, which)
-    assert dispatch_id == f"dl-{event_id}"
-    [alert] = w.publisher.on("operator.alerts")
+    assert dispatch_id == desk_dispatch_id(which) != f"d-{event_id}"
+    reused = await alert_desk_for_intake(w.svc, rejected(practice_id="p-1", event_id=event_id,
+                                                         offset=43))  # fmt: skip
+    assert reused != dispatch_id  # another record with the same event id: its own alert
+    alert, other = w.publisher.on("operator.alerts")
+    assert other.source_offset == 43 and other.intake_event_id == event_id
     assert (alert.desk_id, alert.urgency) == ("desk-9", "emergency")
     assert alert.reason == "intake rejected"
     assert (alert.source_topic, alert.source_partition, alert.source_offset) == ("nl.intake", 1, 42)
@@ -44,10 +48,13 @@ async def test_a_rejected_event_of_a_known_practice_alerts_its_own_desk_until_cl
         1,
     )
     await w.tick(61)
-    assert [a.alert for a in w.publisher.on("operator.alerts")] == [1, 2]
+    mine = [a.alert for a in w.publisher.on("operator.alerts") if a.dispatch_id == dispatch_id]
+    assert mine == [1, 2]
     await handle_ack(w.svc, claim(dispatch_id))
+    await handle_ack(w.svc, claim(reused))
+    before = len(w.publisher.on("operator.alerts"))
     await w.tick(120)
-    assert len(w.publisher.on("operator.alerts")) == 2
+    assert len(w.publisher.on("operator.alerts")) == before
     assert await w.timers.pending() == 0
 
 
