@@ -104,10 +104,11 @@ def publish(sample: str | None, practice: str, file: Path | None) -> None:
 
     s = load_settings()
     if file is not None:
+        adapter = TypeAdapter(IntakeEvent)
         try:
-            event = TypeAdapter(IntakeEvent).validate_json(file.read_bytes())
+            event = adapter.validate_json(file.read_bytes())
         except ValidationError as exc:
-            raise click.ClickException(f"{file}: {safe_validation_summary(exc)}") from exc
+            raise click.ClickException(f"{file}: {safe_validation_summary(exc, adapter)}") from exc
     elif sample is not None:
         event = sample_event(sample, practice, datetime.now(UTC))
     else:

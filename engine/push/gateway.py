@@ -11,7 +11,7 @@ Every send is bounded: retries happen inside ``deadline_s``, and a per-provider
 is down, so a dispatch escalates instead of waiting. Tokens the provider reports
 dead are deactivated at once (the caller pages the clinician's other devices and
 escalates when none could be reached). A message FCM calls INVALID_ARGUMENT goes
-to the dead letters with the provider's reason.
+to the dead letters with FCM's error code (never its message, which can echo the request).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -33,6 +34,7 @@ from engine.push.retry import is_retryable_status
 __all__ = ["DeviceRegistry", "MessageSource", "ProviderPushGateway", "RejectedPushHandler"]
 
 log = logging.getLogger(__name__)
+_FCM_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 RejectedPushHandler = Callable[[str, bytes, str], Awaitable[object]]
 """``(provider, request body, reason)``: where a push the provider refused as invalid goes."""
@@ -160,8 +162,8 @@ class ProviderPushGateway:
                 expiration_s=self._ttl_s,
                 critical=device.critical_alerts and request.urgency == "emergency",
             )
-        except PayloadTooLarge as exc:  # cannot happen with the 4 KB budget; never silent
-            await self._reject("apns", json.dumps(body).encode(), str(exc))
+        except PayloadTooLarge:  # cannot happen with the 4 KB budget; never silent
+            await self._reject("apns", json.dumps(body).encode(), "APNs payload_too_large")
             return PushResult(ok=False, detail="apns payload too large"), "rejected"
         return apns.to_push_result(), _outcome(apns.ok, apns.device_gone, apns.status)
 
@@ -174,7 +176,7 @@ class ProviderPushGateway:
             request.device.push_token, data, ttl_s=self._ttl_s, urgency=request.urgency
         )
         if fcm.invalid_argument:
-            reason = f"FCM INVALID_ARGUMENT: {fcm.detail}"[:500]
+            reason = _fcm_rejection_reason(fcm.error_code, fcm.status)
             await self._reject("fcm", json.dumps(data).encode(), reason)
             return PushResult(ok=False, detail="fcm INVALID_ARGUMENT"), "rejected"
         detail = "fcm 200" if fcm.ok else f"fcm {fcm.status} {fcm.error_code or ''}".strip()
@@ -185,6 +187,14 @@ class ProviderPushGateway:
         log.error("%s refused a push as invalid; sent to the dead letters", provider)
         if self._on_rejected is not None:
             await self._on_rejected(provider, body, reason)
+
+
+def _fcm_rejection_reason(error_code: str | None, status: int | None) -> str:
+    """The dead-letter reason for a push FCM refused: codes only. FCM's error message
+    (``fcm.detail``) can echo parts of the request, so it is never used, and an error
+    code that is not an upper-case identifier is not trusted either."""
+    code = error_code if error_code and _FCM_CODE.fullmatch(error_code) else "INVALID_ARGUMENT"
+    return f"FCM {code} (HTTP {status})" if status else f"FCM {code}"
 
 
 def _outcome(ok: bool, device_gone: bool, status: int) -> str:
