@@ -1,14 +1,19 @@
 """Dead letters: input that could not be processed, with the reason.
 
 The raw bytes may hold PHI, so they are kept encrypted (Fernet, key from the
-settings); operators decrypt them with ``nightline deadletter show``.
+settings); operators list dead letters with ``nightline deadletter list``, decrypt
+one with ``nightline deadletter show`` and send a corrected intake event with
+``nightline deadletter replay``. ``practice_id`` and ``intake_event_id`` tie an intake
+dead letter to its practice when they could be read from the raw bytes (ids only).
 """
 
 from __future__ import annotations
 
+import uuid
+
 from pydantic import Field
 
-from engine.schemas._base import AwareDatetime, Event
+from engine.schemas._base import AwareDatetime, Event, Identifier
 
 __all__ = ["DeadLetter"]
 
@@ -26,3 +31,9 @@ class DeadLetter(Event):
     raw_size: int = Field(ge=0)
     raw_encrypted: str = Field(description="Fernet token of the raw bytes.")
     at: AwareDatetime
+    practice_id: Identifier | None = Field(
+        default=None, description="The intake event's practice, when it could be read."
+    )
+    intake_event_id: uuid.UUID | None = Field(
+        default=None, description="The intake event's own event_id, when it could be read."
+    )

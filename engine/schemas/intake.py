@@ -42,9 +42,7 @@ __all__ = [
 _EXTENSION = r"(?:[,;]\s*)?(?:[xX]|[eE][xX][tT](?:[eE][nN][sS][iI][oO][nN]|\.|=)?)\s*[0-9]{1,10}"
 PhoneNumber = Annotated[
     str,
-    StringConstraints(
-        min_length=3, max_length=48, pattern=rf"^\+?[0-9 ()\-.]+(?:{_EXTENSION})?$"
-    ),
+    StringConstraints(min_length=3, max_length=48, pattern=rf"^\+?[0-9 ()\-.]+(?:{_EXTENSION})?$"),
 ]
 """Digits, spaces and ``+()-.``, optionally an extension kept as written: ``x12``,
 ``x 12``, ``ext. 12``, ``extension 12``, ``;ext=12`` (the clinician dials it)."""
