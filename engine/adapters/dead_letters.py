@@ -8,31 +8,23 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from engine.adapters.deployment_keys import DEAD_LETTER_KEY, deployment_key
 from engine.ports import EventPublisher
 from engine.schemas.deadletter import DeadLetter
 from engine.schemas.peek import IntakeIds, peek_intake_ids
+from engine.settings import Settings
 
-__all__ = ["DeadLetterWriter", "is_intake_topic", "load_or_create_key"]
+__all__ = ["DeadLetterWriter", "dead_letter_key", "is_intake_topic"]
 
 log = logging.getLogger(__name__)
 
 
-def load_or_create_key(
-    configured: str | None, state_dir: Path, name: str = "deadletter.key"
-) -> bytes:
-    """The configured key, or a local one kept in the state dir (development only)."""
-    if configured:
-        return configured.encode()
-    path = state_dir / name
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(Fernet.generate_key())
-        path.chmod(0o600)
-    return path.read_bytes().strip()
+def dead_letter_key(settings: Settings) -> bytes:
+    """The deployment's dead-letter key (see :mod:`engine.adapters.deployment_keys`)."""
+    return deployment_key(settings, DEAD_LETTER_KEY, settings.dead_letter_key).encode()
 
 
 def is_intake_topic(topic: str) -> bool:

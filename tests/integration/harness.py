@@ -89,6 +89,7 @@ class Harness:
                 "NIGHTLINE_TIMER_LEASE_S": "3",
                 "NIGHTLINE_KAFKA_SESSION_TIMEOUT_S": "6",
                 "NIGHTLINE_PUSH_GATEWAY": "recording",
+                "NIGHTLINE_ALLOW_GENERATED_KEYS": "1",  # one machine: keys in the state dir
                 **self.extra_env,
             }
         )
@@ -180,7 +181,8 @@ class Harness:
     def _raw(self, letter: Any) -> str:
         from cryptography.fernet import Fernet
 
-        from engine.adapters.dead_letters import load_or_create_key
+        from engine.adapters.deployment_keys import DEAD_LETTER_KEY, read_key_file
 
-        key = load_or_create_key(None, self.log_dir)
+        key = read_key_file(self.log_dir / DEAD_LETTER_KEY.file_name)
+        assert key is not None, "the worker has not made its dead-letter key yet"
         return Fernet(key).decrypt(letter.raw_encrypted.encode()).decode(errors="replace")
