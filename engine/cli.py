@@ -199,6 +199,7 @@ def _register_optional_groups() -> None:
     except ImportError:  # pragma: no cover - during partial checkouts only
         return
     main.add_command(stack)
+    from engine.deadletter_cli import deadletter
     from engine.device_cli import device
     from engine.push.fake_apns import fake_apns_command
     from engine.push.fake_fcm import fake_fcm_command
@@ -206,6 +207,7 @@ def _register_optional_groups() -> None:
 
     main.add_command(schedule)
     main.add_command(device)
+    main.add_command(deadletter)
     main.add_command(fake_apns_command)
     main.add_command(fake_fcm_command)
 

@@ -35,7 +35,7 @@ from engine.push.virtual_device import VirtualDevice, new_push_token
 from engine.schemas.devices import DeviceAction, DeviceRegistration
 from engine.settings import Settings, load_settings
 
-__all__ = ["device"]
+__all__ = ["device", "kafka_unavailable"]
 
 if TYPE_CHECKING:  # imported lazily at run time: the CLI starts without redis or kafka
     from engine.adapters.redis_directory import RedisDeviceDirectory as Registry
@@ -98,7 +98,7 @@ def _with_registry(s: Settings, action: Callable[[Registry, Any], Awaitable[T]])
 
 
 @contextmanager
-def _kafka_unavailable() -> Iterator[None]:
+def kafka_unavailable() -> Iterator[None]:
     """Turn a Kafka error into the CLI's "Kafka unavailable" message."""
     from kafka.errors import KafkaError
 
@@ -112,7 +112,7 @@ def _producer(s: Settings) -> NightlineProducer:
     """A producer for the configured Kafka, after making sure the topics exist."""
     from engine.producer import NightlineProducer, ensure_topics
 
-    with _kafka_unavailable():
+    with kafka_unavailable():
         ensure_topics(s.kafka_servers, s.topic_prefix, s.topic_partitions, s.topic_replication)
         return NightlineProducer(s.kafka_servers, s.topic_prefix)
 
@@ -127,7 +127,7 @@ def _apply(s: Settings, change: DeviceRegistration, direct: bool, wait: float,
         if outcome == "unknown_device":
             raise click.ClickException(f"device {change.device_id!r} is not in the registry")
         return "directly in Redis"
-    with _kafka_unavailable(), _producer(s) as producer:
+    with kafka_unavailable(), _producer(s) as producer:
         producer.send_device(change)
 
     async def poll(directory: Registry, _: Any) -> bool:

@@ -15,7 +15,16 @@ from pydantic import Field
 
 from engine.schemas._base import AwareDatetime, Event, Identifier
 
-__all__ = ["DeadLetter"]
+__all__ = ["REASON_CODES", "DeadLetter"]
+
+REASON_CODES = (
+    "invalid_json",
+    "schema_violation",
+    "unknown_practice",
+    "oversize",
+    "handler_error",
+    "push_rejected",
+)
 
 
 class DeadLetter(Event):
@@ -24,9 +33,7 @@ class DeadLetter(Event):
     source_topic: str
     source_partition: int | None = None
     source_offset: int | None = None
-    reason_code: str = Field(
-        pattern=r"^(invalid_json|schema_violation|unknown_practice|oversize|handler_error|push_rejected)$"
-    )
+    reason_code: str = Field(pattern=rf"^({'|'.join(REASON_CODES)})$")
     reason: str = Field(max_length=2000, description="What was wrong, without field values.")
     raw_size: int = Field(ge=0)
     raw_encrypted: str = Field(description="Fernet token of the raw bytes.")

@@ -114,7 +114,7 @@ class Harness:
         def consumed() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise AssertionError(f"worker exited:\n{self.log_text()[-3000:]}")
-            return any(probe in self._raw(d) for d in self.read("deadletter"))
+            return any(probe in self.dead_letter_raw(d) for d in self.read("deadletter"))
 
         wait_for(consumed, timeout, "worker to consume")
 
@@ -178,7 +178,7 @@ class Harness:
                 self._seen[topic].append(decode(spec(topic).adapter, record.value))
         return list(self._seen[topic])
 
-    def _raw(self, letter: Any) -> str:
+    def dead_letter_raw(self, letter: Any) -> str:
         from cryptography.fernet import Fernet
 
         from engine.adapters.deployment_keys import DEAD_LETTER_KEY, read_key_file
