@@ -49,28 +49,20 @@ def state_path(state_dir: Path, device_id: str) -> Path:
 
 
 def select_bodies(platform: str, push_token: str, received: Any) -> list[dict[str, Any]]:
-    """This phone's push bodies, oldest first, from a fake's ``GET /_fake/received``.
-
-    The fake APNs answers ``[{"device_token", "headers", "payload"}]``; the fake FCM
-    answers ``{"received": [{"token", "data", "android", ...}], ...}``.
-    """
-    if platform == "ios":
-        rows = received if isinstance(received, list) else []
-        token = push_token.lower()
-        return [
-            r["payload"]
-            for r in rows
-            if str(r.get("device_token", "")).lower() == token
-            and isinstance(r.get("payload"), dict)
-        ]
-    if platform == "android":
-        rows = received.get("received", []) if isinstance(received, dict) else received
-        return [
-            r["data"]
-            for r in rows or []
-            if r.get("token") == push_token and isinstance(r.get("data"), dict)
-        ]
-    raise ValueError(f"platform must be 'ios' or 'android', not {platform!r}")
+    """This phone's push bodies, oldest first, from a fake's ``GET /_fake/received``
+    (the shape of :mod:`engine.push.fake_received`; APNs tokens compare in any case)."""
+    if platform not in ("ios", "android"):
+        raise ValueError(f"platform must be 'ios' or 'android', not {platform!r}")
+    records = received.get("received") if isinstance(received, dict) else None
+    fold = str.lower if platform == "ios" else str
+    token = fold(push_token)
+    return [
+        r["payload"]
+        for r in records or []
+        if isinstance(r, dict)
+        and fold(str(r.get("token", ""))) == token
+        and isinstance(r.get("payload"), dict)
+    ]
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ def settings(stack_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
             "fake_apns_port": free_port(),
             "fake_fcm_port": free_port(),
             "topic_prefix": f"nltest-lf-{uuid.uuid4().hex[:8]}",
+            "allow_generated_keys": True,  # the shared test stack counts as external
         }
     )
     yield local

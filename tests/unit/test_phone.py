@@ -44,34 +44,40 @@ def body_for(phone: VirtualDevice, dispatch_id: str = "d-1", **changes: str) -> 
     return dict(android_data(payload, "urgent"))
 
 
-def apns_row(token: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"device_token": token, "headers": {":path": f"/3/device/{token}"}, "payload": payload}
-
-
-def fcm_row(token: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"token": token, "data": data, "android": {"priority": "HIGH"}, "bearer": "b"}
+def row(token: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A record in the fakes' one documented shape (engine/push/fake_received.py)."""
+    return {"token": token, "payload": payload, "headers": {"authorization": "bearer x"}}
 
 
 def test_select_apns_rows_by_token_case_insensitively() -> None:
     mine, other = "ab" * 32, "cd" * 32
-    rows = [apns_row(mine.upper(), {"n": 1}), apns_row(other, {"n": 2}), apns_row(mine, {"n": 3})]
-    assert select_bodies("ios", mine, rows) == [{"n": 1}, {"n": 3}]
-    assert select_bodies("ios", "ef" * 32, rows) == []
+    rows = [row(mine.upper(), {"n": 1}), row(other, {"n": 2}), row(mine, {"n": 3})]
+    received = {"received": rows, "attempts": {mine: 2, other: 1}}
+    assert select_bodies("ios", mine, received) == [{"n": 1}, {"n": 3}]
+    assert select_bodies("ios", "ef" * 32, received) == []
 
 
-def test_select_fcm_rows_from_the_fake_record() -> None:
+def test_select_fcm_rows_by_exact_token() -> None:
     received = {
-        "received": [fcm_row("tok-a", {"n": "1"}), fcm_row("tok-b", {"n": "2"})],
+        "received": [
+            {**row("tok-a", {"n": "1"}), "android": {"priority": "HIGH"}},
+            {**row("tok-b", {"n": "2"}), "android": {"priority": "HIGH"}},
+            {**row("TOK-B", {"n": "3"}), "android": {"priority": "HIGH"}},
+        ],
         "attempts": {"tok-a": 1},
         "token_grants": 1,
     }
     assert select_bodies("android", "tok-b", received) == [{"n": "2"}]
-    assert select_bodies("android", "tok-b", received["received"]) == [{"n": "2"}]
+
+
+@pytest.mark.parametrize("answer", [[], {}, {"received": None}, {"received": [None, "x"]}])
+def test_select_from_an_unexpected_answer_finds_nothing(answer: Any) -> None:
+    assert select_bodies("ios", "ab" * 32, answer) == []
 
 
 def test_select_needs_a_known_platform() -> None:
     with pytest.raises(ValueError, match="platform"):
-        select_bodies("pager", "t", [])
+        select_bodies("pager", "t", {"received": []})
 
 
 @pytest.mark.parametrize("platform", ["ios", "android"])
