@@ -13,6 +13,7 @@ from engine.push.payload import PushContent, build_device_payload
 from engine.push.phone import (
     acks_for,
     describe,
+    legacy_state_path,
     new_bodies,
     open_push,
     open_pushes,
@@ -133,7 +134,7 @@ def test_handled_ids_survive_a_save_and_load(tmp_path: Path) -> None:
     phone = VirtualDevice("dr-ames", "phone-a", "android")
     bodies = [body_for(phone, "d-1"), body_for(phone, "d-2")]
     phone.handled.add("d-1")
-    path = state_path(tmp_path, phone.device_id)
+    path = state_path(tmp_path, "nightline", phone.device_id)
     phone.save(path)
     again = VirtualDevice.load(path)
     assert [b["dispatch_id"] for b in new_bodies("android", bodies, again.handled)] == ["d-2"]
@@ -157,8 +158,13 @@ def test_acks_for_a_new_push(read: bool, decision: Any, kinds: list[AckKind]) ->
     }
 
 
-def test_state_path_refuses_path_tricks(tmp_path: Path) -> None:
-    assert state_path(tmp_path, "phone-a") == tmp_path / "devices" / "phone-a.json"
+def test_state_path_is_per_topic_prefix_and_refuses_path_tricks(tmp_path: Path) -> None:
+    assert state_path(tmp_path, "demo-1", "phone-a") == tmp_path / "devices/demo-1/phone-a.json"
+    assert legacy_state_path(tmp_path, "phone-a") == tmp_path / "devices" / "phone-a.json"
     for bad in ("../etc", "a/b", "", ".hidden"):
-        with pytest.raises(ValueError):
-            state_path(tmp_path, bad)
+        with pytest.raises(ValueError, match="device id"):
+            state_path(tmp_path, "demo-1", bad)
+        with pytest.raises(ValueError, match="topic prefix"):
+            state_path(tmp_path, bad, "phone-a")
+        with pytest.raises(ValueError, match="device id"):
+            legacy_state_path(tmp_path, bad)
