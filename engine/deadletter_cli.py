@@ -8,11 +8,12 @@ corrected intake event for an intake dead letter, under the original's event id.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from engine.device_cli import kafka_unavailable
 from engine.schemas.deadletter import REASON_CODES, DeadLetter
 from engine.settings import Settings, load_settings
 
-__all__ = ["deadletter", "describe", "parse_age", "select"]
+__all__ = ["deadletter", "describe", "parse_age", "read_dead_letters", "select"]
 
 PHI_FLAG = "--i-understand-this-shows-phi"
 _AGE = re.compile(r"^(\d+)\s*([smhd])$")
@@ -89,7 +90,7 @@ def _dash(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def read_dead_letters(s: Settings, idle_s: float = 30.0) -> Iterator[DeadLetter]:
+def read_dead_letters(s: Settings, idle_s: float = 30.0) -> Generator[DeadLetter, None, None]:
     """Every dead letter on the deployment's topic, oldest first per partition."""
     from kafka import KafkaConsumer, TopicPartition
 
@@ -125,8 +126,8 @@ def read_dead_letters(s: Settings, idle_s: float = 30.0) -> Iterator[DeadLetter]
 
 
 def _find(s: Settings, dead_letter_id: uuid.UUID) -> DeadLetter:
-    with kafka_unavailable():
-        for letter in read_dead_letters(s):
+    with kafka_unavailable(), contextlib.closing(read_dead_letters(s)) as letters:
+        for letter in letters:
             if letter.event_id == dead_letter_id:
                 return letter
     raise click.ClickException(f"no dead letter {dead_letter_id} on {s.topic('deadletter')}")
@@ -180,6 +181,8 @@ def list_command(
             click.echo(letter.model_dump_json(exclude={"raw_encrypted"}))
         else:
             click.echo(describe(letter))
+    if not letters:
+        click.echo(f"no dead letters on {s.topic('deadletter')} match", err=True)
 
 
 @deadletter.command("show")
