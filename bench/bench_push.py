@@ -171,7 +171,7 @@ async def verify(
     """What the fake received matches what was sent; a sample decrypts on its phone."""
     response = await control.get(f"{url}/_fake/received")
     response.raise_for_status()
-    received = response.json()
+    received = response.json()["received"]
     await control.post(f"{url}/_fake/reset")  # the next round starts from nothing
     problems: list[str] = []
     if len(received) != len(sent):
@@ -185,7 +185,7 @@ async def verify(
         expected = sent.get(push.dispatch_id)
         if expected is None:
             problems.append(f"unexpected push for {push.dispatch_id}")
-        elif item["device_token"] != expected[1].push_token:
+        elif item["token"] != expected[1].push_token:
             problems.append(f"{push.dispatch_id} went to the wrong device token")
         elif push.ciphertext_b64 is None or push.fetch:
             problems.append(f"{push.dispatch_id} carries no full ciphertext")

@@ -9,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from engine.adapters.clocks import RedisOffsetClock, SystemClock
-from engine.adapters.dead_letters import DeadLetterWriter, load_or_create_key
+from engine.adapters.dead_letters import DeadLetterWriter, dead_letter_key
 from engine.adapters.kafka_publisher import FaustPublisher, TopicAuditSink
 from engine.adapters.practice_cache import PracticeCache
 from engine.adapters.push_setup import build_push
@@ -53,9 +53,7 @@ def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
     practices = PracticeCache(redis, keys, settings.kafka_servers, settings.topic("practices"))
     publisher = FaustPublisher(topics)
     metrics = Metrics()
-    dead_letters = DeadLetterWriter(
-        publisher, load_or_create_key(settings.dead_letter_key, settings.state_dir)
-    )
+    dead_letters = DeadLetterWriter(publisher, dead_letter_key(settings))
     push, vault = build_push(settings, redis, keys, metrics, dead_letters)
     directory = RedisDeviceDirectory(redis, keys)
     services = Services(

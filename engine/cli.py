@@ -104,10 +104,11 @@ def publish(sample: str | None, practice: str, file: Path | None) -> None:
 
     s = load_settings()
     if file is not None:
+        adapter = TypeAdapter(IntakeEvent)
         try:
-            event = TypeAdapter(IntakeEvent).validate_json(file.read_bytes())
+            event = adapter.validate_json(file.read_bytes())
         except ValidationError as exc:
-            raise click.ClickException(f"{file}: {safe_validation_summary(exc)}") from exc
+            raise click.ClickException(f"{file}: {safe_validation_summary(exc, adapter)}") from exc
     elif sample is not None:
         event = sample_event(sample, practice, datetime.now(UTC))
     else:
@@ -140,7 +141,7 @@ def ack(
 ) -> None:
     """Send an acknowledgement as the clinician app (--clinician) or the desk would
     (--operator and --desk: an operator claims a dispatch with the default --kind accepted)."""
-    from pydantic import ValidationError
+    from pydantic import TypeAdapter, ValidationError
 
     from engine.producer import NightlineProducer
     from engine.schemas.acks import AckKind, Acknowledgement
@@ -158,7 +159,8 @@ def ack(
             at=datetime.now(UTC),
         )
     except ValidationError as exc:
-        raise click.UsageError(safe_validation_summary(exc)) from exc
+        summary = safe_validation_summary(exc, TypeAdapter(Acknowledgement))
+        raise click.UsageError(summary) from exc
     with NightlineProducer(s.kafka_servers, s.topic_prefix) as producer:
         producer.send_ack(event)
     who = clinician or f"{operator} at {desk}"
@@ -222,6 +224,7 @@ def _register_optional_groups() -> None:
     except ImportError:  # pragma: no cover - during partial checkouts only
         return
     main.add_command(stack)
+    from engine.deadletter_cli import deadletter
     from engine.device_cli import device
     from engine.push.fake_apns import fake_apns_command
     from engine.push.fake_fcm import fake_fcm_command
@@ -231,6 +234,7 @@ def _register_optional_groups() -> None:
     main.add_command(schedule)
     main.add_command(verify)
     main.add_command(device)
+    main.add_command(deadletter)
     main.add_command(fake_apns_command)
     main.add_command(fake_fcm_command)
 

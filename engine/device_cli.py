@@ -1,7 +1,10 @@
 """``nightline device``: a virtual clinician phone for tests, the demo and benchmarks.
 
 The phone keeps its private state (RFC 8291 private key, auth secret, push token,
-dispatch ids it has handled) in ``<state_dir>/devices/<device_id>.json``, mode 0600.
+dispatch ids it has handled) in ``<state_dir>/devices/<topic_prefix>/<device_id>.json``,
+mode 0600, so deployments sharing a state dir keep their phones apart; a phone kept
+where earlier versions kept it (``<state_dir>/devices/<device_id>.json``) is moved
+there the first time it is used.
 Registry changes go the way the app's go: a DeviceRegistration on the ``devices``
 topic, applied by a worker (the command waits until Redis shows it); ``--direct``
 applies the same change to Redis itself, for setups without a worker. ``inbox`` and
@@ -28,6 +31,7 @@ from engine.push.phone import (
     Decision,
     acks_for,
     describe,
+    legacy_state_path,
     new_bodies,
     open_pushes,
     select_bodies,
@@ -37,7 +41,7 @@ from engine.push.virtual_device import VirtualDevice, new_push_token
 from engine.schemas.devices import DeviceAction, DeviceRegistration
 from engine.settings import Settings, load_settings
 
-__all__ = ["device"]
+__all__ = ["device", "kafka_unavailable"]
 
 if TYPE_CHECKING:  # imported lazily at run time: the CLI starts without redis or kafka
     from engine.adapters.redis_directory import RedisDeviceDirectory as Registry
@@ -68,8 +72,19 @@ def device() -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------
+def _phone_path(s: Settings, device_id: str) -> Path:
+    """This deployment's file for the phone, moving a phone from the old shared place."""
+    path = state_path(s.state_dir, s.topic_prefix, device_id)
+    legacy = legacy_state_path(s.state_dir, device_id)
+    if not path.exists() and legacy.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        legacy.rename(path)
+        click.echo(f"moved {legacy} to {path} (phones are kept per topic prefix)", err=True)
+    return path
+
+
 def _load_phone(s: Settings, device_id: str) -> tuple[VirtualDevice, Path]:
-    path = state_path(s.state_dir, device_id)
+    path = _phone_path(s, device_id)
     try:
         return VirtualDevice.load(path), path
     except FileNotFoundError:
@@ -100,7 +115,7 @@ def _with_registry(s: Settings, action: Callable[[Registry, Any], Awaitable[T]])
 
 
 @contextmanager
-def _kafka_unavailable() -> Iterator[None]:
+def kafka_unavailable() -> Iterator[None]:
     """Turn a Kafka error into the CLI's "Kafka unavailable" message."""
     from kafka.errors import KafkaError
 
@@ -114,7 +129,7 @@ def _producer(s: Settings) -> NightlineProducer:
     """A producer for the configured Kafka, after making sure the topics exist."""
     from engine.producer import NightlineProducer, ensure_topics
 
-    with _kafka_unavailable():
+    with kafka_unavailable():
         ensure_topics(s.kafka_servers, s.topic_prefix, s.topic_partitions, s.topic_replication)
         return NightlineProducer(s.kafka_servers, s.topic_prefix)
 
@@ -133,7 +148,7 @@ def _apply(s: Settings, change: DeviceRegistration, direct: bool, wait: float,
                 f"device {change.device_id!r} belongs to another clinician; nothing changed"
             )
         return "directly in Redis"
-    with _kafka_unavailable(), _producer(s) as producer:
+    with kafka_unavailable(), _producer(s) as producer:
         producer.send_device(change)
 
     async def poll(directory: Registry, _: Any) -> bool:
@@ -203,7 +218,7 @@ def register(clinician: str, device_id: str, platform: str, critical_alerts: boo
         auth_secret=public.auth_secret, app_version=app_version,
         critical_alerts=critical_alerts, at=_now(),
     )  # fmt: skip
-    path = state_path(s.state_dir, device_id)
+    path = state_path(s.state_dir, s.topic_prefix, device_id)
     phone.save(path)
 
     async def stored(directory: Registry) -> bool:

@@ -111,13 +111,30 @@ def _clinician(practice: Practice, clinician_id: str) -> str:
 
 
 def _instant(text: str | None, zone: ZoneInfo, default: datetime) -> datetime:
+    """An ISO instant as given; a plain date or local time read in ``zone`` by the
+    schedules' own rule (:func:`engine.domain._wall_clock.localize`): a time skipped by
+    a DST change is the moment the clocks jump, a repeated one its first occurrence,
+    and either is said on stderr."""
+    from engine.domain._wall_clock import localize
+
     if text is None:
         return default
     try:
         value = datetime.fromisoformat(text)
     except ValueError as exc:
         raise click.BadParameter(f"{text!r} is not an ISO 8601 date or time") from exc
-    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+    if value.tzinfo is not None:
+        return value
+    instant = localize(value, zone)
+    if instant is None:
+        raise click.BadParameter(f"{text!r} is out of range")
+    local = instant.astimezone(zone)
+    shown = local.strftime("%Y-%m-%d %H:%M %Z")
+    if local.replace(tzinfo=None) != value:
+        click.echo(f"{text} does not exist in {zone.key} (clocks jump): using {shown}", err=True)
+    elif value.replace(tzinfo=zone, fold=1).utcoffset() != local.utcoffset():
+        click.echo(f"{text} happens twice in {zone.key}: using the first, {shown}", err=True)
+    return local
 
 
 def _window(
@@ -171,7 +188,15 @@ def _pair(text: str) -> tuple[str, str]:
 
 @schedule.command()
 @click.argument("practice_id")
-@click.option("--at", "at", default=None, help="ISO 8601 instant (default: now).")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="When: a plain date (2026-12-02) or local time (2026-12-02T03:00), read in the "
+    "practice's time zone as the schedules read them (a time skipped by a DST change is "
+    "when the clocks jump), or an ISO instant with an offset (2026-12-02T03:00:00-05:00). "
+    "Default: now.",
+)
 @click.option("--group", default=None, help="Coverage group (default: the practice's default).")
 @click.option("--urgency", type=click.Choice([u.value for u in Urgency]), default="urgent")
 @_FILE

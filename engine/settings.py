@@ -182,7 +182,8 @@ class Settings(BaseSettings):
     vault_key: str | None = Field(
         default=None,
         description="Fernet key(s), comma-separated (first seals), that encrypt message "
-        "content kept for re-pages. Unset: a key is generated in the state dir (local only).",
+        "content kept for re-pages. Unset: a key is generated in the state dir (local stack "
+        "only, see NIGHTLINE_ALLOW_GENERATED_KEYS).",
     )
     vault_ttl_s: int = Field(
         default=3 * 24 * 3600, gt=0, description="How long message content is kept for re-pages."
@@ -190,7 +191,15 @@ class Settings(BaseSettings):
     dead_letter_key: str | None = Field(
         default=None,
         description="Fernet key that encrypts raw bytes kept in dead letters. "
-        "Unset: a key is generated in the state dir (local use only).",
+        "Unset: a key is generated in the state dir (local stack only, see "
+        "NIGHTLINE_ALLOW_GENERATED_KEYS).",
+    )
+    allow_generated_keys: bool = Field(
+        default=False,
+        description="Generate the vault and dead-letter keys in the state dir even though "
+        "Kafka or Redis is external (tests, one machine). Without it a generated key is for "
+        "the local stack only: a deployment's workers must share NIGHTLINE_VAULT_KEY and "
+        "NIGHTLINE_DEAD_LETTER_KEY.",
     )
     default_operator_desk: str = Field(
         default="operator-desk",

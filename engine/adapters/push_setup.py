@@ -13,7 +13,8 @@ import logging
 import httpx
 from redis.asyncio import Redis
 
-from engine.adapters.dead_letters import DeadLetterWriter, load_or_create_key
+from engine.adapters.dead_letters import DeadLetterWriter
+from engine.adapters.deployment_keys import VAULT_KEY, deployment_key
 from engine.adapters.recording_push import RedisRecordingPushGateway
 from engine.adapters.redis_directory import RedisDeviceDirectory
 from engine.adapters.redis_keys import Keys
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def build_vault(settings: Settings, redis: Redis) -> MessageVault:
-    key = load_or_create_key(settings.vault_key, settings.state_dir, "vault.key").decode()
+    key = deployment_key(settings, VAULT_KEY, settings.vault_key)
     keys = [k.strip() for k in key.split(",") if k.strip()]
     return MessageVault(redis, settings.topic_prefix, keys, settings.vault_ttl_s)
 

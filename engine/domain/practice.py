@@ -132,6 +132,19 @@ class TriageRules(_Config):
         description="Caller types patched through live (doctor-to-doctor), urgent or above.",
     )
 
+    @field_validator("reason_urgency")
+    @classmethod
+    def _unrecognised_reasons_stay_urgent(
+        cls, value: dict[CallReason, Urgency]
+    ) -> dict[CallReason, Urgency]:
+        mapped = value.get(CallReason.UNRECOGNISED)
+        if mapped is not None and mapped.rank < Urgency.URGENT.rank:
+            raise ValueError(
+                "'unrecognised' cannot be routine: a reason code Nightline does not know "
+                "is at least urgent (map it to urgent or emergency, or leave it out)"
+            )
+        return value
+
 
 class EscalationPolicy(_Config):
     """Acknowledgement timeout and re-pages per level for one urgency."""

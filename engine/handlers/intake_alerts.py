@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,8 +23,9 @@ from engine.domain.dispatch import Decision, DispatchState, Resolver, desk_only_
 from engine.domain.triage import triage
 from engine.handlers.dispatching import decide_and_apply
 from engine.handlers.services import Services
-from engine.schemas._base import IDENTIFIER_PATTERN, derived_event_id
+from engine.schemas._base import derived_event_id
 from engine.schemas.intake import Urgency
+from engine.schemas.peek import peek_intake_ids
 
 __all__ = [
     "UNKNOWN_PRACTICE",
@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 UNKNOWN_PRACTICE = "unknown"
 """The practice id of a desk alert whose event names no readable practice."""
@@ -124,24 +123,18 @@ async def _urgency_of(svc: Services, event: Any) -> Urgency:
 
 
 def peek_intake(raw: bytes | None) -> tuple[str | None, uuid.UUID | None, Urgency]:
-    """``practice_id`` and ``event_id`` of undecodable bytes when they are valid ids, and
-    emergency when a urgency field says so; nothing else is read."""
+    """``practice_id`` and ``event_id`` of undecodable bytes when they are valid ids
+    (:func:`~engine.schemas.peek.peek_intake_ids`), and emergency when an urgency field
+    of a record that still parses says so; nothing else is read."""
+    ids = peek_intake_ids(raw)
     try:
         data = json.loads(raw or b"")
-    except (ValueError, UnicodeDecodeError):
-        return None, None, Urgency.URGENT
-    if not isinstance(data, dict):
-        return None, None, Urgency.URGENT
-    practice = data.get("practice_id")
-    practice_id = practice if isinstance(practice, str) and _valid_id(practice) else None
-    try:
-        event_id: uuid.UUID | None = uuid.UUID(str(data.get("event_id")))
-    except ValueError:
-        event_id = None
-    said = (data.get("operator_urgency"), data.get("caller_requested_urgency"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = None
+    said = (
+        (data.get("operator_urgency"), data.get("caller_requested_urgency"))
+        if isinstance(data, dict)
+        else ()
+    )
     urgency = Urgency.EMERGENCY if Urgency.EMERGENCY.value in said else Urgency.URGENT
-    return practice_id, event_id, urgency
-
-
-def _valid_id(text: str) -> bool:
-    return len(text) <= 128 and _IDENTIFIER.fullmatch(text) is not None
+    return ids.practice_id, ids.event_id, urgency

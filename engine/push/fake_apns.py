@@ -9,11 +9,14 @@ measures the client, not the server.
 It checks what APNs checks: ES256 provider token (signature against the
 configured key, ``kid``, ``iss``, ``iat`` under an hour old), ``apns-topic``,
 ``apns-push-type``, ``apns-priority``, ``POST /3/device/<hex token>``, a JSON
-payload of at most 4,096 bytes. Accepted pushes are kept in memory.
+payload of at most 4,096 bytes. Accepted pushes are kept in memory. Every response
+to a push carries an ``apns-id`` header, errors included, as on APNs: the request's
+own ``apns-id`` echoed, else a new UUID.
 
 Control endpoints (no token needed)::
 
-    GET  /_fake/received   -> [{"device_token", "headers", "payload"}, ...]
+    GET  /_fake/received   -> {"received": [{"token", "payload", "headers"}], "attempts"}
+                              (the shape of :mod:`engine.push.fake_received`)
     POST /_fake/reset      -> forget pushes and faults
     POST /_fake/faults     {"<device token>": {"status": 429, "reason": "TooManyRequests",
                             "retry_after": 1, "slow": 0.5, "reset": false, "goaway": false,
@@ -62,6 +65,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from engine.push.apns_token import load_p8_key
+from engine.push.fake_received import received_answer, received_record
 
 __all__ = ["FakeApns", "fake_apns_command", "spawn_fake_apns", "write_tls_files"]
 
@@ -133,6 +137,7 @@ class FakeApns:
         self.host, self.port = host, port
         self.ca_file, self._cert, self._cert_key = write_tls_files(cert_dir)
         self.received: list[dict[str, Any]] = []
+        self.attempts: dict[str, int] = {}  # device token -> push requests seen
         self.faults: dict[str, dict[str, Any]] = {}
         self._verified: dict[str, int] = {}  # token -> iat, so each token is verified once
         self._server: asyncio.Server | None = None
@@ -177,9 +182,10 @@ class FakeApns:
 
     def control(self, method: str, path: str, body: bytes) -> Response:
         if (method, path) == ("GET", "/_fake/received"):
-            return _json(200, self.received)
+            return _json(200, received_answer(self.received, self.attempts))
         if (method, path) == ("POST", "/_fake/reset"):
             self.received.clear()
+            self.attempts.clear()
             self.faults.clear()
             return _json(200, {"ok": True})
         if (method, path) == ("POST", "/_fake/faults"):
@@ -217,8 +223,8 @@ class FakeApns:
             return _error(400, "PayloadEmpty" if not body else "BadPayload")
         if not isinstance(payload, dict) or not isinstance(payload.get("aps"), dict):
             return _error(400, "BadPayload")
-        self.received.append({"device_token": device_token, "headers": h, "payload": payload})
-        return 200, {"apns-id": h.get("apns-id") or str(uuid.uuid4()).upper()}, b""
+        self.received.append(received_record(device_token, payload, h))
+        return 200, {}, b""
 
     def _check_token(self, authorization: str) -> str:
         token = authorization.removeprefix("bearer ").strip()
@@ -314,19 +320,24 @@ class _H2Protocol(asyncio.Protocol):
         if path.startswith("/_fake/"):
             self.respond(stream_id, self.fake.control(method, path, bytes(body)))
             return
+        apns_id = {"apns-id": headers.get("apns-id") or str(uuid.uuid4()).upper()}
         match = _DEVICE_PATH.match(path)
         if method != "POST" or match is None:
             reason = "MethodNotAllowed" if method != "POST" else "BadDeviceToken"
-            self.respond(stream_id, _error(405 if method != "POST" else 400, reason))
+            status, fields, body_out = _error(405 if method != "POST" else 400, reason)
+            self.respond(stream_id, (status, {**fields, **apns_id}, body_out))
             return
-        fault = self.fake.take_fault(match.group(1))
+        token = match.group(1)
+        self.fake.attempts[token] = self.fake.attempts.get(token, 0) + 1
+        fault = self.fake.take_fault(token)
         if fault and fault.get("reset"):
             self.drop()
             return
         if fault and fault.get("goaway"):
             self.goaway(stream_id)
             return
-        reply = self.fake.push(match.group(1), headers, bytes(body), fault)
+        status, fields, body_out = self.fake.push(token, headers, bytes(body), fault)
+        reply = (status, {**fields, **apns_id}, body_out)
         delay = float(fault.get("slow", 0)) if fault else 0.0
         if delay > 0:
             loop = asyncio.get_running_loop()

@@ -16,7 +16,7 @@ misconfigured, not the phones. A configuration error the provider names (wrong
 topic, key, environment or project) deactivates nothing either; it is counted and
 logged loudly, once a minute per provider and reason, and the push fails, so the
 dispatch escalates. A message FCM calls INVALID_ARGUMENT goes to the dead letters
-with the provider's reason.
+with FCM's error code (never its message, which can echo the request).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -41,6 +42,7 @@ from engine.push.retry import is_retryable_status
 __all__ = ["DeviceRegistry", "MessageSource", "ProviderPushGateway", "RejectedPushHandler"]
 
 log = logging.getLogger(__name__)
+_FCM_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 RejectedPushHandler = Callable[[str, bytes, str], Awaitable[object]]
 """``(provider, request body, reason)``: where a push the provider refused as invalid goes."""
@@ -222,8 +224,8 @@ class ProviderPushGateway:
                 expiration_s=self._ttl_s,
                 critical=device.critical_alerts and request.urgency == "emergency",
             )
-        except PayloadTooLarge as exc:  # cannot happen with the 4 KB budget; never silent
-            await self._reject("apns", json.dumps(body).encode(), str(exc))
+        except PayloadTooLarge:  # cannot happen with the 4 KB budget; never silent
+            await self._reject("apns", json.dumps(body).encode(), "APNs payload_too_large")
             return PushResult(ok=False, detail="apns payload too large"), "rejected"
         if apns.config_error:
             self._config_error("apns", apns.reason, APNS_CONFIG_ERRORS[apns.reason])
@@ -239,7 +241,7 @@ class ProviderPushGateway:
             request.device.push_token, data, ttl_s=self._ttl_s, urgency=request.urgency
         )
         if fcm.invalid_argument:
-            reason = f"FCM INVALID_ARGUMENT: {fcm.detail}"[:500]
+            reason = _fcm_rejection_reason(fcm.error_code, fcm.status)
             await self._reject("fcm", json.dumps(data).encode(), reason)
             return PushResult(ok=False, detail="fcm INVALID_ARGUMENT"), "rejected"
         detail = "fcm 200" if fcm.ok else f"fcm {fcm.status} {fcm.error_code or ''}".strip()
@@ -254,6 +256,14 @@ class ProviderPushGateway:
         log.error("%s refused a push as invalid; sent to the dead letters", provider)
         if self._on_rejected is not None:
             await self._on_rejected(provider, body, reason)
+
+
+def _fcm_rejection_reason(error_code: str | None, status: int | None) -> str:
+    """The dead-letter reason for a push FCM refused: codes only. FCM's error message
+    (``fcm.detail``) can echo parts of the request, so it is never used, and an error
+    code that is not an upper-case identifier is not trusted either."""
+    code = error_code if error_code and _FCM_CODE.fullmatch(error_code) else "INVALID_ARGUMENT"
+    return f"FCM {code} (HTTP {status})" if status else f"FCM {code}"
 
 
 def _outcome(ok: bool, device_gone: bool, status: int) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "OpenedPush",
     "acks_for",
     "describe",
+    "legacy_state_path",
     "new_bodies",
     "open_push",
     "open_pushes",
@@ -41,36 +42,41 @@ IDENTIFIER = re.compile(rf"(?=.{{1,128}}$){IDENTIFIER_PATTERN}")
 _CONTENT_FIELDS = ("patient_name", "callback_number", "message", "practice_name")
 
 
-def state_path(state_dir: Path, device_id: str) -> Path:
-    """``<state_dir>/devices/<device_id>.json`` (the id must be a plain identifier)."""
-    if not IDENTIFIER.match(device_id):
-        raise ValueError(f"device id must be letters, digits and '_.:-', not {device_id!r}")
+def state_path(state_dir: Path, topic_prefix: str, device_id: str) -> Path:
+    """``<state_dir>/devices/<topic_prefix>/<device_id>.json``: deployments sharing a state
+    dir keep their phones apart (both parts must be plain identifiers)."""
+    _plain("topic prefix", topic_prefix)
+    _plain("device id", device_id)
+    return state_dir / "devices" / topic_prefix / f"{device_id}.json"
+
+
+def legacy_state_path(state_dir: Path, device_id: str) -> Path:
+    """``<state_dir>/devices/<device_id>.json``, where phones were kept before they were
+    kept per topic prefix."""
+    _plain("device id", device_id)
     return state_dir / "devices" / f"{device_id}.json"
 
 
-def select_bodies(platform: str, push_token: str, received: Any) -> list[dict[str, Any]]:
-    """This phone's push bodies, oldest first, from a fake's ``GET /_fake/received``.
+def _plain(what: str, value: str) -> None:
+    if not IDENTIFIER.match(value):
+        raise ValueError(f"{what} must be letters, digits and '_.:-', not {value!r}")
 
-    The fake APNs answers ``[{"device_token", "headers", "payload"}]``; the fake FCM
-    answers ``{"received": [{"token", "data", "android", ...}], ...}``.
-    """
-    if platform == "ios":
-        rows = received if isinstance(received, list) else []
-        token = push_token.lower()
-        return [
-            r["payload"]
-            for r in rows
-            if str(r.get("device_token", "")).lower() == token
-            and isinstance(r.get("payload"), dict)
-        ]
-    if platform == "android":
-        rows = received.get("received", []) if isinstance(received, dict) else received
-        return [
-            r["data"]
-            for r in rows or []
-            if r.get("token") == push_token and isinstance(r.get("data"), dict)
-        ]
-    raise ValueError(f"platform must be 'ios' or 'android', not {platform!r}")
+
+def select_bodies(platform: str, push_token: str, received: Any) -> list[dict[str, Any]]:
+    """This phone's push bodies, oldest first, from a fake's ``GET /_fake/received``
+    (the shape of :mod:`engine.push.fake_received`; APNs tokens compare in any case)."""
+    if platform not in ("ios", "android"):
+        raise ValueError(f"platform must be 'ios' or 'android', not {platform!r}")
+    records = received.get("received") if isinstance(received, dict) else None
+    fold = str.lower if platform == "ios" else str
+    token = fold(push_token)
+    return [
+        r["payload"]
+        for r in records or []
+        if isinstance(r, dict)
+        and fold(str(r.get("token", ""))) == token
+        and isinstance(r.get("payload"), dict)
+    ]
 
 
 @dataclass(frozen=True)

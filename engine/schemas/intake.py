@@ -3,16 +3,23 @@ forms publish for Nightline to triage.
 
 These are the only events that carry PHI (patient, caller, message). Nothing
 derived from them that leaves the engine may repeat those fields in clear.
+
+What a real PBX sends and is safe is accepted: a callback number with an extension
+(``+1 555 0100 x12``, ``ext. 12``, ``;ext=12``), a reason code Nightline does not know
+yet (``reason`` becomes ``unrecognised``, which triage treats as at least urgent, and
+the code is kept in ``unrecognised_reason``), a patient whose name was not given. The
+rest stays strict: unknown fields, naive datetimes and invalid values are rejected.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from engine.schemas._base import AwareDatetime, Event, Identifier
 
@@ -32,9 +39,17 @@ __all__ = [
     "WebForm",
 ]
 
+_EXTENSION = r"(?:[,;]\s*)?(?:[xX]|[eE][xX][tT](?:[eE][nN][sS][iI][oO][nN]|\.|=)?)\s*[0-9]{1,10}"
 PhoneNumber = Annotated[
-    str, StringConstraints(min_length=3, max_length=32, pattern=r"^\+?[0-9 ()\-.]+$")
+    str,
+    StringConstraints(min_length=3, max_length=48, pattern=rf"^\+?[0-9 ()\-.]+(?:{_EXTENSION})?$"),
 ]
+"""Digits, spaces and ``+()-.``, optionally an extension kept as written: ``x12``,
+``x 12``, ``ext. 12``, ``extension 12``, ``;ext=12`` (the clinician dials it)."""
+
+UNRECOGNISED_REASON_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+"""A reason code Nightline does not know yet is accepted when it looks like one."""
+_UNRECOGNISED_REASON = re.compile(UNRECOGNISED_REASON_PATTERN)
 
 
 class Urgency(StrEnum):
@@ -83,6 +98,8 @@ class CallReason(StrEnum):
     HOME_HEALTH = "home_health"
     DOCTOR_TO_DOCTOR = "doctor_to_doctor"
     OTHER = "other"
+    UNRECOGNISED = "unrecognised"
+    """A code Nightline does not know (kept in ``unrecognised_reason``): at least urgent."""
 
 
 class IntakeKind(StrEnum):
@@ -94,6 +111,19 @@ class IntakeKind(StrEnum):
     WEB_FORM = "web_form"
 
 
+_KNOWN_REASONS = frozenset(CallReason)
+
+
+def _given(value: object) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _also_unrecognised_codes(schema: dict[str, Any]) -> None:
+    """JSON Schema of ``reason``: a known code, or any code shaped like one."""
+    known = {"$ref": schema.pop("$ref")} if "$ref" in schema else {"allOf": schema.pop("allOf")}
+    schema["anyOf"] = [known, {"type": "string", "pattern": UNRECOGNISED_REASON_PATTERN}]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -101,7 +131,9 @@ class _Strict(BaseModel):
 class Patient(_Strict):
     """The patient the message is about (PHI)."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(
+        default="", max_length=200, description="Empty when the caller did not give it."
+    )
     date_of_birth: date | None = None
     medical_record_number: str | None = Field(default=None, max_length=64)
 
@@ -126,7 +158,17 @@ class _IntakeBase(Event):
     received_at: AwareDatetime = Field(description="When the call or message reached the service.")
     caller: Caller
     patient: Patient | None = None
-    reason: CallReason = Field(description="Reason code chosen by the operator, IVR or form.")
+    reason: CallReason = Field(
+        description="Reason code chosen by the operator, IVR or form. Another lower-case "
+        "code (letters, digits, '_', up to 64) is accepted as 'unrecognised': at least urgent.",
+        json_schema_extra=_also_unrecognised_codes,
+    )
+    unrecognised_reason: str | None = Field(
+        default=None,
+        pattern=UNRECOGNISED_REASON_PATTERN,
+        description="The code as sent when it was not a known reason (reason is then "
+        "'unrecognised'); set by Nightline, producers leave it out.",
+    )
     message: str = Field(default="", max_length=8000, description="Free text (PHI).")
     operator_urgency: Urgency | None = Field(
         default=None, description="Urgency a trained operator assigned, if any."
@@ -137,6 +179,30 @@ class _IntakeBase(Event):
     coverage_group: Identifier | None = Field(
         default=None, description="Coverage group to page; default: the practice's main group."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tolerate(cls, data: Any) -> Any:
+        """Map an unknown reason code to ``unrecognised`` and drop a patient without
+        any detail (the push then names the caller)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        reason = data.get("reason")
+        unknown = isinstance(reason, str) and reason not in _KNOWN_REASONS
+        if unknown and _UNRECOGNISED_REASON.fullmatch(reason):
+            data["reason"] = CallReason.UNRECOGNISED.value
+            data["unrecognised_reason"] = reason
+        patient = data.get("patient")
+        if isinstance(patient, dict) and not any(_given(v) for v in patient.values()):
+            data["patient"] = None
+        return data
+
+    @model_validator(mode="after")
+    def _unrecognised_only_for_unrecognised(self) -> _IntakeBase:
+        if self.unrecognised_reason is not None and self.reason is not CallReason.UNRECOGNISED:
+            raise ValueError("unrecognised_reason is only set with reason 'unrecognised'")
+        return self
 
 
 class VoiceCall(_IntakeBase):

@@ -4,7 +4,8 @@
 ``REDIS_URL``), reuses processes that an earlier ``up`` of the same ``state_dir`` left
 running and healthy, and waits until both answer. :func:`stack_down` stops only
 processes recorded in this ``state_dir``; :func:`stack_status` reports without changing
-anything. Stacks with different ``state_dir`` and ports are independent.
+anything (the fake APNs / FCM included when they run or the push gateway is
+``local-fakes``). Stacks with different ``state_dir`` and ports are independent.
 """
 
 from __future__ import annotations
@@ -108,7 +109,12 @@ def stack_down(settings: Settings) -> dict[str, int | None]:
 
 
 def stack_status(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Per service: address, mode (local/external), pid, healthy, error (None if healthy)."""
+    """Per service: address, mode (local/external), pid, healthy, error (None if healthy).
+
+    The fake APNs and FCM are included when they run, or when the push gateway is
+    ``local-fakes`` (whose pages need them)."""
+    from engine.stack.push_fakes import push_fakes_report  # it imports this package
+
     result: dict[str, dict[str, Any]] = {}
     services = (
         ("kafka", settings.local_kafka, settings.kafka_servers, kafka_running_pid, check_kafka),
@@ -124,4 +130,5 @@ def stack_status(settings: Settings) -> dict[str, dict[str, Any]]:
             "healthy": error is None,
             "error": error,
         }
+    result.update(push_fakes_report(settings))
     return result

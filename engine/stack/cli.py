@@ -78,7 +78,8 @@ def down() -> None:
 
 @stack.command()
 def status() -> None:
-    """Show each service; exit 1 when one of them is not healthy."""
+    """Show each service (and the fake APNs / FCM when they run or
+    NIGHTLINE_PUSH_GATEWAY=local-fakes); exit 1 when one of them is not healthy."""
     from engine.stack import stack_status
 
     report = stack_status(load_settings())

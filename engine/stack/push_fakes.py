@@ -13,6 +13,7 @@ import json
 import sys
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from engine.settings import Settings
 from engine.stack import _process
@@ -22,6 +23,7 @@ __all__ = [
     "FAKE_TEAM_ID",
     "PushFakeError",
     "provider_settings",
+    "push_fakes_report",
     "push_fakes_status",
     "start_push_fakes",
     "stop_push_fakes",
@@ -149,3 +151,24 @@ def stop_push_fakes(settings: Settings) -> dict[str, int | None]:
 def push_fakes_status(settings: Settings) -> dict[str, int | None]:
     home = _home(settings)
     return {name: _process.live_pid(home / f"{name}.pid") for name in _commands(settings)}
+
+
+def push_fakes_report(settings: Settings) -> dict[str, dict[str, Any]]:
+    """:func:`engine.stack.stack_status` rows of the fakes that run, or of both when the
+    gateway is ``local-fakes`` (then one that does not run is a problem)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for name, pid in push_fakes_status(settings).items():
+        if pid is None and settings.push_gateway != "local-fakes":
+            continue
+        port = _port(settings, name)
+        error = "not running" if pid is None else None
+        if error is None and not _process.port_open(port):
+            error = f"not listening on {port}"
+        rows[name] = {
+            "address": f"127.0.0.1:{port}",
+            "mode": "local",
+            "pid": pid,
+            "healthy": error is None,
+            "error": error,
+        }
+    return rows

@@ -89,6 +89,7 @@ class Harness:
                 "NIGHTLINE_TIMER_LEASE_S": "3",
                 "NIGHTLINE_KAFKA_SESSION_TIMEOUT_S": "6",
                 "NIGHTLINE_PUSH_GATEWAY": "recording",
+                "NIGHTLINE_ALLOW_GENERATED_KEYS": "1",  # one machine: keys in the state dir
                 **self.extra_env,
             }
         )
@@ -113,7 +114,7 @@ class Harness:
         def consumed() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise AssertionError(f"worker exited:\n{self.log_text()[-3000:]}")
-            return any(probe in self._raw(d) for d in self.read("deadletter"))
+            return any(probe in self.dead_letter_raw(d) for d in self.read("deadletter"))
 
         wait_for(consumed, timeout, "worker to consume")
 
@@ -183,10 +184,11 @@ class Harness:
                 self._seen[topic].append(decode(spec(topic).adapter, record.value))
         return list(self._seen[topic])
 
-    def _raw(self, letter: Any) -> str:
+    def dead_letter_raw(self, letter: Any) -> str:
         from cryptography.fernet import Fernet
 
-        from engine.adapters.dead_letters import load_or_create_key
+        from engine.adapters.deployment_keys import DEAD_LETTER_KEY, read_key_file
 
-        key = load_or_create_key(None, self.log_dir)
+        key = read_key_file(self.log_dir / DEAD_LETTER_KEY.file_name)
+        assert key is not None, "the worker has not made its dead-letter key yet"
         return Fernet(key).decrypt(letter.raw_encrypted.encode()).decode(errors="replace")

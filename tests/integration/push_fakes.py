@@ -78,14 +78,22 @@ class PushFakes:
             "NIGHTLINE_FCM_SERVICE_ACCOUNT_FILE": str(self.service_account),
         }
 
+    def received(self, platform: str) -> dict[str, Any]:
+        """The fake's ``GET /_fake/received`` answer (engine/push/fake_received.py)."""
+        http, url = (
+            (self._apns_http, self.apns_url)
+            if platform == "ios"
+            else (self._fcm_http, self.fcm_url)
+        )
+        answer: dict[str, Any] = http.get(f"{url}/_fake/received").json()
+        return answer
+
     def apns_received(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self._apns_http.get(f"{self.apns_url}/_fake/received").json()
+        rows: list[dict[str, Any]] = self.received("ios")["received"]
         return rows
 
     def fcm_received(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self._fcm_http.get(f"{self.fcm_url}/_fake/received").json()[
-            "received"
-        ]
+        rows: list[dict[str, Any]] = self.received("android")["received"]
         return rows
 
     def apns_fault(self, token: str, fault: dict[str, Any] | None) -> None:

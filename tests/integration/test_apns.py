@@ -6,6 +6,7 @@ import asyncio
 import json
 import ssl
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ async def send(client: ApnsClient, urgency: str = "urgent", critical: bool = Fal
 async def test_success_headers_jwt_and_payload(fake: FakeApns, client: ApnsClient) -> None:
     result = await send(client)
     assert result.ok and result.status == 200 and result.apns_id and result.attempts == 1
-    [push] = await control(fake, "GET", "/_fake/received")
+    [push] = (await control(fake, "GET", "/_fake/received"))["received"]
     h = push["headers"]
     assert h[":path"] == f"/3/device/{DEV}"
     assert (h["apns-push-type"], h["apns-priority"], h["apns-topic"]) == ("alert", "10", TOPIC)
@@ -217,6 +218,34 @@ async def test_fake_rejects_foreign_key_and_missing_topic(fake: FakeApns) -> Non
         assert (r.status_code, r.json()["reason"]) == (400, "MissingTopic")
 
 
+async def test_every_answer_carries_an_apns_id_as_on_apns(fake: FakeApns) -> None:
+    verify = ssl.create_default_context(cafile=str(fake.ca_file))
+    good = await ApnsTokenProvider(KEY, KID, TEAM, MemoryTokenStore()).token()
+    headers = {"apns-push-type": "alert", "apns-priority": "10", "apns-topic": TOPIC,
+               "authorization": f"bearer {good}"}  # fmt: skip
+    mine = "9f1c8e52-3d0b-4c1e-8a55-6b2f0e1d7c3a"
+    async with httpx.AsyncClient(http2=True, verify=verify) as http:
+        url = f"{fake.url}/3/device/{DEV}"
+        ok = await http.post(url, content=b'{"aps": {}}', headers={**headers, "apns-id": mine})
+        bad = await http.post(url, content=b"{oops", headers={**headers, "apns-id": mine})
+        made = await http.post(url, content=b"{oops", headers=headers)
+        path = await http.post(f"{fake.url}/3/device/not-hex", content=b"{}", headers=headers)
+        await control(
+            fake, "POST", "/_fake/faults", {DEV: {"status": 410, "reason": "Unregistered"}}
+        )
+        gone = await http.post(url, content=b'{"aps": {}}', headers={**headers, "apns-id": mine})
+    assert ok.status_code == 200 and ok.headers["apns-id"] == mine  # echoed
+    assert (bad.status_code, bad.json()["reason"]) == (400, "BadPayload")
+    assert bad.headers["apns-id"] == mine
+    assert gone.status_code == 410 and gone.headers["apns-id"] == mine
+    for answer in (made, path):  # none given: APNs makes one
+        assert answer.status_code == 400
+        assert str(uuid.UUID(answer.headers["apns-id"])).upper() == answer.headers["apns-id"]
+    received = await control(fake, "GET", "/_fake/received")
+    assert [r["token"] for r in received["received"]] == [DEV]
+    assert received["attempts"] == {DEV: 4}  # the bad path names no device
+
+
 async def test_payload_over_4096_bytes_refused_before_sending(
     fake: FakeApns, client: ApnsClient
 ) -> None:
@@ -256,7 +285,7 @@ async def test_fake_runs_as_a_subprocess(tmp_path: Path, tokens: ApnsTokenProvid
         own = ApnsTokenProvider(load_p8_key(key_file), KID, TEAM, MemoryTokenStore())
         async with ApnsClient(url, TOPIC, own, verify=ca) as client:
             assert (await send(client)).ok
-            assert len(await control(f"{url} {ca}", "GET", "/_fake/received")) == 1
+            assert len((await control(f"{url} {ca}", "GET", "/_fake/received"))["received"]) == 1
     finally:
         proc.terminate()
         await proc.wait()

@@ -41,6 +41,7 @@ from engine.push.fcm import FcmClient
 from engine.push.fcm_auth import AccessTokenProvider, ServiceAccount
 from engine.push.gateway import ProviderPushGateway
 from engine.push.payload import PushContent
+from engine.push.virtual_device import VirtualDevice
 from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.catalogue import spec
 from engine.schemas.codec import decode
@@ -154,7 +155,10 @@ def stored(settings: Settings, prefix: str, clinician: str, device_id: str) -> D
 
 
 def state(env: dict[str, str], device_id: str) -> Path:
-    return Path(env["NIGHTLINE_STATE_DIR"]) / "devices" / f"{device_id}.json"
+    return (
+        Path(env["NIGHTLINE_STATE_DIR"]) / "devices" / env["NIGHTLINE_TOPIC_PREFIX"]
+        / f"{device_id}.json"
+    )  # fmt: skip
 
 
 def unique(name: str) -> str:
@@ -367,6 +371,43 @@ def test_remove_direct_deletes_the_record_and_the_phone_state(
     assert stored(stack_settings, prefix, doc, phone) is None
     assert not state(env, phone).exists()
     assert "no phone" in cli(env, "remove", "--device", phone, "--direct", code=1).output
+
+
+def test_deployments_sharing_a_state_dir_keep_their_own_phones(
+    env: dict[str, str], stack_settings: Settings, prefix: str
+) -> None:
+    other = {**env, "NIGHTLINE_TOPIC_PREFIX": f"{prefix}:b"}  # cleaned up with prefix:*
+    doc, phone = unique("dr-gale"), unique("phone")
+    for deployment in (env, other):
+        cli(deployment, "register", "--clinician", doc, "--device", phone, "--platform", "ios",
+            "--direct")  # fmt: skip
+    mine, theirs = (
+        json.loads(state(env, phone).read_text()),
+        json.loads(state(other, phone).read_text()),
+    )
+    assert mine["private_key"] != theirs["private_key"]
+    device = stored(stack_settings, prefix, doc, phone)
+    assert device is not None and device.push_token == mine["push_token"]
+    cli(env, "remove", "--device", phone, "--direct")
+    assert not state(env, phone).exists() and state(other, phone).exists()
+
+
+def test_a_phone_kept_in_the_old_place_moves_to_its_deployment(
+    env: dict[str, str], stack_settings: Settings, prefix: str
+) -> None:
+    doc, phone_id = unique("dr-hazel"), unique("phone")
+    old = Path(env["NIGHTLINE_STATE_DIR"]) / "devices" / f"{phone_id}.json"
+    phone = VirtualDevice(doc, phone_id, "android")
+    phone.save(old)
+    registry(stack_settings, prefix, lambda d: d.register(phone.device))
+    result = cli(env, "rotate-token", "--device", phone_id, "--token", "moved-0001", "--direct")
+    assert f"moved {old}" in result.stderr
+    assert not old.exists()
+    kept = json.loads(state(env, phone_id).read_text())
+    assert (
+        kept["push_token"] == "moved-0001"
+        and kept["private_key"] == json.loads(phone.to_json())["private_key"]
+    )
 
 
 def test_register_through_kafka_publishes_the_public_half_and_times_out_without_worker(

@@ -57,11 +57,12 @@ async def test_success_is_data_only_high_priority_with_ttl(env: Env) -> None:
     assert result.ok and result.status == 200 and result.attempts == 1
     assert result.message_name == f"projects/{env.fake.account.project_id}/messages/1"
     [msg] = env.fake.received
-    assert "notification" not in msg
+    assert set(msg) == {"token", "payload", "headers", "android"}  # no notification block
     assert msg["token"] == "tok-a"
-    assert msg["data"] == {**DATA, "urgency": "stat"}
+    assert msg["payload"] == {**DATA, "urgency": "stat"}
     assert msg["android"] == {"priority": "HIGH", "ttl": "90s"}
-    assert msg["bearer"] in env.fake.tokens  # issued by the fake's token endpoint
+    bearer = msg["headers"]["authorization"].removeprefix("Bearer ")
+    assert bearer in env.fake.tokens  # issued by the fake's token endpoint
     assert env.fake.token_grants == 1
     await env.client.send("tok-a", DATA, ttl_s=90, urgency="stat")
     assert env.fake.token_grants == 1  # cached
@@ -241,6 +242,7 @@ async def test_http_control_endpoints(env: Env) -> None:
     assert (await env.client.send("tok-o", DATA, ttl_s=60, urgency="stat")).ok
     received = (await env.http.get(f"{base}/_fake/received")).json()
     assert [m["token"] for m in received["received"]] == ["tok-o"]
+    assert received["attempts"] == {"tok-o": 1} and "token_grants" in received
 
 
 def test_parse_retry_after() -> None:

@@ -144,7 +144,7 @@ async def test_ios_push_is_an_encrypted_alert_the_phone_can_open(world: World) -
     dispatch_id, ok = await world.page(phone, "emergency")
     assert ok
     [got] = world.apns.received
-    assert got["device_token"] == phone.push_token
+    assert got["token"] == phone.push_token
     headers, payload = got["headers"], got["payload"]
     assert headers["apns-priority"] == "10" and headers["apns-push-type"] == "alert"
     assert headers["apns-collapse-id"] == dispatch_id[:64]
@@ -162,9 +162,10 @@ async def test_android_push_is_a_data_message_the_phone_can_open(world: World) -
     dispatch_id, ok = await world.page(phone)
     assert ok
     [got] = world.fcm.received
-    assert got["android"]["priority"] == "HIGH" and "notification" not in got
+    assert got["token"] == phone.push_token
+    assert got["android"]["priority"] == "HIGH" and "notification" not in got["android"]
     assert PATIENT not in str(got) and CALLBACK not in str(got)
-    push = parse_push("android", got["data"])
+    push = parse_push("android", got["payload"])
     assert push.dispatch_id == dispatch_id and push.ciphertext_b64
     assert phone.open(push.ciphertext_b64)["message"] == "Synthetic: wheezing after inhaler"
 

@@ -1,5 +1,6 @@
-"""``NIGHTLINE_PUSH_GATEWAY=local-fakes``: the stack runs fake APNs / FCM processes and
-the worker's gateway, built from settings alone, pushes to virtual phones through them."""
+"""``NIGHTLINE_PUSH_GATEWAY=local-fakes``: the stack runs fake APNs / FCM processes,
+``stack status`` shows them, and the worker's gateway, built from settings alone,
+pushes to virtual phones through them."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from redis.asyncio import Redis
 
 from engine.adapters.dead_letters import DeadLetterWriter
 from engine.adapters.push_setup import build_push
 from engine.adapters.redis_directory import RedisDeviceDirectory
 from engine.adapters.redis_keys import Keys
+from engine.cli import main
 from engine.fakes import MemoryPublisher
 from engine.metrics import Metrics
 from engine.ports import PushRequest
@@ -25,7 +28,7 @@ from engine.push.payload import PushContent, alert_text_for
 from engine.push.virtual_device import VirtualDevice
 from engine.schemas.intake import Urgency
 from engine.settings import Settings
-from engine.stack import _process
+from engine.stack import _process, stack_status
 from engine.stack.push_fakes import (
     provider_settings,
     push_fakes_status,
@@ -44,6 +47,7 @@ def settings(stack_settings: Settings, tmp_path: Path) -> Iterator[Settings]:
             "fake_apns_port": free_port(),
             "fake_fcm_port": free_port(),
             "topic_prefix": f"nltest-lf-{uuid.uuid4().hex[:8]}",
+            "allow_generated_keys": True,  # the shared test stack counts as external
         }
     )
     yield local
@@ -112,3 +116,27 @@ def test_a_service_account_for_another_port_is_replaced(settings: Settings) -> N
 def test_other_gateways_are_left_as_configured(stack_settings: Settings) -> None:
     recording = stack_settings.model_copy(update={"push_gateway": "recording"})
     assert provider_settings(recording) is recording
+
+
+def test_stack_status_shows_the_fakes(settings: Settings) -> None:
+    local = stack_status(settings)
+    assert {local["fake-apns"]["error"], local["fake-fcm"]["error"]} == {"not running"}
+    started = start_push_fakes(settings)
+    running = stack_status(settings)
+    for name, (pid, _) in started.items():
+        port = settings.fake_apns_port if name == "fake-apns" else settings.fake_fcm_port
+        assert running[name] == {"address": f"127.0.0.1:{port}", "mode": "local", "pid": pid,
+                                 "healthy": True, "error": None}  # fmt: skip
+    other_gateway = settings.model_copy(update={"push_gateway": "recording"})
+    assert {"fake-apns", "fake-fcm"} <= stack_status(other_gateway).keys()  # they run
+    stop_push_fakes(settings)
+    assert not {"fake-apns", "fake-fcm"} & stack_status(other_gateway).keys()
+    env = {k: str(v) for k, v in {
+        "NIGHTLINE_STATE_DIR": settings.state_dir, "NIGHTLINE_PUSH_GATEWAY": "local-fakes",
+        "NIGHTLINE_FAKE_APNS_PORT": settings.fake_apns_port,
+        "NIGHTLINE_FAKE_FCM_PORT": settings.fake_fcm_port,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_servers, "REDIS_URL": settings.redis_dsn,
+    }.items()}  # fmt: skip
+    shown = CliRunner().invoke(main, ["stack", "status"], env=env)
+    assert shown.exit_code == 1  # the gateway needs fakes that do not run
+    assert "fake-apns" in shown.output and "DOWN: not running" in shown.output

@@ -64,7 +64,7 @@ def two_levels(
 
 def inbox(fakes: PushFakes, device: VirtualDevice, dispatch_id: str) -> list[dict[str, Any]]:
     """What ``device`` received for ``dispatch_id``, decrypted by the phone's own code."""
-    received = fakes.apns_received() if device.platform == "ios" else fakes.fcm_received()
+    received = fakes.received(device.platform)
     bodies = select_bodies(device.platform, device.push_token, received)
     opened = [p for p in open_pushes(device, bodies) if p.dispatch_id == dispatch_id]
     for push in opened:  # a push the phone cannot open is a failure, not an empty inbox
@@ -178,7 +178,7 @@ def test_c_a_dead_token_is_deactivated_and_the_other_device_is_paged(
 
     second = call(h, "p-pc")  # the dead device is not tried again
     wait_for(lambda: inbox(fakes, elm_android, second), 15, "the next push")
-    tried = [r for r in fakes.apns_received() if r["device_token"] == elm_ios.push_token]
+    tried = [r for r in fakes.apns_received() if r["token"] == elm_ios.push_token]
     assert tried == []
 
 
@@ -272,7 +272,7 @@ def test_h_a_hanging_provider_does_not_hold_up_the_next_call(h: Harness, fakes: 
     next_call = call(h, "p-ph2")
     wait_for(lambda: inbox(fakes, quill, hanging), 20, "the backup paged after the deadline")
     wait_for(lambda: inbox(fakes, rue, next_call), 5, "the next call's push")
-    tokens = [r["device_token"] for r in fakes.apns_received()]
+    tokens = [r["token"] for r in fakes.apns_received()]
     # the next call was pushed while the first call's push still hung, before its backup
     assert tokens.index(rue.push_token) < tokens.index(quill.push_token)
 

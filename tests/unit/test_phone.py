@@ -13,6 +13,7 @@ from engine.push.payload import PushContent, build_device_payload
 from engine.push.phone import (
     acks_for,
     describe,
+    legacy_state_path,
     new_bodies,
     open_push,
     open_pushes,
@@ -46,34 +47,40 @@ def body_for(
     return dict(android_data(payload, "urgent", page))
 
 
-def apns_row(token: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"device_token": token, "headers": {":path": f"/3/device/{token}"}, "payload": payload}
-
-
-def fcm_row(token: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"token": token, "data": data, "android": {"priority": "HIGH"}, "bearer": "b"}
+def row(token: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A record in the fakes' one documented shape (engine/push/fake_received.py)."""
+    return {"token": token, "payload": payload, "headers": {"authorization": "bearer x"}}
 
 
 def test_select_apns_rows_by_token_case_insensitively() -> None:
     mine, other = "ab" * 32, "cd" * 32
-    rows = [apns_row(mine.upper(), {"n": 1}), apns_row(other, {"n": 2}), apns_row(mine, {"n": 3})]
-    assert select_bodies("ios", mine, rows) == [{"n": 1}, {"n": 3}]
-    assert select_bodies("ios", "ef" * 32, rows) == []
+    rows = [row(mine.upper(), {"n": 1}), row(other, {"n": 2}), row(mine, {"n": 3})]
+    received = {"received": rows, "attempts": {mine: 2, other: 1}}
+    assert select_bodies("ios", mine, received) == [{"n": 1}, {"n": 3}]
+    assert select_bodies("ios", "ef" * 32, received) == []
 
 
-def test_select_fcm_rows_from_the_fake_record() -> None:
+def test_select_fcm_rows_by_exact_token() -> None:
     received = {
-        "received": [fcm_row("tok-a", {"n": "1"}), fcm_row("tok-b", {"n": "2"})],
+        "received": [
+            {**row("tok-a", {"n": "1"}), "android": {"priority": "HIGH"}},
+            {**row("tok-b", {"n": "2"}), "android": {"priority": "HIGH"}},
+            {**row("TOK-B", {"n": "3"}), "android": {"priority": "HIGH"}},
+        ],
         "attempts": {"tok-a": 1},
         "token_grants": 1,
     }
     assert select_bodies("android", "tok-b", received) == [{"n": "2"}]
-    assert select_bodies("android", "tok-b", received["received"]) == [{"n": "2"}]
+
+
+@pytest.mark.parametrize("answer", [[], {}, {"received": None}, {"received": [None, "x"]}])
+def test_select_from_an_unexpected_answer_finds_nothing(answer: Any) -> None:
+    assert select_bodies("ios", "ab" * 32, answer) == []
 
 
 def test_select_needs_a_known_platform() -> None:
     with pytest.raises(ValueError, match="platform"):
-        select_bodies("pager", "t", [])
+        select_bodies("pager", "t", {"received": []})
 
 
 @pytest.mark.parametrize("platform", ["ios", "android"])
@@ -130,7 +137,7 @@ def test_handled_ids_survive_a_save_and_load(tmp_path: Path) -> None:
     phone = VirtualDevice("dr-ames", "phone-a", "android")
     bodies = [body_for(phone, "d-1"), body_for(phone, "d-2")]
     phone.handled.add("d-1#1")
-    path = state_path(tmp_path, phone.device_id)
+    path = state_path(tmp_path, "nightline", phone.device_id)
     phone.save(path)
     again = VirtualDevice.load(path)
     assert [b["dispatch_id"] for b in new_bodies("android", bodies, again.handled)] == ["d-2"]
@@ -154,8 +161,13 @@ def test_acks_for_a_new_push(read: bool, decision: Any, kinds: list[AckKind]) ->
     }
 
 
-def test_state_path_refuses_path_tricks(tmp_path: Path) -> None:
-    assert state_path(tmp_path, "phone-a") == tmp_path / "devices" / "phone-a.json"
+def test_state_path_is_per_topic_prefix_and_refuses_path_tricks(tmp_path: Path) -> None:
+    assert state_path(tmp_path, "demo-1", "phone-a") == tmp_path / "devices/demo-1/phone-a.json"
+    assert legacy_state_path(tmp_path, "phone-a") == tmp_path / "devices" / "phone-a.json"
     for bad in ("../etc", "a/b", "", ".hidden"):
-        with pytest.raises(ValueError):
-            state_path(tmp_path, bad)
+        with pytest.raises(ValueError, match="device id"):
+            state_path(tmp_path, "demo-1", bad)
+        with pytest.raises(ValueError, match="topic prefix"):
+            state_path(tmp_path, bad, "phone-a")
+        with pytest.raises(ValueError, match="device id"):
+            legacy_state_path(tmp_path, bad)

@@ -24,7 +24,9 @@ NEVER_CONNECTED = "redis://127.0.0.1:1/0"  # nothing here is sent to Redis
 
 
 def _build(tmp_path: Path, **settings: object):  # type: ignore[no-untyped-def]
-    s = load_settings(state_dir=tmp_path, redis_url=NEVER_CONNECTED, **settings)
+    s = load_settings(
+        state_dir=tmp_path, redis_url=NEVER_CONNECTED, allow_generated_keys=True, **settings
+    )
     letters = DeadLetterWriter(MemoryPublisher(), MessageVault.generate_key().encode())
     return build_push(s, Redis.from_url(NEVER_CONNECTED), Keys("t"), Metrics(), letters)
 

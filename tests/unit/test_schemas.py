@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from engine.domain.practice import TriageRules
+from engine.domain.triage import classify
 from engine.schemas.catalogue import CATALOGUE, spec
 from engine.schemas.codec import DecodeError, decode, encode
 from engine.schemas.export import SCHEMA_DIR, render_schemas
-from engine.schemas.intake import IntakeEvent, VoiceCall
+from engine.schemas.intake import CallReason, IntakeEvent, Urgency, VoiceCall
 from engine.settings import render_env_sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,14 +49,35 @@ def test_valid_call_round_trips() -> None:
     ("changes", "where"),
     [
         pytest.param({"received_at": "2026-03-08T06:30:00"}, "received_at", id="naive-datetime"),
-        pytest.param({"surprise": True}, "surprise", id="unknown-field"),
+        pytest.param({"surprise": True}, "voice_call.*: extra_forbidden", id="unknown-field"),
         pytest.param({"kind": "fax"}, "kind", id="unknown-kind"),
         pytest.param({"event_id": None}, "event_id", id="missing-event-id"),
-        pytest.param({"reason": "bored"}, "reason", id="unknown-reason"),
+        pytest.param({"reason": "Bored now"}, "reason", id="reason-not-a-code"),
+        pytest.param({"reason": "x" * 65}, "reason", id="reason-code-too-long"),
+        pytest.param({"reason": "new_code\n"}, "reason", id="reason-code-with-newline"),
+        pytest.param(
+            {"reason": "symptoms", "unrecognised_reason": "new_code"},
+            "voice_call: value_error",
+            id="unrecognised-reason-with-a-known-one",
+        ),
+        pytest.param({"caller": {"type": "patient"}, "call_id": None}, "call_id", id="missing"),
+        pytest.param(
+            {"patient": {"name": "", "nickname": "x"}}, "patient.*", id="nameless-with-extra"
+        ),
         pytest.param(
             {"caller": {"type": "patient", "callback_number": "call me"}},
             "callback_number",
             id="bad-phone",
+        ),
+        pytest.param(
+            {"caller": {"type": "patient", "callback_number": "+1 555 0100 ext"}},
+            "callback_number",
+            id="extension-without-digits",
+        ),
+        pytest.param(
+            {"caller": {"type": "patient", "callback_number": "+1 555 0100 x12345678901"}},
+            "callback_number",
+            id="extension-too-long",
         ),
     ],
 )
@@ -132,3 +155,65 @@ def test_intake_event_id_is_required() -> None:
     with pytest.raises(ValidationError):
         TypeAdapter(IntakeEvent).validate_python(data)
     assert isinstance(uuid.UUID(CALL["event_id"]), uuid.UUID)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+1 555 0100 x12",
+        "+1 555 0100 x 12",
+        "+1 (555) 0100 ext. 12",
+        "+1 (555) 555-0100 Ext 12",
+        "+15550100;ext=12",
+        "+1 555 0100, extension 4021",
+    ],
+)
+def test_a_callback_number_may_carry_an_extension_which_is_kept(number: str) -> None:
+    event = decode(
+        spec("intake").adapter, _raw(caller={"type": "patient", "callback_number": number})
+    )
+    assert event.caller.callback_number == number
+
+
+def test_an_unknown_reason_code_is_accepted_as_unrecognised_and_kept() -> None:
+    event = decode(spec("intake").adapter, _raw(reason="poison_control_2"))
+    assert event.reason is CallReason.UNRECOGNISED
+    assert event.unrecognised_reason == "poison_control_2"
+    assert decode(spec("intake").adapter, encode(event)) == event
+
+
+def test_an_unrecognised_reason_is_at_least_urgent_under_any_rules() -> None:
+    everything_routine = {reason: Urgency.ROUTINE for reason in CallReason}
+    del everything_routine[CallReason.UNRECOGNISED]
+    rules = TriageRules(reason_urgency=everything_routine, caller_type_minimum={},
+                        urgent_keywords=[], emergency_keywords=[])  # fmt: skip
+    event = decode(spec("intake").adapter, _raw(reason="brand_new_code", message=""))
+    urgency, _ = classify(event, rules)
+    assert urgency is Urgency.URGENT
+    known = decode(spec("intake").adapter, _raw(reason="billing", message=""))
+    assert classify(known, rules)[0] is Urgency.ROUTINE  # the rules do apply
+
+
+def test_a_practice_cannot_make_unrecognised_reasons_routine() -> None:
+    with pytest.raises(ValidationError) as caught:
+        TriageRules(reason_urgency={CallReason.UNRECOGNISED: Urgency.ROUTINE})
+    [error] = caught.value.errors()
+    assert error["loc"] == ("reason_urgency",)
+    assert "'unrecognised' cannot be routine" in error["msg"]
+    for urgency in (Urgency.URGENT, Urgency.EMERGENCY):
+        rules = TriageRules(reason_urgency={CallReason.UNRECOGNISED: urgency})
+        assert rules.reason_urgency[CallReason.UNRECOGNISED] is urgency
+
+
+@pytest.mark.parametrize("patient", [{"name": ""}, {"name": "   "}, {}, {"name": None}])
+def test_a_patient_without_any_detail_counts_as_no_patient(patient: dict) -> None:
+    event = decode(spec("intake").adapter, _raw(patient=patient))
+    assert event.patient is None  # the push names the caller instead
+
+
+def test_a_nameless_patient_with_other_details_is_kept() -> None:
+    event = decode(
+        spec("intake").adapter, _raw(patient={"name": " ", "date_of_birth": "2020-01-02"})
+    )
+    assert event.patient is not None and event.patient.name == ""
+    assert event.patient.date_of_birth is not None
