@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.domain.red_flags import default_lexicon, keyword_index
+from engine.domain.red_flags import default_lexicon, practice_keywords
 from engine.domain.schedule import Clinician, CoverageGroup, SchedulePolicy
 from engine.domain.weekdays import Weekday
 from engine.schemas._base import AwareDatetime, Identifier
@@ -140,7 +140,7 @@ class TriageRules(_Config):
     @field_validator("emergency_keywords", "urgent_keywords")
     @classmethod
     def _compiles(cls, phrases: list[str]) -> list[str]:
-        keyword_index(tuple(phrases))  # raises PhraseSyntaxError (a ValueError) naming the phrase
+        practice_keywords(tuple(phrases), ())  # PhraseSyntaxError (a ValueError) names the phrase
         return phrases
 
     @field_validator("red_flag_urgency")

@@ -7,7 +7,7 @@ entry's ``unless`` phrases do not count for it ("seizure medication"). Urgent en
 do not fire on negated words ("no fever"); emergency entries always do.
 
 :func:`default_lexicon` loads the file once per process; practice keywords compile
-against the same vocabulary (:func:`keyword_index`, cached per keyword list).
+against the same vocabulary (:func:`practice_keywords`, cached per keyword lists).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from engine.schemas.intake import Urgency
 
 __all__ = [
     "PATIENT_UNDER_90_DAYS",
+    "Keywords",
     "Lexicon",
     "RedFlag",
     "default_lexicon",
-    "keyword_index",
+    "practice_keywords",
 ]
 
 PATIENT_UNDER_90_DAYS = "patient_under_90_days"
@@ -41,33 +42,45 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _OwnGap(_Strict):
+    """A phrase with its own gap (0: words next to each other)."""
+
+    phrase: str
+    gap: int = Field(ge=0, le=10)
+
+
+_PhraseItem = str | _OwnGap
+
+
 class _Group(_Strict):
-    phrases: list[str] = Field(default_factory=list)
-    exact: list[str] = Field(default_factory=list, description="Words next to each other.")
+    phrases: list[_PhraseItem] = Field(min_length=1)
     gap: int = Field(default=3, ge=0, le=10)
     fact: Literal["patient_under_90_days"] | None = None
+
+    def compiled(self) -> list[tuple[str, int]]:
+        """Each phrase with the gap it is matched with."""
+        return [(p, self.gap) if isinstance(p, str) else (p.phrase, p.gap) for p in self.phrases]
 
 
 class _Entry(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     urgency: Literal[Urgency.URGENT, Urgency.EMERGENCY]
     means: str = Field(min_length=1)
-    phrases: list[str] = Field(default_factory=list)
-    exact: list[str] = Field(default_factory=list)
+    phrases: list[_PhraseItem] = Field(default_factory=list)
     gap: int = Field(default=3, ge=0, le=10)
     all_of: list[_Group] = Field(default_factory=list)
     unless: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_form(self) -> _Entry:
-        if bool(self.phrases or self.exact) == bool(self.all_of):
+        if bool(self.phrases) == bool(self.all_of):
             raise ValueError(f"red flag {self.id}: give either phrases or all_of")
         return self
 
     def groups(self) -> list[_Group]:
         if self.all_of:
             return self.all_of
-        return [_Group(phrases=self.phrases, exact=self.exact, gap=self.gap)]
+        return [_Group(phrases=self.phrases, gap=self.gap)]
 
 
 class _Negation(_Strict):
@@ -80,6 +93,7 @@ class _LexiconFile(_Strict):
     version: Literal[1]
     negation: _Negation
     spellings: dict[str, str]
+    near: list[str] = Field(default_factory=list)
     shared: dict[str, Any] = Field(default_factory=dict, description="YAML anchors only.")
     red_flags: list[_Entry] = Field(min_length=1)
 
@@ -115,25 +129,30 @@ class Lexicon:
     """A compiled lexicon: one phrase index over every entry's phrases."""
 
     def __init__(self, source: _LexiconFile) -> None:
-        self.vocabulary = Vocabulary(source.spellings)
+        self.vocabulary = Vocabulary(source.spellings, source.near)
         self.flags = tuple(RedFlag(e.id, Urgency(e.urgency), e.means) for e in source.red_flags)
         self._negatable = tuple(flag.urgency is Urgency.URGENT for flag in self.flags)
         self._group_counts = tuple(len(e.groups()) for e in source.red_flags)
         self._fact_groups: list[tuple[str, int, int]] = []
-        phrases: list[Phrase] = []
-        self._owners: list[_Owner] = []
+        pids: dict[Phrase, int] = {}  # a shared group (YAML anchor) is matched once
+        self._owners: list[list[_Owner]] = []
         for entry_no, entry in enumerate(source.red_flags):
+            texts = [
+                (t, gap, g) for g, group in enumerate(entry.groups()) for t, gap in group.compiled()
+            ]
+            texts += [(text, UNLESS_GAP, -1) for text in entry.unless]
             for group_no, group in enumerate(entry.groups()):
                 if group.fact is not None:
                     self._fact_groups.append((group.fact, entry_no, group_no))
-                texts = [(p, group.gap) for p in group.phrases] + [(p, 0) for p in group.exact]
-                for text, gap in texts:
-                    phrases.append(self._compile(text, gap))
-                    self._owners.append(_Owner(entry_no, group_no))
-            for text in entry.unless:
-                phrases.append(self._compile(text, UNLESS_GAP))
-                self._owners.append(_Owner(entry_no, -1))
-        self._index = PhraseIndex(phrases)
+            for text, gap, group_no in texts:
+                pid = pids.setdefault(self._compile(text, gap), len(pids))
+                if pid == len(self._owners):
+                    self._owners.append([])
+                self._owners[pid].append(_Owner(entry_no, group_no))
+        self._index = PhraseIndex(list(pids))
+        self._unless_pids = frozenset(
+            pid for pid, owners in enumerate(self._owners) if any(o.group < 0 for o in owners)
+        )
         negation = source.negation
         self._negators = self._stems(negation.before)
         self._fillers = self._stems(negation.fillers)
@@ -141,29 +160,30 @@ class Lexicon:
 
     def words(self, texts: Iterable[str]) -> Words:
         """The words of several texts (subject, body), each starting a new sentence."""
-        result = Words((), ())
-        for text in texts:
-            result = result + self.vocabulary.words(text)
+        parts = [self.vocabulary.words(text) for text in texts]
+        result = parts[0] if parts else Words((), ())
+        for part in parts[1:]:
+            result = result + part
         return result
 
     def match(self, words: Words, facts: frozenset[str] = frozenset()) -> list[RedFlag]:
         """The entries that fire, in lexicon order."""
         found = self._index.spans(words)
         excluded: dict[int, list[Span]] = {}
-        for pid, spans in found.items():
-            owner = self._owners[pid]
-            if owner.group < 0:
-                excluded.setdefault(owner.entry, []).extend(spans)
+        for pid in self._unless_pids.intersection(found):
+            for owner in self._owners[pid]:
+                if owner.group < 0:
+                    excluded.setdefault(owner.entry, []).extend(found[pid])
         satisfied: dict[int, set[int]] = {}
-        for fact, entry_no, group_no in self._fact_groups:
+        for fact, entry_no, group_no in self._fact_groups if facts else ():
             if fact in facts:
                 satisfied.setdefault(entry_no, set()).add(group_no)
         for pid, spans in found.items():
-            owner = self._owners[pid]
-            if owner.group >= 0 and any(
-                self._counts(words, span, owner.entry, excluded) for span in spans
-            ):
-                satisfied.setdefault(owner.entry, set()).add(owner.group)
+            for owner in self._owners[pid]:
+                if owner.group >= 0 and any(
+                    self._counts(words, span, owner.entry, excluded) for span in spans
+                ):
+                    satisfied.setdefault(owner.entry, set()).add(owner.group)
         return [
             self.flags[entry_no]
             for entry_no in sorted(satisfied)
@@ -218,13 +238,27 @@ def default_lexicon() -> Lexicon:
     return load_lexicon(files("engine.domain").joinpath("red_flags.yaml").read_text("utf-8"))
 
 
+@dataclass(frozen=True)
+class Keywords:
+    """A practice's emergency and urgent keywords, compiled together."""
+
+    index: PhraseIndex
+    emergency_count: int  # phrases [0, emergency_count) are the emergency ones
+
+    def match(self, words: Words) -> tuple[bool, bool]:
+        """Whether an emergency keyword and whether an urgent keyword occurs."""
+        found = self.index.spans(words)
+        emergency = any(pid < self.emergency_count for pid in found)
+        return emergency, any(pid >= self.emergency_count for pid in found)
+
+
 @lru_cache(maxsize=1024)
-def keyword_index(phrases: tuple[str, ...]) -> PhraseIndex | None:
-    """A practice's keywords, compiled with the lexicon's vocabulary (None when blank).
+def practice_keywords(emergency: tuple[str, ...], urgent: tuple[str, ...]) -> Keywords | None:
+    """A practice's keywords, compiled with the lexicon's vocabulary (None when all blank).
 
     Raises :class:`~engine.domain.phrases.PhraseSyntaxError` for a malformed phrase.
     """
     vocabulary = default_lexicon().vocabulary
-    compiled = [Phrase.parse(text, vocabulary, gap=3) for text in phrases]
-    found = [p for p in compiled if p is not None]
-    return PhraseIndex(found) if found else None
+    first = [p for p in (Phrase.parse(t, vocabulary, gap=3) for t in emergency) if p is not None]
+    then = [p for p in (Phrase.parse(t, vocabulary, gap=3) for t in urgent) if p is not None]
+    return Keywords(PhraseIndex(first + then), len(first)) if first or then else None

@@ -31,9 +31,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from engine.domain.office_hours import is_open, next_opening
-from engine.domain.phrases import Words
 from engine.domain.practice import Practice, TriageRules
-from engine.domain.red_flags import PATIENT_UNDER_90_DAYS, default_lexicon, keyword_index
+from engine.domain.red_flags import PATIENT_UNDER_90_DAYS, default_lexicon, practice_keywords
 from engine.schemas.intake import EmailMessage, IntakeEvent, Urgency, VoiceCall
 
 __all__ = ["TriageAction", "TriageResult", "classify", "triage"]
@@ -56,11 +55,6 @@ class TriageResult:
     action: TriageAction
     reasons: tuple[str, ...]
     release_at: datetime | None = None
-
-
-def _mentions(phrases: list[str], words: Words) -> bool:
-    index = keyword_index(tuple(phrases))
-    return index is not None and bool(index.spans(words))
 
 
 def _texts(event: IntakeEvent) -> tuple[str, ...]:
@@ -90,9 +84,11 @@ def classify(event: IntakeEvent, rules: TriageRules) -> tuple[Urgency, tuple[str
     words = lexicon.words(_texts(event))
     for flag in lexicon.match(words, _facts(event)):
         found.append((flag.rule_id, rules.red_flag_urgency.get(flag.rule, flag.urgency)))
-    if _mentions(rules.emergency_keywords, words):
+    keywords = practice_keywords(tuple(rules.emergency_keywords), tuple(rules.urgent_keywords))
+    emergency, urgent = keywords.match(words) if keywords is not None else (False, False)
+    if emergency:
         found.append(("keyword:emergency", Urgency.EMERGENCY))
-    if _mentions(rules.urgent_keywords, words):
+    if urgent:
         found.append(("keyword:urgent", Urgency.URGENT))
     if rules.honour_operator_urgency and event.operator_urgency is not None:
         found.append(("operator", event.operator_urgency))
