@@ -202,8 +202,10 @@ def _register_optional_groups() -> None:
     from engine.push.fake_apns import fake_apns_command
     from engine.push.fake_fcm import fake_fcm_command
     from engine.schedule_cli import schedule
+    from engine.triage_cli import triage_command
 
     main.add_command(schedule)
+    main.add_command(triage_command)
     main.add_command(device)
     main.add_command(fake_apns_command)
     main.add_command(fake_fcm_command)
