@@ -21,7 +21,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.domain.phrases import Phrase, PhraseIndex, Span, Vocabulary, Words
+from engine.domain.phrases import Phrase, PhraseIndex, Span
+from engine.domain.words import Vocabulary, Words
 from engine.schemas.intake import Urgency
 
 __all__ = [
@@ -134,22 +135,17 @@ class Lexicon:
         self._negatable = tuple(flag.urgency is Urgency.URGENT for flag in self.flags)
         self._group_counts = tuple(len(e.groups()) for e in source.red_flags)
         self._fact_groups: list[tuple[str, int, int]] = []
-        pids: dict[Phrase, int] = {}  # a shared group (YAML anchor) is matched once
+        self._pids: dict[Phrase, int] = {}  # a shared group (YAML anchor) is matched once
         self._owners: list[list[_Owner]] = []
         for entry_no, entry in enumerate(source.red_flags):
-            texts = [
-                (t, gap, g) for g, group in enumerate(entry.groups()) for t, gap in group.compiled()
-            ]
-            texts += [(text, UNLESS_GAP, -1) for text in entry.unless]
             for group_no, group in enumerate(entry.groups()):
                 if group.fact is not None:
                     self._fact_groups.append((group.fact, entry_no, group_no))
-            for text, gap, group_no in texts:
-                pid = pids.setdefault(self._compile(text, gap), len(pids))
-                if pid == len(self._owners):
-                    self._owners.append([])
-                self._owners[pid].append(_Owner(entry_no, group_no))
-        self._index = PhraseIndex(list(pids))
+                for text, gap in group.compiled():
+                    self._add(text, gap, _Owner(entry_no, group_no))
+            for text in entry.unless:
+                self._add(text, UNLESS_GAP, _Owner(entry_no, -1))
+        self._index = PhraseIndex(list(self._pids))
         self._unless_pids = frozenset(
             pid for pid, owners in enumerate(self._owners) if any(o.group < 0 for o in owners)
         )
@@ -205,7 +201,7 @@ class Lexicon:
         if (
             after < len(stems)
             and sentences[after] == sentences[last]
-            and stems[after] in (self._after)
+            and stems[after] in self._after
         ):
             return True
         at = first - 1
@@ -217,11 +213,14 @@ class Lexicon:
             at -= 1
         return False
 
-    def _compile(self, text: str, gap: int) -> Phrase:
+    def _add(self, text: str, gap: int, owner: _Owner) -> None:
         phrase = Phrase.parse(text, self.vocabulary, gap)
         if phrase is None:
             raise ValueError(f"red flag phrase {text!r} has no words")
-        return phrase
+        pid = self._pids.setdefault(phrase, len(self._pids))
+        if pid == len(self._owners):
+            self._owners.append([])
+        self._owners[pid].append(owner)
 
     def _stems(self, words: list[str]) -> frozenset[str]:
         return frozenset(s for w in words for s in self.vocabulary.stems(w.lower()))

@@ -1,11 +1,12 @@
-"""The phrase matcher (engine/domain/phrases.py): word forms, phrase variants, word
+"""The phrase matcher (engine/domain/phrases.py, words.py): word forms, phrase variants, word
 boundaries, contractions, misspellings, numbers and phrase syntax."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.domain.phrases import Phrase, PhraseIndex, PhraseSyntaxError, Vocabulary
+from engine.domain.phrases import Phrase, PhraseIndex, PhraseSyntaxError
+from engine.domain.words import Vocabulary
 
 VOCABULARY = Vocabulary(
     {"seizer": "seizure", "threw": "throw", "wks": "week", "ams": "confused"},
