@@ -40,6 +40,7 @@ EXAMPLES = {
     "high_risk_fever": "fever and he is on chemo",
     "head_injury_vomiting": "hit her head and then threw up",
     "head_injury_confusion": "bumped his head and seems confused",
+    "fall_then_vomiting": "fell off the bed and then vomited",
     "stiff_neck_fever": "stiff neck and a fever",
     "non_blanching_rash": "purple spots on his legs",
     "choking": "she is choking",
