@@ -72,12 +72,12 @@ class Words:
 class Vocabulary:
     """Turns text into stems: contractions, the spelling map, then the English stemmer.
 
-    The stems of each raw word are cached (bounded: cleared when full); PyStemmer keeps
-    its own cache too.
+    The stems of each raw word are cached in memory only, bounded (cleared when full);
+    PyStemmer's own cache is turned off, so message words are held in one place.
     """
 
     def __init__(self, spellings: Mapping[str, str], near: Iterable[str] = ()) -> None:
-        self._stemmer = Stemmer.Stemmer("english")
+        self._stemmer = Stemmer.Stemmer("english", 0)
         self._near: dict[str, str] = {}
         for target in (t.lower() for t in near):
             for variant in _one_deleted(target):
