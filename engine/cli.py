@@ -229,9 +229,11 @@ def _register_optional_groups() -> None:
     from engine.push.fake_apns import fake_apns_command
     from engine.push.fake_fcm import fake_fcm_command
     from engine.schedule_cli import schedule
+    from engine.triage_cli import triage_command
     from engine.verify_cli import verify
 
     main.add_command(schedule)
+    main.add_command(triage_command)
     main.add_command(verify)
     main.add_command(device)
     main.add_command(deadletter)

@@ -9,10 +9,12 @@ practice's local time too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -199,9 +201,21 @@ def _pair(text: str) -> tuple[str, str]:
 )
 @click.option("--group", default=None, help="Coverage group (default: the practice's default).")
 @click.option("--urgency", type=click.Choice([u.value for u in Urgency]), default="urgent")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object: practice, instant, urgency, group and the levels in "
+    "paging order (name, targets, operator, ack_timeout_seconds, repeats).",
+)
 @_FILE
 def who(
-    practice_id: str, at: str | None, group: str | None, urgency: str, file: Path | None
+    practice_id: str,
+    at: str | None,
+    group: str | None,
+    urgency: str,
+    as_json: bool,
+    file: Path | None,
 ) -> None:
     """The escalation chain at an instant: levels, who is paged, timeouts."""
     from engine.domain.escalation import build_plan
@@ -213,12 +227,29 @@ def who(
     instant = _instant(at, practice.zone, datetime.now(practice.zone))
     chain = resolve_chain(practice, instant, Urgency(urgency), group)
     plan = build_plan(chain, practice.policy_for(Urgency(urgency)))  # exactly what dispatch does
+    levels: list[dict[str, Any]] = []
+    for number, level in enumerate(chain.levels):
+        pages = [step for step in plan.steps if step.level == number]
+        timeout = None if level.is_operator else pages[0].timeout_seconds
+        levels.append(
+            {
+                "name": level.name,
+                "targets": list(level.targets),
+                "operator": level.is_operator,
+                "ack_timeout_seconds": timeout,
+                "repeats": len(pages) - 1,
+            }
+        )
+    if as_json:
+        at_text = instant.astimezone(practice.zone).isoformat()
+        summary = {"practice": practice_id, "at": at_text, "urgency": urgency, "group": group}
+        click.echo(json.dumps({**summary, "levels": levels}))
+        return
     click.echo(f"{practice_id} {urgency} at {_local(instant, practice.zone)}")
-    for number, level in enumerate(chain.levels, start=1):
-        line = f"{number:>2}. {level.name:<18} {', '.join(level.targets):<32}"
-        pages = [step for step in plan.steps if step.level == number - 1]
-        if not level.is_operator and pages[0].timeout_seconds is not None:
-            line += f" ack {pages[0].timeout_seconds:g} s, {len(pages) - 1} re-page(s)"
+    for number, row in enumerate(levels, start=1):
+        line = f"{number:>2}. {row['name']:<18} {', '.join(row['targets']):<32}"
+        if row["ack_timeout_seconds"] is not None:
+            line += f" ack {row['ack_timeout_seconds']:g} s, {row['repeats']} re-page(s)"
         click.echo(line.rstrip())
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from engine.domain.pace import lender, pace_problems
 from engine.domain.problems import raise_problems
+from engine.domain.red_flags import default_lexicon, practice_keywords
 from engine.domain.schedule import Clinician, CoverageGroup, SchedulePolicy
 from engine.domain.weekdays import Weekday
 from engine.schemas._base import AwareDatetime, Identifier
@@ -109,12 +110,20 @@ class TriageRules(_Config):
         description="Lowest urgency for a caller type (hospitals are never routine).",
     )
     emergency_keywords: list[str] = Field(
-        default_factory=lambda: ["not breathing", "unresponsive", "chest pain", "seizure"],
-        description="Phrases in the message that make it an emergency (case-insensitive).",
+        default_factory=list,
+        description="The practice's own phrases that make a message an emergency, on top of "
+        "the red-flag lexicon. Word forms match ('seizures' for 'seizure'); 'a b': in this "
+        "order, up to 3 words apart; 'a + b': in any order; 'a|b': either word.",
     )
     urgent_keywords: list[str] = Field(
-        default_factory=lambda: ["fever", "bleeding", "vomiting", "rash", "pain"],
-        description="Phrases that make it at least urgent (case-insensitive).",
+        default_factory=list,
+        description="The practice's own phrases that make a message at least urgent "
+        "(same syntax as emergency_keywords).",
+    )
+    red_flag_urgency: dict[str, Urgency] = Field(
+        default_factory=dict,
+        description="Moves a default red flag between urgent and emergency, by id "
+        "(e.g. high_risk_fever: urgent). A red flag cannot be switched off or made routine.",
     )
     honour_operator_urgency: bool = Field(
         default=True, description="A trained operator's urgency raises the result."
@@ -144,6 +153,23 @@ class TriageRules(_Config):
                 "is at least urgent (map it to urgent or emergency, or leave it out)"
             )
         return value
+
+    @field_validator("emergency_keywords", "urgent_keywords")
+    @classmethod
+    def _compiles(cls, phrases: list[str]) -> list[str]:
+        practice_keywords(tuple(phrases), ())  # PhraseSyntaxError (a ValueError) names the phrase
+        return phrases
+
+    @field_validator("red_flag_urgency")
+    @classmethod
+    def _known_red_flags(cls, levels: dict[str, Urgency]) -> dict[str, Urgency]:
+        known = {flag.rule for flag in default_lexicon().flags}
+        for rule, urgency in levels.items():
+            if rule not in known:
+                raise ValueError(f"unknown red flag {rule!r} (see engine/domain/red_flags.yaml)")
+            if urgency is Urgency.ROUTINE:
+                raise ValueError(f"red flag {rule!r} cannot be routine: urgent or emergency")
+        return levels
 
 
 class EscalationPolicy(_Config):

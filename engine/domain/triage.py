@@ -4,8 +4,12 @@ Urgency is the highest any applicable rule gives; rules only ever raise it:
 
 * the reason code (``reason_urgency``; reasons missing from the map count as urgent),
 * the caller type's minimum (``caller_type_minimum``),
-* emergency / urgent keywords: case-insensitive whole-phrase matches in the message
-  (and an e-mail's subject), bounded by non-word characters ("pain" is not in "Spain"),
+* the red-flag lexicon (``red_flags.yaml``), which every practice gets: word-form
+  phrase matches in the message (and an e-mail's subject), such as "she had two
+  seizures" or "my chest is painful"; one entry also reads the patient's age from
+  ``patient.date_of_birth``. A practice may move an entry between urgent and
+  emergency (``red_flag_urgency``), never below urgent,
+* the practice's own emergency / urgent keywords, matched the same way,
 * the operator's urgency and the caller's requested urgency, when the practice
   honours them.
 
@@ -16,20 +20,19 @@ Office hours are judged at ``now``, the processing time, not ``event.received_at
 a routine message that arrives late (a backlog, a retry) must not be delivered to an
 office that has since closed, and ``now`` is what the release timer runs against.
 
-``TriageResult.reasons`` holds rule ids only ("reason:symptoms", "keyword:urgent"),
-never message or keyword text, which could be PHI.
+``TriageResult.reasons`` holds rule ids only ("reason:symptoms", "red_flag:seizure",
+"keyword:urgent"), never message or keyword text, which could be PHI.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 
 from engine.domain.office_hours import is_open, next_opening
 from engine.domain.practice import Practice, TriageRules
+from engine.domain.red_flags import PATIENT_UNDER_90_DAYS, default_lexicon, practice_keywords
 from engine.schemas.intake import EmailMessage, IntakeEvent, Urgency, VoiceCall
 
 __all__ = ["TriageAction", "TriageResult", "classify", "triage"]
@@ -54,24 +57,18 @@ class TriageResult:
     release_at: datetime | None = None
 
 
-@lru_cache(maxsize=256)
-def _pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex matching any of the phrases as a whole phrase (blank phrases ignored)."""
-    parts = [r"\s+".join(map(re.escape, p.split())) for p in phrases if p.strip()]
-    if not parts:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
-
-
-def _mentions(phrases: list[str], texts: tuple[str, ...]) -> bool:
-    pattern = _pattern(tuple(phrases))
-    return pattern is not None and any(pattern.search(text) for text in texts)
-
-
 def _texts(event: IntakeEvent) -> tuple[str, ...]:
     if isinstance(event, EmailMessage):
         return (event.subject, event.message)
     return (event.message,)
+
+
+def _facts(event: IntakeEvent) -> frozenset[str]:
+    """What the event says about the patient, for lexicon entries that use it."""
+    born = event.patient.date_of_birth if event.patient is not None else None
+    if born is not None and (event.received_at.date() - born).days < 90:
+        return frozenset({PATIENT_UNDER_90_DAYS})  # a birth date after the call counts too
+    return frozenset()
 
 
 def classify(event: IntakeEvent, rules: TriageRules) -> tuple[Urgency, tuple[str, ...]]:
@@ -83,10 +80,15 @@ def classify(event: IntakeEvent, rules: TriageRules) -> tuple[Urgency, tuple[str
         found.append(
             (f"caller:{event.caller.type.value}", rules.caller_type_minimum[event.caller.type])
         )
-    texts = _texts(event)
-    if _mentions(rules.emergency_keywords, texts):
+    lexicon = default_lexicon()
+    words = lexicon.words(_texts(event))
+    for flag in lexicon.match(words, _facts(event)):
+        found.append((flag.rule_id, rules.red_flag_urgency.get(flag.rule, flag.urgency)))
+    keywords = practice_keywords(tuple(rules.emergency_keywords), tuple(rules.urgent_keywords))
+    emergency, urgent = keywords.match(words) if keywords is not None else (False, False)
+    if emergency:
         found.append(("keyword:emergency", Urgency.EMERGENCY))
-    if _mentions(rules.urgent_keywords, texts):
+    if urgent:
         found.append(("keyword:urgent", Urgency.URGENT))
     if rules.honour_operator_urgency and event.operator_urgency is not None:
         found.append(("operator", event.operator_urgency))

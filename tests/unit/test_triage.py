@@ -22,7 +22,8 @@ WED_9 = utc("2026-01-07T14:00")
 Kw = dict[str, Any]
 REFILL: Kw = {"reason": R.PRESCRIPTION_REFILL}
 OFFICE, RX, SYM = "reason:office_routine", "reason:prescription_refill", "reason:symptoms"
-KE, KU, ASKED = "keyword:emergency", "keyword:urgent", "caller_requested"
+KE, ASKED = "keyword:emergency", "caller_requested"
+SEIZURE, CHEST, PAIN = "red_flag:seizure", "red_flag:chest_pain", "red_flag:pain"
 HONOUR_CALLER = {"honour_caller_requested_urgency": True}
 LAB_EMERGENCY = {"caller_type_minimum": {C.LAB: U.EMERGENCY}}
 PATIENT_ROUTINE = {"caller_type_minimum": {C.PATIENT: U.ROUTINE}}
@@ -65,14 +66,32 @@ URGENCY = [
         U.URGENT,
         (SYM, "caller:patient"),
     ),
-    ("emergency-keyword", E(message="Child had a seizure tonight"), {}, U.EMERGENCY, (OFFICE, KE)),
-    ("case-insensitive", E(message="CHEST PAIN since dinner"), {}, U.EMERGENCY, (OFFICE, KE, KU)),
+    ("red-flag", E(message="Child had a seizure tonight"), {}, U.EMERGENCY, (OFFICE, SEIZURE)),
+    (
+        "case-insensitive",
+        E(message="CHEST PAIN since dinner"),
+        {},
+        U.EMERGENCY,
+        (OFFICE, CHEST, PAIN),
+    ),
     ("not-inside-a-word", E(message="Back from Spain, painting"), {}, U.ROUTINE, (OFFICE,)),
-    ("before-punctuation", E(message="Fever!"), {}, U.URGENT, (OFFICE, KU)),
-    ("phrase-across-whitespace", E(message="chest\n  pain"), {}, U.EMERGENCY, (OFFICE, KE, KU)),
-    ("phrase-must-be-whole", E(message="chest, then pain"), {}, U.URGENT, (OFFICE, KU)),
-    ("email-subject", E("email", subject="Bleeding"), {}, U.URGENT, (OFFICE, KU)),
-    ("subject-body-apart", E("email", subject="chest", message="pain"), {}, U.URGENT, (OFFICE, KU)),
+    ("before-punctuation", E(message="Fever!"), {}, U.URGENT, (OFFICE, "red_flag:fever")),
+    (
+        "phrase-across-whitespace",
+        E(message="chest\n  pain"),
+        {},
+        U.EMERGENCY,
+        (OFFICE, CHEST, PAIN),
+    ),
+    ("phrase-within-a-sentence", E(message="chest. Then pain"), {}, U.URGENT, (OFFICE, PAIN)),
+    ("email-subject", E("email", subject="Bleeding"), {}, U.URGENT, (OFFICE, "red_flag:bleeding")),
+    (
+        "subject-body-apart",
+        E("email", subject="chest", message="pain"),
+        {},
+        U.URGENT,
+        (OFFICE, PAIN),
+    ),
     ("regex-characters-literal", E(message="cxdiff"), CDIFF, U.ROUTINE, (OFFICE,)),
     ("regex-characters-match", E(message="C.diff positive"), CDIFF, U.EMERGENCY, (OFFICE, KE)),
     (
@@ -105,7 +124,7 @@ URGENCY = [
         E(**HOSPITAL, message="chest pain", **OP_URGENT),
         {},
         U.EMERGENCY,
-        (OFFICE, "caller:hospital", KE, KU, "operator"),
+        (OFFICE, "caller:hospital", CHEST, PAIN, "operator"),
     ),
 ]
 
@@ -222,7 +241,7 @@ def test_result_is_exact() -> None:
 
 
 RULE_ID = re.compile(
-    r"^(reason:[a-z_]+|caller:[a-z_]+|keyword:(emergency|urgent)|operator|caller_requested|after_hours|office_open|never_opens)$"
+    r"^(reason:[a-z_]+|caller:[a-z_]+|red_flag:[a-z_]+|keyword:(emergency|urgent)|operator|caller_requested|after_hours|office_open|never_opens)$"
 )
 words = st.sampled_from(
     ["pain", "Spain", "chest", "fever", "refill", "Test", "Patient", "seizure!", "ok"]
@@ -265,7 +284,7 @@ def test_urgency_never_below_any_rule(
         operator or U.ROUTINE,
     ]
     floors += [requested or U.ROUTINE] if honour else []
-    assert result.urgency.rank == max(u.rank for u in floors) or "keyword:" in " ".join(
+    assert result.urgency.rank == max(u.rank for u in floors) or "red_flag:" in " ".join(
         result.reasons
     )
     assert all(result.urgency.rank >= u.rank for u in floors)
