@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.adapters.dead_letters import DeadLetterWriter
+from engine.failures import describe_failure
 from engine.handlers.commands import handle_ack, handle_command
 from engine.handlers.devices import apply_device_change
 from engine.handlers.intake import IntakeConflictError, UnknownPracticeError, handle_intake
@@ -83,7 +84,8 @@ def register_agents(
                           value)  # fmt: skip
             return
         except Exception as exc:  # a bug must not stop the worker or lose the message
-            log.exception("handler failed on %s event %s", name, getattr(value, "event_id", "?"))
+            event_id = getattr(value, "event_id", "?")
+            log.error("handler failed on %s event %s: %s", name, event_id, describe_failure(exc))
             svc.metrics.events.labels(name, kind, "error").inc()
             await _reject(name, message, "handler_error", f"{type(exc).__name__} in handler",
                           "engine error", value)  # fmt: skip

@@ -26,6 +26,7 @@ from engine.domain.dispatch import (
     on_pages_failed,
 )
 from engine.domain.escalation import level_resolver
+from engine.failures import describe_failure
 from engine.handlers.effects import FailedPage, run_effects
 from engine.handlers.outbox import effect_from_dict, effect_to_dict
 from engine.handlers.services import Services
@@ -137,8 +138,10 @@ def _finish_in_background(
     async def finish() -> None:
         try:
             await _report_failed(svc, dispatch_id, await late)
-        except Exception:
-            log.exception("dispatch %s: background pushes failed", dispatch_id)
+        except Exception as exc:
+            log.error(
+                "dispatch %s: background pushes failed: %s", dispatch_id, describe_failure(exc)
+            )
 
     task = asyncio.ensure_future(finish())
     _BACKGROUND.add(task)
