@@ -105,6 +105,18 @@ class Settings(BaseSettings):
         "level (APNs/FCM acceptance is not delivery); only when shorter than the level's "
         "ack timeout. 'off': wait for the ack timeout only.",
     )
+    handler_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Deadline of one attempt of an event handler or a periodic task; an "
+        "attempt that runs out counts as a transient failure and is retried.",
+    )
+    stall_limit_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="/healthz fails (and Kubernetes restarts the worker) when an agent has "
+        "had work waiting, or the timer scan has not completed, for longer than this.",
+    )
     max_event_bytes: int = Field(
         default=64 * 1024, description="Intake events larger than this go to the dead letters."
     )

@@ -8,20 +8,19 @@ urgent message); errors from Redis or Kafka are retried before that.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.adapters.dead_letters import DeadLetterWriter
 from engine.handlers.commands import handle_ack, handle_command
 from engine.handlers.devices import apply_device_change
 from engine.handlers.intake import UnknownPracticeError, dispatch_id_for, handle_intake
 from engine.handlers.services import Services
+from engine.metrics import Metrics
+from engine.progress import Progress
 from engine.schemas._base import derived_event_id
 from engine.schemas.catalogue import spec
 from engine.schemas.codec import DecodeError, decode
@@ -29,11 +28,11 @@ from engine.schemas.devices import DeviceRegistration
 from engine.schemas.intake import Urgency
 from engine.schemas.outbound import OperatorAlert
 from engine.settings import Settings
+from engine.transient import retry_transient
 
 __all__ = ["register_agents"]
 
 log = logging.getLogger(__name__)
-_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
 
 def register_agents(
@@ -42,6 +41,7 @@ def register_agents(
     svc: Services,
     dead_letters: DeadLetterWriter,
     settings: Settings,
+    progress: Progress,
 ) -> None:
     async def consume(
         name: str,
@@ -52,7 +52,8 @@ def register_agents(
         adapter = spec(name).adapter
         async for event in stream.events():
             message = event.message
-            await _process(name, message, adapter, handle, max_bytes)
+            with progress.handling(message.topic, message.partition, message.offset):
+                await _process(name, message, adapter, handle, max_bytes)
 
     async def _process(
         name: str,
@@ -73,7 +74,9 @@ def register_agents(
             return
         kind = str(getattr(value, "kind", None) or getattr(value, "type", type(value).__name__))
         try:
-            outcome = await _with_retries(lambda: handle(value))
+            outcome = await _with_retries(
+                lambda: handle(value), name, settings.handler_timeout_s, svc.metrics
+            )
         except UnknownPracticeError as exc:
             svc.metrics.dead_letters.labels(name, "unknown_practice").inc()
             svc.metrics.events.labels(name, kind, "unknown_practice").inc()
@@ -138,18 +141,21 @@ def register_agents(
         await consume("dispatch.commands", stream, lambda e: handle_command(svc, e))
 
 
-async def _with_retries(call: Callable[[], Awaitable[object]], attempts: int = 6) -> object:
-    delay = 0.2
-    for attempt in range(attempts):
-        try:
-            return await call()
-        except _TRANSIENT:
-            if attempt == attempts - 1:
-                raise
-            log.warning("transient error, retrying in %.1fs", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-    raise AssertionError("unreachable")
+async def _with_retries(
+    call: Callable[[], Awaitable[object]],
+    agent: str,
+    deadline_s: float,
+    metrics: Metrics,
+    attempts: int = 6,
+) -> object:
+    """The handler call, with a deadline per attempt and transient failures retried."""
+    return await retry_transient(
+        call,
+        part=agent,
+        attempts=attempts,
+        deadline_s=deadline_s,
+        on_retry=metrics.retries.labels(agent).inc,
+    )
 
 
 def _outcome_label(outcome: object) -> str:
