@@ -13,8 +13,10 @@ from engine.adapters.dead_letters import DeadLetterWriter, dead_letter_key
 from engine.adapters.kafka_publisher import FaustPublisher, TopicAuditSink
 from engine.adapters.practice_cache import PracticeCache
 from engine.adapters.push_setup import build_push
+from engine.adapters.redis_client import connect_redis
 from engine.adapters.redis_directory import RedisDeviceDirectory
 from engine.adapters.redis_keys import Keys
+from engine.adapters.redis_store import _CLEAR_OUTBOX as CLEAR_OUTBOX_SCRIPT
 from engine.adapters.redis_store import RedisDispatchStore, RedisHeldStore, RedisTimerIndex
 from engine.handlers.services import Services
 from engine.metrics import Metrics
@@ -43,7 +45,9 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
-    redis = Redis.from_url(settings.redis_dsn)
+    redis = connect_redis(settings)
+    # Clearing an outbox is guarded by the dispatch version: repeating it is harmless.
+    redis.allow_repeat(CLEAR_OUTBOX_SCRIPT)
     keys = Keys(settings.topic_prefix)
     clock: Clock = (
         RedisOffsetClock(redis, keys.clock_offset)

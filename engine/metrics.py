@@ -101,6 +101,25 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.retries = Counter(
+            "nightline_retries_total",
+            "Transient failures (Redis, Kafka, deadlines) retried, by agent or periodic task.",
+            ["part"],
+            registry=r,
+        )
+        self.stalled = Gauge(
+            "nightline_stalled",
+            "1 while an agent or the timer scan has made no progress for longer than the "
+            "stall limit (liveness fails), else 0.",
+            ["part"],
+            registry=r,
+        )
+        self.stalls = Counter(
+            "nightline_stalls_total",
+            "Times an agent or the timer scan was found stalled.",
+            ["part"],
+            registry=r,
+        )
         self.held_messages = Counter(
             "nightline_held_messages_total",
             "Routine messages held for or released to offices.",

@@ -41,6 +41,21 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "NIGHTLINE_REDIS_URL"),
         description="External Redis URL (redis://host:port/db). Unset: use the local stack.",
     )
+    redis_socket_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds to wait for a Redis reply; a call that waits longer fails as "
+        "transient and is retried.",
+    )
+    redis_connect_timeout_s: float = Field(
+        default=2.0, gt=0, description="Seconds to wait for a new Redis connection to open."
+    )
+    redis_health_check_interval_s: int = Field(
+        default=10,
+        ge=0,
+        description="A Redis connection idle for this many seconds is checked with PING "
+        "before it is used again (0: never).",
+    )
 
     # --- local stack -------------------------------------------------------------
     state_dir: Path = Field(
@@ -68,7 +83,9 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = Field(default=4, description="Partitions of newly created topics.")
     topic_replication: int = Field(default=1, description="Replication factor of new topics.")
-    web_port: int = Field(default=6066, description="Worker HTTP port (/metrics, /healthz).")
+    web_port: int = Field(
+        default=6066, description="Worker HTTP port (/metrics, /healthz, /readyz)."
+    )
     web_host: str = Field(default="127.0.0.1", description="Worker HTTP bind address.")
     kafka_session_timeout_s: float = Field(
         default=10.0,
@@ -94,6 +111,18 @@ class Settings(BaseSettings):
         le=3600,
         description="The operator desk's acknowledgement timeout: an alert no operator "
         "claims within this many seconds is alerted again, until one does.",
+    )
+    handler_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Deadline of one attempt of an event handler or a periodic task; an "
+        "attempt that runs out counts as a transient failure and is retried.",
+    )
+    stall_limit_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="/healthz fails (and Kubernetes restarts the worker) when an agent has "
+        "had work waiting, or the timer scan has not completed, for longer than this.",
     )
     max_event_bytes: int = Field(
         default=64 * 1024, description="Intake events larger than this go to the dead letters."

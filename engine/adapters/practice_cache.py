@@ -63,7 +63,7 @@ class PracticeCache:
         self._practices: dict[str, Practice] = {}
         self._stopping = asyncio.Event()
         self.caught_up = asyncio.Event()
-        """Set once everything on the topic at start has been read."""
+        """Set once everything on the topic at start has been read (readiness waits for it)."""
         self.redis_reads = 0
 
     async def get(self, practice_id: str) -> Practice | None:
@@ -125,15 +125,15 @@ class PracticeCache:
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)
             while not self._stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=self._poll_ms, max_records=1000)
-                for records in batches.values():
-                    for record in records:
-                        self.apply(record.key, record.value)
-                if not self.caught_up.is_set():
+                if not self.caught_up.is_set():  # checked before polling: an empty topic is read
                     positions = [await consumer.position(tp) for tp in partitions]
                     if all(pos >= ends[tp] for pos, tp in zip(positions, partitions, strict=True)):
                         log.info("practice cache has read %s (%d)", self._topic, len(self))
                         self.caught_up.set()
+                batches = await consumer.getmany(timeout_ms=self._poll_ms, max_records=1000)
+                for records in batches.values():
+                    for record in records:
+                        self.apply(record.key, record.value)
         finally:
             await consumer.stop()
             log.info("practice cache stopped reading %s", self._topic)

@@ -5,24 +5,37 @@ Agents run with ``concurrency=1``: faust-streaming issue 606 shows that with
 more, the consumer can commit an offset past a message still in flight.
 Periodic tasks run on every worker on purpose (``on_leader=False``): timer
 claims are atomic in Redis, so each worker scanning gives fail-over, not
-duplicates.
+duplicates. A periodic task retries transient failures until they pass (each
+attempt bounded by ``handler_timeout_s``), so a Redis or Kafka outage pauses it
+instead of crashing the app; anything else crashes the app, and the worker
+exits non-zero (engine/worker.py).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 import faust
-from prometheus_client import generate_latest
+from mode import Service
 
 from engine.adapters.clocks import RedisOffsetClock
+from engine.adapters.practice_cache import PracticeCache
+from engine.agents.probes import ProgressSensor, register_pages
 from engine.agents.streams import register_agents
 from engine.bootstrap import Runtime, build_runtime
 from engine.handlers.timers import scan_due_timers
+from engine.progress import Progress
 from engine.schemas.catalogue import CATALOGUE
 from engine.settings import Settings
+from engine.transient import retry_transient
 
 __all__ = ["create_app"]
 
-_PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"  # the text format generate_latest writes
+log = logging.getLogger(__name__)
+
+_TIMER_SCAN = "timer_scan"
+_AGENT_TOPICS = ("intake", "acks", "devices", "dispatch.commands")
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -54,53 +67,80 @@ def create_app(settings: Settings) -> faust.App:
         for spec in CATALOGUE
     }
     runtime = build_runtime(settings, topics)
-    register_agents(app, topics, runtime.services, runtime.dead_letters, settings)
-    _register_periodic(app, runtime, settings)
-    _register_pages(app, runtime)
+    progress = Progress(settings.stall_limit_s)
+    for name in _AGENT_TOPICS:
+        progress.watch_agent(settings.topic(name), name)
+    app.sensors.add(ProgressSensor(progress))
+    app.add_dependency(_PracticeFollower(runtime.practices))
+    register_agents(app, topics, runtime.services, runtime.dead_letters, settings, progress)
+    _register_periodic(app, runtime, settings, progress)
+    register_pages(app, runtime, progress)
     return app
 
 
-def _register_periodic(app: faust.App, runtime: Runtime, settings: Settings) -> None:
+class _PracticeFollower(Service):
+    """Follows the compacted practices topic from app start (an app task would start only
+    after the first rebalance, and readiness waits for the cache), reconnecting after
+    errors by itself; on shutdown its task is cancelled and the cache closes its consumer."""
+
+    def __init__(self, cache: PracticeCache) -> None:
+        super().__init__()
+        self._cache = cache
+
+    @Service.task
+    async def _follow(self) -> None:
+        await self._cache.run()
+
+
+_Work = Callable[[], Awaitable[object]]
+
+
+def _register_periodic(
+    app: faust.App, runtime: Runtime, settings: Settings, progress: Progress
+) -> None:
     svc = runtime.services
 
-    @app.timer(settings.timer_scan_interval_s, on_leader=False)
-    async def scan_deadlines() -> None:
-        await scan_due_timers(svc)
+    async def until_done(part: str, work: _Work) -> None:
+        """``work`` with transient failures retried until it succeeds."""
+        await retry_transient(
+            work,
+            part=part,
+            attempts=None,
+            deadline_s=settings.handler_timeout_s,
+            on_retry=svc.metrics.retries.labels(part).inc,
+        )
 
-    @app.timer(1.0, on_leader=False)
-    async def update_gauges() -> None:
+    def every(interval_s: float, part: str, work: _Work) -> None:
+        @app.timer(interval_s, on_leader=False, name=part)
+        async def tick() -> None:
+            await until_done(part, work)
+            progress.task_completed(part)
+
+    async def count_pending_timers() -> None:
         svc.metrics.pending_timers.set(await svc.timers.pending())
 
-    @app.task
-    async def follow_practices() -> None:
-        # Follows the compacted practices topic; on shutdown Faust cancels this task
-        # and the cache closes its consumer.
-        await runtime.practices.run()
+    progress.watch_task(_TIMER_SCAN)
+    every(settings.timer_scan_interval_s, _TIMER_SCAN, lambda: scan_due_timers(svc))
+    every(1.0, "gauges", count_pending_timers)
+
+    stalled_before: set[str] = set()
+
+    @app.timer(1.0, on_leader=False)
+    async def report_stalls() -> None:
+        """Stall gauges (0 or 1 per part); a count and one warning when a part stalls."""
+        stalled = {stall.part: stall for stall in progress.stalls()}
+        for part in progress.parts():
+            svc.metrics.stalled.labels(part).set(1 if part in stalled else 0)
+        for part in stalled.keys() - stalled_before:
+            svc.metrics.stalls.labels(part).inc()
+            log.warning("%s: no progress for %.0fs, /healthz fails", part, stalled[part].seconds)
+        stalled_before.clear()
+        stalled_before.update(stalled)
 
     if isinstance(runtime.clock, RedisOffsetClock):
         clock = runtime.clock
-
-        @app.timer(0.05, on_leader=False)
-        async def sync_clock() -> None:
-            await clock.sync()
+        every(0.05, "clock_sync", clock.sync)
 
         @app.task
         async def warm_up() -> None:
-            await clock.sync()
-
-
-def _register_pages(app: faust.App, runtime: Runtime) -> None:
-    registry = runtime.services.metrics.registry
-
-    @app.page("/metrics")
-    async def metrics(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        # aiohttp refuses a charset inside content_type; the exposition format is UTF-8 anyway
-        return web.bytes(generate_latest(registry), content_type=_PROMETHEUS_CONTENT_TYPE)
-
-    @app.page("/healthz")
-    async def healthz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        redis_ok = bool(await runtime.redis.ping())
-        return web.json(
-            {"status": "ok" if redis_ok else "degraded", "redis": redis_ok},
-            status=200 if redis_ok else 503,
-        )
+            await until_done("clock_sync", clock.sync)

@@ -17,8 +17,6 @@ from dataclasses import replace
 from typing import Any
 
 import faust
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.adapters.dead_letters import DeadLetterWriter
 from engine.failures import describe_failure
@@ -27,15 +25,17 @@ from engine.handlers.devices import apply_device_change
 from engine.handlers.intake import IntakeConflictError, UnknownPracticeError, handle_intake
 from engine.handlers.intake_alerts import alert_desk_for_intake, rejected_intake
 from engine.handlers.services import Services
+from engine.metrics import Metrics
+from engine.progress import Progress
 from engine.schemas.catalogue import spec
 from engine.schemas.codec import DecodeError, decode
 from engine.schemas.devices import DeviceRegistration
 from engine.settings import Settings
+from engine.transient import retry_transient
 
 __all__ = ["register_agents"]
 
 log = logging.getLogger(__name__)
-_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
 
 def register_agents(
@@ -44,6 +44,7 @@ def register_agents(
     svc: Services,
     dead_letters: DeadLetterWriter,
     settings: Settings,
+    progress: Progress,
 ) -> None:
     async def consume(
         name: str,
@@ -54,7 +55,8 @@ def register_agents(
         adapter = spec(name).adapter
         async for event in stream.events():
             message = event.message
-            await _process(name, message, adapter, handle, max_bytes)
+            with progress.handling(message.topic, message.partition, message.offset):
+                await _process(name, message, adapter, handle, max_bytes)
 
     async def _process(
         name: str,
@@ -71,7 +73,9 @@ def register_agents(
             return
         kind = str(getattr(value, "kind", None) or getattr(value, "type", type(value).__name__))
         try:
-            outcome = await _with_retries(lambda: handle(value))
+            outcome = await _with_retries(
+                lambda: handle(value), name, settings.handler_timeout_s, svc.metrics
+            )
         except UnknownPracticeError:
             svc.metrics.events.labels(name, kind, "unknown_practice").inc()
             await _reject(name, message, "unknown_practice", "practice_id: not served here",
@@ -106,14 +110,20 @@ def register_agents(
         await _with_retries(
             lambda: dead_letters.write(
                 settings.topic(name), message.value, code, reason, partition, offset
-            )
+            ),
+            name,
+            settings.handler_timeout_s,
+            svc.metrics,
         )
         if name != "intake":
             return
         svc.metrics.operator_fallbacks.labels(desk_reason.replace(" ", "_")).inc()
         rejected = await rejected_intake(svc, value, message.value, desk_reason, code)
         where = {"topic": settings.topic(name), "partition": partition, "offset": offset}
-        await _with_retries(lambda: alert_desk_for_intake(svc, replace(rejected, **where)))
+        alert = replace(rejected, **where)
+        await _with_retries(
+            lambda: alert_desk_for_intake(svc, alert), name, settings.handler_timeout_s, svc.metrics
+        )
 
     @app.agent(topics["intake"], concurrency=1)
     async def intake(stream: Any) -> None:
@@ -137,18 +147,37 @@ def register_agents(
         await consume("dispatch.commands", stream, lambda e: handle_command(svc, e))
 
 
-async def _with_retries(call: Callable[[], Awaitable[object]], attempts: int = 6) -> object:
-    delay = 0.2
-    for attempt in range(attempts):
+class HandlerTimeout(RuntimeError):
+    """A handler ran out of its deadline again and again: a bug more than an outage."""
+
+
+async def _with_retries(
+    call: Callable[[], Awaitable[object]],
+    agent: str,
+    deadline_s: float,
+    metrics: Metrics,
+    timeouts_allowed: int = 3,
+) -> object:
+    """The handler call, retried until it succeeds while the failure is transient (Redis
+    or Kafka away: the event waits, it is never dropped or dead-lettered for an outage;
+    ``/healthz`` reports the stall). A call that keeps running out of its deadline is
+    a :class:`HandlerTimeout` after ``timeouts_allowed`` tries (dead letter and desk)."""
+    timeouts = 0
+
+    async def attempt() -> object:
+        nonlocal timeouts
         try:
-            return await call()
-        except _TRANSIENT:
-            if attempt == attempts - 1:
-                raise
-            log.warning("transient error, retrying in %.1fs", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-    raise AssertionError("unreachable")
+            async with asyncio.timeout(deadline_s):
+                return await call()
+        except TimeoutError:
+            timeouts += 1
+            if timeouts >= timeouts_allowed:
+                raise HandlerTimeout(f"{agent}: no answer in {deadline_s:g} s") from None
+            raise
+
+    return await retry_transient(
+        attempt, part=agent, attempts=None, on_retry=metrics.retries.labels(agent).inc
+    )
 
 
 def _outcome_label(outcome: object) -> str:

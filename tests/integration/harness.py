@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.request import urlopen
 
 import redis
 from kafka import KafkaConsumer, TopicPartition
@@ -107,16 +108,20 @@ class Harness:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        """Ready when a probe (a routine message to an unknown practice) is dead-lettered."""
-        probe = uuid.uuid4().hex
-        self.producer.send_raw("intake", "probe", json.dumps({"probe": probe}).encode())
+        """Ready when the worker's /readyz answers 200: its agents have their partitions
+        and consume, its practice cache has read the practices topic, Redis answers."""
+        url = f"http://127.0.0.1:{self.settings.web_port}/readyz"
 
-        def consumed() -> bool:
+        def ready() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise AssertionError(f"worker exited:\n{self.log_text()[-3000:]}")
-            return any(probe in self.dead_letter_raw(d) for d in self.read("deadletter"))
+            try:
+                with urlopen(url, timeout=5) as response:
+                    return bool(response.status == 200)
+            except OSError:  # not listening yet, or 503 (HTTPError is an OSError)
+                return False
 
-        wait_for(consumed, timeout, "worker to consume")
+        wait_for(ready, timeout, "the worker's /readyz")
 
     def kill_worker(self, sig: int = signal.SIGKILL) -> None:
         assert self.process is not None

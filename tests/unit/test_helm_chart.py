@@ -33,3 +33,9 @@ def test_the_chart_sends_through_the_providers_with_secrets_from_files() -> None
     template = (CHART / "templates" / "deployment.yaml").read_text()
     assert "secretName: {{ .Values.push.apns.keySecret.name }}" in template
     assert "readOnly: true" in template
+
+
+def test_liveness_probes_progress_and_readiness_probes_consumption() -> None:
+    template = (CHART / "templates" / "deployment.yaml").read_text()
+    assert re.search(r"livenessProbe:\n\s+httpGet: \{ path: /healthz, port: http \}", template)
+    assert re.search(r"readinessProbe:\n\s+httpGet: \{ path: /readyz, port: http \}", template)

@@ -1,0 +1,96 @@
+"""The worker's Redis client: timeouts, TCP keepalive, connection health checks, and
+repeats only where a repeat cannot do anything twice.
+
+A command whose connection fails after it was sent may or may not have run. redis-py
+can repeat every command after a connection error; for a write that is not safe (a
+repeated timer claim finds nothing due and the firing waits a whole lease). So the
+connections never repeat on their own, and :class:`WorkerRedis` repeats, with a
+short jittered backoff, only reads and the scripts it was told are idempotent.
+Writes fail to their caller: a handler's retry decides again on fresh state (the
+version check on every dispatch commit makes that safe).
+
+After a connection error the idle pooled connections are dropped too, so a Redis
+restart costs one failed call, not one per connection in the pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from engine.settings import Settings
+
+__all__ = ["READ_COMMANDS", "WorkerRedis", "connect_redis"]
+
+READ_COMMANDS = frozenset(
+    {
+        "PING", "GET", "MGET", "EXISTS", "TTL", "PTTL", "TYPE", "STRLEN",
+        "HGET", "HMGET", "HGETALL", "HEXISTS", "HKEYS", "HVALS", "HLEN", "HSCAN",
+        "ZCARD", "ZSCORE", "ZRANGE", "ZRANGEBYSCORE", "ZRANK", "ZCOUNT", "ZSCAN",
+        "SMEMBERS", "SISMEMBER", "SCARD", "SSCAN", "LRANGE", "LLEN", "LINDEX", "SCAN",
+        "SCRIPT LOAD",  # loading the same script twice is harmless
+    }
+)  # fmt: skip
+"""Commands that change nothing, so repeating them after a connection error is safe."""
+
+_READ_REPEATS = 3
+_KEEPALIVE = {"TCP_KEEPIDLE": 30, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 3}
+
+
+class WorkerRedis(Redis):
+    """``redis.asyncio.Redis`` that repeats reads and idempotent scripts after a
+    connection error or timeout, and nothing else."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._idempotent_shas: set[str] = set()
+        self._repeat = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), _READ_REPEATS)
+
+    def allow_repeat(self, script: str) -> None:
+        """Declare a Lua script idempotent: running it twice leaves what running it once does,
+        even with other writers in between."""
+        self._idempotent_shas.add(hashlib.sha1(script.encode()).hexdigest())
+
+    def repeatable(self, args: tuple[Any, ...]) -> bool:
+        name = str(args[0]).upper()
+        if name == "EVALSHA":
+            return len(args) > 1 and str(args[1]) in self._idempotent_shas
+        return name in READ_COMMANDS
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        send = super().execute_command
+        if self.repeatable(args):
+            return await self._repeat.call_with_retry(
+                lambda: send(*args, **options), self._after_failure
+            )
+        try:
+            return await send(*args, **options)
+        except RedisConnectionError as exc:
+            await self._after_failure(exc)
+            raise
+
+    async def _after_failure(self, error: Exception) -> None:
+        if isinstance(error, RedisConnectionError):  # the server went away: so did idle sockets
+            await self.connection_pool.disconnect(inuse_connections=False)
+
+
+def connect_redis(settings: Settings) -> WorkerRedis:
+    """The worker's client for ``settings.redis_dsn`` (connections open lazily)."""
+    keepalive = {
+        getattr(socket, name): value for name, value in _KEEPALIVE.items() if hasattr(socket, name)
+    }
+    return WorkerRedis.from_url(
+        settings.redis_dsn,
+        socket_timeout=settings.redis_socket_timeout_s,
+        socket_connect_timeout=settings.redis_connect_timeout_s,
+        socket_keepalive=True,
+        socket_keepalive_options=keepalive,
+        health_check_interval=settings.redis_health_check_interval_s,
+        retry=Retry(NoBackoff(), 0),
+    )

@@ -1,0 +1,133 @@
+"""The worker's Redis client: its options, and which commands it repeats after a
+connection error (engine/adapters/redis_client.py). The server side is a stub in
+place of redis-py's own ``execute_command``; integration tests use a real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from engine.adapters.redis_client import WorkerRedis, connect_redis
+from engine.adapters.redis_store import _CLEAR_OUTBOX, _COMMIT
+from engine.settings import Settings
+
+SETTINGS = Settings(
+    redis_url="redis://127.0.0.1:1/0",
+    redis_socket_timeout_s=4.0,
+    redis_connect_timeout_s=1.5,
+    redis_health_check_interval_s=7,
+)
+
+
+class Server:
+    """Stands in for redis-py's execute_command: fails the first calls, then answers."""
+
+    def __init__(self) -> None:
+        self.failures: list[Exception] = []
+        self.sent: list[tuple[Any, ...]] = []
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.sent.append(args)
+        if self.failures:
+            raise self.failures.pop(0)
+        return b"ok"
+
+
+@pytest.fixture()
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    stub = Server()
+    monkeypatch.setattr(Redis, "execute_command", stub.execute_command)
+    yield stub
+
+
+@pytest.fixture()
+def client() -> WorkerRedis:
+    redis = connect_redis(SETTINGS)
+    redis.allow_repeat(_CLEAR_OUTBOX)
+    return redis
+
+
+def test_connections_get_timeouts_keepalive_health_checks_and_no_repeats() -> None:
+    kwargs = connect_redis(SETTINGS).connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] == 4.0
+    assert kwargs["socket_connect_timeout"] == 1.5
+    assert kwargs["health_check_interval"] == 7
+    assert kwargs["socket_keepalive"] is True
+    assert kwargs["retry"].get_retries() == 0  # redis-py itself never repeats a command
+
+
+@pytest.mark.parametrize(
+    ("args", "repeatable"),
+    [
+        (("GET", "k"), True),
+        (("HMGET", "k", "a", "b"), True),
+        (("ZCARD", "k"), True),
+        (("PING",), True),
+        (("SET", "k", "v", "NX"), False),
+        (("RPUSH", "k", "v"), False),
+        (("INCRBYFLOAT", "k", 1), False),
+        (("EVALSHA", "0" * 40, 1, "k"), False),
+    ],
+)
+def test_only_reads_are_repeatable(
+    client: WorkerRedis, args: tuple[Any, ...], repeatable: bool
+) -> None:
+    assert client.repeatable(args) is repeatable
+
+
+def test_scripts_are_repeatable_only_when_declared_idempotent(client: WorkerRedis) -> None:
+    clear = client.register_script(_CLEAR_OUTBOX)
+    commit = client.register_script(_COMMIT)
+    assert client.repeatable(("EVALSHA", clear.sha, 1, "k", "3"))
+    assert not client.repeatable(("EVALSHA", commit.sha, 3, "a", "b", "c"))
+
+
+async def test_a_read_is_repeated_after_a_connection_error(
+    client: WorkerRedis, server: Server
+) -> None:
+    server.failures = [RedisConnectionError("reset"), RedisTimeoutError("slow")]
+    assert await client.get("k") == b"ok"
+    assert server.sent == [("GET", "k")] * 3
+
+
+async def test_a_write_is_not_repeated(client: WorkerRedis, server: Server) -> None:
+    server.failures = [RedisConnectionError("reset")]
+    with pytest.raises(RedisConnectionError):
+        await client.set("k", "v", nx=True)
+    assert len(server.sent) == 1
+
+
+async def test_an_idempotent_script_is_repeated_and_the_commit_is_not(
+    client: WorkerRedis, server: Server
+) -> None:
+    server.failures = [RedisConnectionError("reset")]
+    await client.register_script(_CLEAR_OUTBOX)(keys=["d"], args=["3"])
+    assert len(server.sent) == 2
+    server.sent.clear()
+    server.failures = [RedisConnectionError("reset")]
+    with pytest.raises(RedisConnectionError):
+        await client.register_script(_COMMIT)(keys=["d", "t", "u"], args=["0"])
+    assert len(server.sent) == 1
+
+
+async def test_a_connection_error_drops_the_idle_connections(
+    client: WorkerRedis, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dropped: list[bool] = []
+
+    async def disconnect(inuse_connections: bool = True) -> None:
+        dropped.append(inuse_connections)
+
+    monkeypatch.setattr(client.connection_pool, "disconnect", disconnect)
+    server.failures = [RedisConnectionError("reset")]
+    with pytest.raises(RedisConnectionError):
+        await client.rpush("k", "v")
+    server.failures = [RedisTimeoutError("slow")]  # a timeout says nothing of the others
+    with pytest.raises(RedisTimeoutError):
+        await client.rpush("k", "v")
+    assert dropped == [False]
