@@ -1,0 +1,77 @@
+"""A worker SIGKILLed between committing a decision and carrying out its effects: the
+dispatch is in Redis with its effects in the outbox, the page has not gone out. After a
+restart the redelivered intake event runs the outbox: the page goes out, the state
+change is published once, nothing is decided twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.handlers.intake import dispatch_id_for
+from engine.push.phone import open_pushes, select_bodies
+from engine.push.virtual_device import VirtualDevice
+from engine.settings import Settings
+from tests.integration import scenario_data as data
+from tests.integration.harness import Harness, wait_for
+from tests.integration.push_fakes import PushFakes
+
+
+@pytest.fixture()
+def fakes(tmp_path: Path) -> Iterator[PushFakes]:
+    fakes = PushFakes(tmp_path / "fakes")
+    yield fakes
+    fakes.close()
+
+
+def test_a_kill_between_commit_and_effects_loses_no_page(
+    stack_settings: Settings, fakes: PushFakes, tmp_path: Path
+) -> None:
+    phone = VirtualDevice("dr-ash", "dr-ash-android", "android")
+    env = {
+        **fakes.env(),
+        "NIGHTLINE_PUSH_WAIT_S": "60",  # the agent stays on the event while the push hangs
+        "NIGHTLINE_PUSH_DEADLINE_S": "60",
+    }
+    (tmp_path / "worker").mkdir()
+    h = Harness(stack_settings, tmp_path / "worker", env)
+    try:
+        h.load_practice(data.practice("p-k", timeout_s=600), [phone.device])
+        fakes.fcm_fault(phone.push_token, "slow", delay_s=300)  # the provider hangs
+        h.start_worker()
+        event = data.urgent_call("p-k")
+        h.producer.send_intake(event)
+        dispatch_id = dispatch_id_for(event.event_id)
+
+        def committed_not_run() -> list[object]:
+            raw = h.redis.hmget(h.keys.dispatch(dispatch_id), ["version", "outbox"])
+            return json.loads(raw[1]) if raw[0] is not None and raw[1] else []
+
+        outbox = wait_for(committed_not_run, 20, "the decision committed with its outbox")
+        assert {e["type"] for e in outbox} >= {"PagePerson", "StateChanged", "AuditEntry"}
+        h.kill_worker()  # SIGKILL while the page is on its way
+        assert not [s for s in h.read("dispatch.state") if s.dispatch_id == dispatch_id]
+
+        fakes.fcm_fault(phone.push_token, "none")  # the provider answers again
+        h.start_worker()
+
+        def delivered() -> list[object]:
+            received = select_bodies(phone.platform, phone.push_token, fakes.received("android"))
+            return [p for p in open_pushes(phone, received) if p.dispatch_id == dispatch_id]
+
+        [push] = wait_for(delivered, 30, "the page after the restart")
+        assert push.content is not None and push.content["patient_name"] == data.SYNTHETIC_PATIENT
+        states = wait_for(
+            lambda: [s for s in h.read("dispatch.state") if s.dispatch_id == dispatch_id],
+            15,
+            "the state change published",
+        )
+        assert len({s.event_id for s in states}) == 1 and states[0].version == 1
+        assert wait_for(lambda: committed_not_run() == [], 15, "the outbox cleared") is not None
+        stored = json.loads(h.redis.hget(h.keys.dispatch(dispatch_id), "state"))
+        assert (stored["version"], stored["status"], stored["page"]) == (1, "sent", 1)
+    finally:
+        h.close()
