@@ -123,6 +123,30 @@ class Harness:
         self.process.wait(timeout=30)
         self.process = None
 
+    def spawn_worker(self, name: str) -> subprocess.Popen[bytes]:
+        """Another worker process of this deployment, for fail-over tests: same topics,
+        consumer group, Redis keys, clock and dead-letter key, but its own web port, state
+        dir and log (``<log_dir>/<name>/worker.log``). Not waited for; the caller stops it
+        (``os.killpg(process.pid, signal)``)."""
+        from engine.adapters.dead_letters import load_or_create_key
+
+        own = self.log_dir / name
+        own.mkdir(parents=True, exist_ok=True)
+        env = {
+            **self.env(),
+            "NIGHTLINE_WEB_PORT": str(free_port()),
+            "NIGHTLINE_STATE_DIR": str(own),
+            "NIGHTLINE_DEAD_LETTER_KEY": load_or_create_key(None, self.log_dir).decode(),
+        }
+        log = open(own / "worker.log", "ab")  # noqa: SIM115
+        return subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
     def log_text(self) -> str:
         return (self.log_dir / f"worker-{self.prefix}.log").read_text(errors="replace")
 
