@@ -6,8 +6,9 @@ worker that claimed a timer dies before firing it: the claim's lease runs out an
 another worker fires it, once.
 
 "Once" is read from the ``dispatch.state`` topic: delivery is at least once, so events
-are de-duplicated by event id, and then each dispatch's versions must be distinct and
-consecutive (a step taken twice would show as two different events, or a gap).
+are de-duplicated by event id (an id names a dispatch and version, so copies must be
+identical), and then each dispatch's versions must be consecutive and no (trigger,
+step) may repeat.
 """
 
 from __future__ import annotations
@@ -45,8 +46,13 @@ def group_members(h: Harness) -> int:
 
 
 def state_events(h: Harness, dispatch_ids: list[str]) -> dict[str, list[Any]]:
-    """Each dispatch's state events, one per event id, by version."""
-    unique = {e.event_id: e for e in h.read("dispatch.state") if e.dispatch_id in dispatch_ids}
+    """Each dispatch's state events, one per event id, by version. An event id is the
+    dispatch and version, so a redelivered copy must say exactly what the first said."""
+    unique: dict[Any, Any] = {}
+    for event in h.read("dispatch.state"):
+        if event.dispatch_id in dispatch_ids:
+            first = unique.setdefault(event.event_id, event)
+            assert event == first, f"two different events at one version: {first} / {event}"
     found: dict[str, list[Any]] = defaultdict(list)
     for event in sorted(unique.values(), key=lambda e: e.version):
         found[event.dispatch_id].append(event)
