@@ -72,3 +72,5 @@ def test_metrics_count_what_this_worker_did(own_harness: Harness) -> None:
     assert value(samples, letters, topic="intake", reason="schema_violation") == 1
     for phi in (data.SYNTHETIC_PATIENT, data.SYNTHETIC_CALLBACK, "dizzy"):
         assert phi not in text
+    with urlopen(f"http://127.0.0.1:{h.settings.web_port}/healthz", timeout=30) as response:
+        assert response.status == 200
