@@ -74,7 +74,7 @@ lint: install
 	$(BIN)/mypy engine
 
 bench: install
-	@status=0; for b in schedule triage apns push; do \
+	@status=0; for b in schedule triage apns push timing; do \
 		echo "== $(BIN)/python bench/bench_$$b.py"; $(BIN)/python bench/bench_$$b.py || status=1; \
 	done; exit $$status
 

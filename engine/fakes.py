@@ -1,9 +1,14 @@
 """In-memory fakes of every port, shipped with the package (like httpx's
-MockTransport) so handler tests and scenario tests need no servers."""
+MockTransport) so handler tests and scenario tests need no servers.
+
+The stores behave as their Redis adapters do (``tests/integration/test_fake_contracts.py``
+runs one suite against both): records come back as JSON gives them back (copies, tuples
+as lists), timers keep whole milliseconds, devices are listed by device id.
+"""
 
 from __future__ import annotations
 
-import copy
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -12,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from engine.adapters.redis_store import from_ms, to_ms
 from engine.domain.practice import Practice
 from engine.ports import (
     Device,
@@ -89,16 +95,39 @@ class MemoryPracticeDirectory:
         return self.practices.get(practice_id)
 
 
+def _as_json(value: Any) -> Any:
+    """``value`` as a JSON store gives it back: a fresh copy, tuples as lists."""
+    return json.loads(json.dumps(value))
+
+
 @dataclass
 class MemoryDeviceDirectory:
-    """The device registry in memory, with the Redis registry's owner rule: a device id
-    belongs to the clinician who registered it until that clinician removes it."""
+    """Fake of :class:`~engine.adapters.redis_directory.RedisDeviceDirectory`, with its
+    owner rule: a device id belongs to the clinician who registered it until that
+    clinician removes it."""
 
     devices: dict[str, list[Device]] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)  # device id -> clinician id
+    reasons: dict[tuple[str, str], str] = field(default_factory=dict)  # why deactivated
 
     async def devices_for(self, clinician_ids: list[str]) -> dict[str, list[Device]]:
-        return {c: [d for d in self.devices.get(c, []) if d.active] for c in clinician_ids}
+        """Active devices per clinician, sorted by device id."""
+        return {
+            c: sorted((d for d in self.devices.get(c, []) if d.active), key=lambda d: d.device_id)
+            for c in clinician_ids
+        }
+
+    async def get(self, clinician_id: str, device_id: str) -> Device | None:
+        """One device, active or not."""
+        return next(
+            (d for d in self.devices.get(clinician_id, []) if d.device_id == device_id), None
+        )
+
+    async def deactivation_reason(self, clinician_id: str, device_id: str) -> str | None:
+        device = await self.get(clinician_id, device_id)
+        return (
+            None if device is None or device.active else self.reasons.get((clinician_id, device_id))
+        )
 
     async def register(self, device: Device) -> None:
         self._check_owner(device.clinician_id, device.device_id)
@@ -113,10 +142,14 @@ class MemoryDeviceDirectory:
 
     async def rotate_token(self, clinician_id: str, device_id: str, new_token: str) -> bool:
         self._check_owner(clinician_id, device_id)
+        self.reasons.pop((clinician_id, device_id), None)
         return self._change(clinician_id, device_id, push_token=new_token, active=True)
 
     async def deactivate(self, clinician_id: str, device_id: str, reason: str) -> bool:
-        return self._change(clinician_id, device_id, active=False)
+        changed = self._change(clinician_id, device_id, active=False)
+        if changed:
+            self.reasons[(clinician_id, device_id)] = reason
+        return changed
 
     async def touch(self, clinician_id: str, device_id: str, at: datetime) -> bool:
         return self._change(clinician_id, device_id, last_seen=at.isoformat())
@@ -128,6 +161,7 @@ class MemoryDeviceDirectory:
     def _drop(self, clinician_id: str, device_id: str) -> None:
         kept = [d for d in self.devices.get(clinician_id, []) if d.device_id != device_id]
         self.devices[clinician_id] = kept
+        self.reasons.pop((clinician_id, device_id), None)
 
     def _change(self, clinician_id: str, device_id: str, **changes: Any) -> bool:
         if self.owners.get(device_id, clinician_id) != clinician_id:
@@ -158,18 +192,21 @@ class MemoryVault:
 
 @dataclass
 class MemoryTimerIndex:
-    timers: dict[str, float] = field(default_factory=dict)  # member -> score (epoch s)
-    due: dict[str, datetime] = field(default_factory=dict)
+    """Fake of :class:`~engine.adapters.redis_store.RedisTimerIndex`: scores and due times
+    in whole milliseconds since the epoch, as Redis keeps them."""
+
+    timers: dict[str, int] = field(default_factory=dict)  # member -> score (due or lease end)
+    due: dict[str, int] = field(default_factory=dict)  # member -> due time
 
     def add(self, member: str, at: datetime) -> None:
-        self.timers[member] = at.timestamp()
-        self.due[member] = at
+        self.timers[member] = self.due[member] = to_ms(at)
 
     async def claim_due(self, now: datetime, lease_s: float, limit: int) -> list[DueTimer]:
-        ready = sorted((s, m) for m, s in self.timers.items() if s <= now.timestamp())[:limit]
+        now_ms = to_ms(now)
+        ready = sorted((s, m) for m, s in self.timers.items() if s <= now_ms)[:limit]
         for _, member in ready:
-            self.timers[member] = now.timestamp() + lease_s
-        return [DueTimer(member=m, due_at=self.due[m]) for _, m in ready]
+            self.timers[member] = now_ms + int(lease_s * 1000)
+        return [DueTimer(member=m, due_at=from_ms(self.due[m])) for _, m in ready]
 
     async def remove(self, members: list[str]) -> None:
         for member in members:
@@ -182,12 +219,14 @@ class MemoryTimerIndex:
 
 @dataclass
 class MemoryDispatchStore:
+    """Fake of :class:`~engine.adapters.redis_store.RedisDispatchStore`."""
+
     timers: MemoryTimerIndex
     rows: dict[str, StoredDispatch] = field(default_factory=dict)
 
     async def load(self, dispatch_id: str) -> StoredDispatch | None:
         row = self.rows.get(dispatch_id)
-        return copy.deepcopy(row) if row else None
+        return _stored(row) if row else None
 
     async def commit(
         self,
@@ -200,7 +239,7 @@ class MemoryDispatchStore:
         current = self.rows.get(dispatch_id)
         if (current.version if current else 0) != expected_version:
             return False
-        self.rows[dispatch_id] = copy.deepcopy(stored)
+        self.rows[dispatch_id] = _stored(stored)
         await self.timers.remove(remove_timers)
         for member, at in add_timers.items():
             self.timers.add(member, at)
@@ -212,8 +251,16 @@ class MemoryDispatchStore:
             self.rows[dispatch_id] = StoredDispatch(row.state, row.version, [], row.meta)
 
 
+def _stored(row: StoredDispatch) -> StoredDispatch:
+    return StoredDispatch(
+        _as_json(row.state), row.version, _as_json(row.outbox), _as_json(row.meta)
+    )
+
+
 @dataclass
 class MemoryHeldStore:
+    """Fake of :class:`~engine.adapters.redis_store.RedisHeldStore` (seen keys never expire)."""
+
     timers: MemoryTimerIndex
     held: dict[str, dict[str, Any]] = field(default_factory=dict)
     seen: dict[str, str] = field(default_factory=dict)
@@ -223,12 +270,13 @@ class MemoryHeldStore:
     ) -> bool:
         if held_id in self.held:
             return False
-        self.held[held_id] = dict(record)
+        self.held[held_id] = _as_json(record)
         self.timers.add(timer_member, release_at)
         return True
 
     async def get(self, held_id: str) -> dict[str, Any] | None:
-        return self.held.get(held_id)
+        record = self.held.get(held_id)
+        return None if record is None else _as_json(record)
 
     async def forget(self, held_id: str, timer_member: str) -> None:
         self.held.pop(held_id, None)

@@ -117,7 +117,6 @@ def register_agents(
         )
         if name != "intake":
             return
-        svc.metrics.operator_fallbacks.labels(desk_reason.replace(" ", "_")).inc()
         rejected = await rejected_intake(svc, value, message.value, desk_reason, code)
         where = {"topic": settings.topic(name), "partition": partition, "offset": offset}
         alert = replace(rejected, **where)

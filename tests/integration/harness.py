@@ -129,6 +129,38 @@ class Harness:
         self.process.wait(timeout=30)
         self.process = None
 
+    def spawn_worker(self, name: str) -> subprocess.Popen[bytes]:
+        """Another worker process of this deployment, for fail-over tests: same topics,
+        consumer group, Redis keys, clock and dead-letter key, but its own web port, state
+        dir and log (``<log_dir>/<name>/worker.log``). Not waited for; the caller stops it
+        (``os.killpg(process.pid, signal)``)."""
+        from engine.adapters.deployment_keys import (
+            DEAD_LETTER_KEY,
+            VAULT_KEY,
+            load_or_create_key_file,
+        )
+
+        own = self.log_dir / name
+        own.mkdir(parents=True, exist_ok=True)
+        shared = {  # every worker of a deployment shares its keys
+            spec.setting: load_or_create_key_file(self.log_dir / spec.file_name).decode()
+            for spec in (DEAD_LETTER_KEY, VAULT_KEY)
+        }
+        env = {
+            **self.env(),
+            "NIGHTLINE_WEB_PORT": str(free_port()),
+            "NIGHTLINE_STATE_DIR": str(own),
+            **shared,
+        }
+        log = open(own / "worker.log", "ab")  # noqa: SIM115
+        return subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
     def log_text(self) -> str:
         return (self.log_dir / f"worker-{self.prefix}.log").read_text(errors="replace")
 

@@ -530,7 +530,9 @@ def test_listen_once_sends_acks_to_kafka_and_remembers_the_push(
     assert device is not None
     page(stack_settings, prefix, fakes, device, dispatch_id)
     page(stack_settings, prefix, fakes, device, dispatch_id)  # a provider's retry: acked once
+    before = datetime.now(UTC)
     out = cli(env, "listen", "--device", phone, "--once", "--timeout", "15", *flags).output
+    after = datetime.now(UTC)
     assert out.strip() == f"{dispatch_id} (urgent): sent {', '.join(k.value for k in kinds)}"
     assert PATIENT not in out
 
@@ -540,7 +542,7 @@ def test_listen_once_sends_acks_to_kafka_and_remembers_the_push(
     found = acks(read_topic(stack_settings, f"{prefix}.acks", lambda e: len(acks(e)) >= len(kinds)))
     assert [a.kind for a in found] == kinds
     assert {(a.clinician_id, a.device_id, a.page) for a in found} == {(doc, phone, 1)}
-    assert all(abs((datetime.now(UTC) - a.at).total_seconds()) < 60 for a in found)
+    assert all(before <= a.at <= after for a in found)  # stamped when the phone sent them
     handled = json.loads(state(env, phone).read_text())["handled"]
     assert handled == [dispatch_id, f"{dispatch_id}#1"]
     page(stack_settings, prefix, fakes, device, dispatch_id, number=2)  # the re-page

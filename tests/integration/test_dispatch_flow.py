@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 import uuid
 from typing import Any
 
@@ -33,13 +32,10 @@ def test_a_urgent_call_pages_the_primary_without_phi(harness: Harness) -> None:
         data.practice("p-a", timeout_s=60), data.devices_for("dr-ash", "dr-birch")
     )
     event = data.urgent_call("p-a")
-    sent = time.monotonic()
     harness.producer.send_intake(event)
     dispatch_id = dispatch_id_for(event.event_id)
     pushes = wait_for(lambda: harness.pushes(dispatch_id), 10, "the first push")
-    elapsed = time.monotonic() - sent
     assert [(p["clinician_id"], p["step"], p["attempt"]) for p in pushes] == [("dr-ash", 0, 1)]
-    assert elapsed < 10
     envelope = json.dumps(pushes)
     for phi in (data.SYNTHETIC_PATIENT, data.SYNTHETIC_CALLBACK, "Fever", "dizzy"):
         assert phi not in envelope
@@ -217,55 +213,3 @@ def test_h_malformed_events_go_to_dead_letters_and_the_worker_goes_on(harness: H
         assert alert.urgency == "urgent" and alert.dispatch_id.startswith("dl-")
         assert data.SYNTHETIC_PATIENT not in alert.model_dump_json()
     assert harness.process is not None and harness.process.poll() is None
-
-
-def _metrics(h: Harness) -> tuple[str, dict[str, float]]:
-    from urllib.request import urlopen
-
-    with urlopen(f"http://127.0.0.1:{h.settings.web_port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    samples = {
-        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("nightline_") and " " in line
-    }
-    return text, samples
-
-
-def test_z_metrics_describe_the_pipeline_without_phi(harness: Harness) -> None:
-    """Its own traffic (a page, the backup, the desk, a dead letter), counted in /metrics."""
-    from urllib.request import urlopen
-
-    _, before = _metrics(harness)
-    harness.load_practice(
-        data.practice("p-z", timeout_s=1.0, repeats=0), data.devices_for("dr-ash", "dr-birch")
-    )
-    event = data.urgent_call("p-z")
-    harness.producer.send_intake(event)
-    harness.producer.send_raw("intake", "p-z", b"{not json")
-    dispatch_id = dispatch_id_for(event.event_id)
-    wait_for(
-        lambda: [a for a in harness.read("operator.alerts") if a.dispatch_id == dispatch_id],
-        20,
-        "the desk after the primary and the backup",
-    )
-    keys = {
-        'nightline_call_to_push_seconds_count{urgency="urgent"}': 1,
-        'nightline_escalations_total{level="backup"}': 1,
-        'nightline_timer_lateness_seconds_count{kind="ack"}': 2,
-        'nightline_operator_fallbacks_total{reason="no_acknowledgement"}': 1,
-        'nightline_dead_letters_total{reason="invalid_json",topic="intake"}': 1,
-        'nightline_operator_fallbacks_total{reason="intake_rejected"}': 1,
-    }
-
-    def counted() -> dict[str, float]:
-        _, after = _metrics(harness)
-        grown = {k: after.get(k, 0) - before.get(k, 0) for k in keys}
-        return grown if all(grown[k] >= n for k, n in keys.items()) else {}
-
-    wait_for(counted, 10, "the metrics of this scenario")
-    text, _ = _metrics(harness)
-    for phi in (data.SYNTHETIC_PATIENT, data.SYNTHETIC_CALLBACK, "dizzy", "p-z", dispatch_id):
-        assert phi not in text  # no PHI, and no ids in labels either
-    with urlopen(f"http://127.0.0.1:{harness.settings.web_port}/healthz", timeout=5) as response:
-        assert response.status == 200

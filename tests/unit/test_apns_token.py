@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -110,15 +110,26 @@ async def test_invalidate_of_an_old_token_keeps_current(
     assert a.minted == 1
 
 
-async def test_stale_lock_of_a_dead_worker_expires() -> None:
-    clock = FakeClock()
-    store = MemoryTokenStore()  # lock expiry on real monotonic time
-    await store.set("nightline:apns:token:TEAM456:KEY123:lock", "dead", nx=True, px=100)
-    a = worker(store, clock, lock_ttl_ms=100)
-    started = time.monotonic()
-    token = await a.token()
-    assert token and time.monotonic() - started < 1.0
-    assert a.minted == 1
+async def test_stale_lock_of_a_dead_worker_is_waited_out_then_taken(
+    store: MemoryTokenStore, clock: FakeClock
+) -> None:
+    """A worker died holding the mint lock: the next one waits while the lock lives (its
+    own give-up time, twice its lock TTL, is far off), then takes the expired lock."""
+    lock = "nightline:apns:token:TEAM456:KEY123:lock"
+    await store.set(lock, "dead", nx=True, px=100)  # expires 0.1 s later on the fake clock
+    a = worker(store, clock, lock_ttl_ms=3_600_000)
+    minting = asyncio.create_task(a.token())
+    await asyncio.wait_for(_until(lambda: store.calls.count("set") >= 3), 30)  # refused twice
+    assert not minting.done() and a.minted == 0
+    clock.t += 1  # the dead worker's lock expires
+    token = await asyncio.wait_for(minting, 30)
+    assert token and a.minted == 1
+    assert list(store.data) == ["nightline:apns:token:TEAM456:KEY123"]  # and it let go again
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
 
 
 async def test_lock_is_released_after_minting(store: MemoryTokenStore, clock: FakeClock) -> None:

@@ -41,18 +41,31 @@ def test_never_negative() -> None:
     assert parse_retry_after(past) == 0.0
 
 
+def _seconds_until(date: datetime, header: str) -> tuple[float, float, float]:
+    """(least possible, parsed, most possible) seconds from now until ``date``, with the
+    clock read just before and just after parsing ``header``."""
+    before = time.time()
+    parsed = parse_retry_after(header)
+    after = time.time()
+    assert parsed is not None
+    return date.timestamp() - after, parsed, date.timestamp() - before
+
+
 def test_http_date() -> None:
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+    later = format_datetime(when, usegmt=True)
     assert later.endswith(" GMT")
-    assert 25 <= (parse_retry_after(later) or 0) <= 30
+    least, parsed, most = _seconds_until(when, later)
+    assert least <= parsed <= most
 
 
 def test_minus_0000_date_is_utc_not_local_time(local_time_utc_plus_9: None) -> None:
     assert time.timezone == -9 * 3600  # the TZ change took effect
-    naive_utc = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=30)
-    later = format_datetime(naive_utc)  # a naive datetime is written with "-0000"
+    when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+    later = format_datetime(when.replace(tzinfo=None))  # naive: written with "-0000"
     assert later.endswith(" -0000")
-    assert 25 <= (parse_retry_after(later) or 0) <= 30
+    least, parsed, most = _seconds_until(when, later)  # read as local time: 9 h off
+    assert least <= parsed <= most
 
 
 @pytest.mark.parametrize("value", [None, "", "   ", "soon", "nan", "inf", "Mon, 99 Foo 2024"])

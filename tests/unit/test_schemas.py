@@ -4,18 +4,24 @@ committed JSON Schema / env sample files that are not stale."""
 from __future__ import annotations
 
 import json
+import types
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from engine.domain.practice import TriageRules
 from engine.domain.triage import classify
+from engine.schemas._base import AwareDatetime
 from engine.schemas.catalogue import CATALOGUE, spec
 from engine.schemas.codec import DecodeError, decode, encode
 from engine.schemas.export import SCHEMA_DIR, render_schemas
 from engine.schemas.intake import CallReason, IntakeEvent, Urgency, VoiceCall
+from engine.schemas.outbound import HeldForOffice
 from engine.settings import render_env_sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,11 +135,82 @@ def test_catalogue_covers_the_required_topics() -> None:
     assert spec("audit").retention_ms >= 6 * 365 * 24 * 3600 * 1000
 
 
-def test_every_event_model_has_version_and_event_id() -> None:
-    for topic in CATALOGUE:
-        schema = topic.adapter.json_schema()
-        text = json.dumps(schema)
-        assert "schema_version" in text and "event_id" in text, topic.name
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The concrete model classes behind a catalogue entry (unions, Annotated unwrapped)."""
+    if get_origin(annotation) is Annotated:
+        return _models(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [m for arg in get_args(annotation) for m in _models(arg)]
+    assert isinstance(annotation, type) and issubclass(annotation, BaseModel), annotation
+    return [annotation]
+
+
+EVENT_MODELS = [
+    pytest.param(model, id=f"{topic.name}:{model.__name__}")
+    for topic in CATALOGUE
+    for declared in topic.models
+    for model in _models(declared)
+]
+
+
+def _datetime_types(annotation: Any, seen: set[type]) -> list[Any]:
+    """Every type inside ``annotation`` (nested models included) that holds a datetime, as
+    written (``Annotated[datetime, ...]`` keeps its validators)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        base = get_args(annotation)[0]
+        return [annotation] if base is datetime else _datetime_types(base, seen)
+    if annotation is datetime:
+        return [annotation]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return []
+        seen.add(annotation)
+        return [t for f in annotation.model_fields.values() for t in _field_datetimes(f, seen)]
+    return [t for arg in get_args(annotation) for t in _datetime_types(arg, seen)]
+
+
+def _field_datetimes(field: FieldInfo, seen: set[type]) -> list[Any]:
+    written = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    return _datetime_types(written, seen)
+
+
+@pytest.mark.parametrize("model", EVENT_MODELS)
+def test_every_event_model_follows_the_contract_rules(model: type[BaseModel]) -> None:
+    fields = model.model_fields
+    assert "schema_version" in fields and fields["schema_version"].annotation is int
+    assert "event_id" in fields and fields["event_id"].annotation is uuid.UUID
+    assert model.model_config.get("extra") == "forbid"
+    assert model.model_config.get("frozen") is True
+    for annotation in _datetime_types(model, set()):  # naive refused, aware accepted
+        adapter = TypeAdapter(annotation)
+        with pytest.raises(ValidationError):
+            adapter.validate_python(datetime(2026, 3, 8, 6, 30))
+        assert adapter.validate_python(datetime(2026, 3, 8, 6, 30, tzinfo=UTC))
+
+
+def test_the_datetime_walk_finds_nested_and_optional_fields() -> None:
+    """Else the aware-datetime rule above could pass by finding nothing."""
+
+    class Inner(BaseModel):
+        at: datetime | None = None
+
+    class Outer(BaseModel):
+        when: AwareDatetime
+        inner: list[Inner]
+
+    found = _datetime_types(Outer, set())
+    assert len(found) == 2
+    assert [t for t in found if _accepts(t, datetime(2026, 1, 1))] == [datetime]  # Inner.at
+    assert len(_datetime_types(HeldForOffice, set())) == 2  # release_at, at
+
+
+def _accepts(annotation: Any, value: datetime) -> bool:
+    try:
+        TypeAdapter(annotation).validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def test_committed_json_schemas_are_current() -> None:
