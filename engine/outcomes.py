@@ -124,8 +124,8 @@ def collect_evidence(
     and ``operator.alerts`` (dead letters of other topics are not intake outcomes)."""
     found = Evidence()
     for state in states:
-        if state.from_status is None:
-            found.dispatched.add(state.intake_event_id)
+        if state.from_status is None and state.dispatch_id.startswith("d-"):
+            found.dispatched.add(state.intake_event_id)  # not a dead letter's desk alert
         known = found.latest.get(state.dispatch_id)
         created = known[3] if known else state.at
         if known is None or state.version > known[0]:

@@ -81,6 +81,14 @@ def test_each_record_gets_its_outcome(rec: IntakeRecord, outcome: Outcome) -> No
     assert report.violations == ([(rec, outcome)] if bad else [])
 
 
+def test_the_desk_alert_of_a_dead_letter_is_not_a_dispatch_of_its_event() -> None:
+    """A record that was dead-lettered starts a desk-only dispatch (``dl-...``) naming the
+    event; a corrected replay of that event must still be dispatched itself."""
+    replayed = uuid.uuid4()
+    evidence = collect_evidence(TOPIC, [state(replayed, "dl-x", 1, "operator", 60)], [], [], [])
+    assert verify([record(8, replayed)], evidence, NOW).counts == {Outcome.NOTHING: 1}
+
+
 def test_a_reused_event_id_is_judged_by_its_own_dead_letter() -> None:
     reused = record(3, IDS[0])  # the id of a dispatched event, but this record was rejected
     assert verify([reused], EVIDENCE, NOW).counts == {Outcome.DEAD_LETTERED: 1}
