@@ -19,19 +19,18 @@ mkdir -p .nightline
 $NL worker > .nightline/demo-worker.log 2>&1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT
-healthy=no
-for _ in $(seq 1 60); do
-  if curl -sf localhost:6066/healthz >/dev/null; then healthy=yes; break; fi
-  kill -0 $WORKER 2>/dev/null || break  # the worker exited: it never will be healthy
+ready=no
+for _ in $(seq 1 60); do  # ready: it has its partitions and the practices loaded
+  if curl -sf localhost:6066/readyz >/dev/null; then ready=yes; break; fi
+  kill -0 $WORKER 2>/dev/null || break  # the worker exited: it never will be ready
   sleep 1
 done
-if [ "$healthy" != yes ]; then
-  echo "demo: the worker never became healthy (http://localhost:6066/healthz);" \
+if [ "$ready" != yes ]; then
+  echo "demo: the worker never became ready (http://localhost:6066/readyz);" \
     "last lines of .nightline/demo-worker.log:" >&2
   tail -n 30 .nightline/demo-worker.log >&2
   exit 1
 fi
-sleep 5  # let the worker join its consumer group
 $NL publish --sample urgent
 echo "--- dr-rivera's iPhone: the push arrives, is decrypted, a receipt goes back; no answer"
 $NL device listen --device rivera-iphone --once --timeout 30
