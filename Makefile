@@ -33,7 +33,7 @@ run: install
 	@echo
 	@echo "Nightline is starting a worker (Ctrl-C stops it; 'make stack-down' stops the stack)."
 	@echo "Pushes go to the local fake APNs / FCM; the clinicians' phones are virtual."
-	@echo "  metrics:  http://127.0.0.1:6066/metrics    health: http://127.0.0.1:6066/healthz"
+	@echo "  metrics: http://127.0.0.1:6066/metrics   live: /healthz   ready: /readyz"
 	@echo "  In another terminal:"
 	@echo "    export NIGHTLINE_PUSH_GATEWAY=local-fakes"
 	@echo "    $(NL) publish --sample urgent                      # a synthetic urgent call"
@@ -42,6 +42,8 @@ run: install
 	@echo "    $(NL) tail audit               # unanswered: re-page after 30 s, then np-chen,"
 	@echo "                                   # then the operator desk"
 	@echo "    $(NL) device listen --device chen-pixel --accept   # the backup accepts"
+	@echo "    $(NL) ack d-<id> --operator op-1 --desk operator-desk  # or the desk claims it"
+	@echo "    $(NL) verify --since 1h        # did every call end with an outcome?"
 	@echo
 	$(NL) worker
 
