@@ -148,11 +148,15 @@ def test_a_timer_claimed_by_a_dead_worker_fires_once_after_its_lease(
     repaged = wait_for(
         lambda: [p for p in h.pushes(dispatch_id) if p["step"] == 1], 30, "the re-page"
     )
-    fired = [
-        c
-        for c in h.read("dispatch.commands")
-        if getattr(c, "dispatch_id", None) == dispatch_id and c.type == "fire_ack_timer"
-    ]
+    fired = wait_for(
+        lambda: [
+            c
+            for c in h.read("dispatch.commands")
+            if getattr(c, "dispatch_id", None) == dispatch_id and c.type == "fire_ack_timer"
+        ],
+        15,
+        "the firing read back from dispatch.commands",
+    )
     assert [(c.step, c.fired_at >= lease_end) for c in fired] == [(0, True)]
     assert len(repaged) == 1
     assert_each_step_once(state_events(h, [dispatch_id]), [dispatch_id])
