@@ -228,6 +228,7 @@ def _register_optional_groups() -> None:
     from engine.device_cli import device
     from engine.push.fake_apns import fake_apns_command
     from engine.push.fake_fcm import fake_fcm_command
+    from engine.repair_cli import dispatches
     from engine.schedule_cli import schedule
     from engine.triage_cli import triage_command
     from engine.verify_cli import verify
@@ -237,6 +238,7 @@ def _register_optional_groups() -> None:
     main.add_command(verify)
     main.add_command(device)
     main.add_command(deadletter)
+    main.add_command(dispatches)
     main.add_command(fake_apns_command)
     main.add_command(fake_fcm_command)
 

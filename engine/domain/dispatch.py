@@ -71,6 +71,7 @@ __all__ = [
     "on_cancel",
     "on_pages_failed",
     "on_receipt_timeout",
+    "pending_deadline",
     "start_dispatch",
 ]
 
@@ -120,6 +121,21 @@ def desk_only_plan(
 ) -> EscalationPlan:
     """A plan that goes straight to ``desk_id`` (intake nobody could dispatch)."""
     return EscalationPlan((PlanStep(0, 0, "operator", 1, (desk_id,), desk_timeout_seconds, True),))
+
+
+def pending_deadline(
+    state: DispatchState, now: datetime
+) -> tuple[int, int | None, datetime] | None:
+    """The acknowledgement deadline a dispatch nobody owns yet must have pending, as
+    ``(step, page, due)``: its page's deadline, or ``now`` for a dispatch stored by an
+    earlier version without one (a desk hand-off had no timer, and a read could stop
+    the escalation), so that it is re-alerted or escalated at once. None when a person
+    owns it or it has ended."""
+    if state.status not in PAGING and state.status is not DispatchStatus.OPERATOR:
+        return None
+    if state.ack_due_at is not None:
+        return state.step, state.page or None, state.ack_due_at
+    return state.step, state.page or None, now
 
 
 def _stale(state: DispatchState, step: int, page: int | None) -> bool:

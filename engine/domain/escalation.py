@@ -17,7 +17,7 @@ practice can no longer be read. Plans are stored with the dispatch (``to_dict`` 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -152,9 +152,18 @@ class EscalationPlan:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EscalationPlan:
         steps = tuple(PlanStep.from_dict(s) for s in data["steps"])
+        if data.get("stop_on_read"):  # stored before a read stopped nothing: a grace now
+            steps = tuple(_with_grace(s) for s in steps)
         levels = tuple(LevelSpec.from_dict(spec) for spec in data.get("levels", ()))
         receipt = data.get("receipt_timeout_seconds")
         return cls(steps, levels, None if receipt is None else float(receipt))
+
+
+def _with_grace(step: PlanStep) -> PlanStep:
+    """``step`` of a plan stored under ``stop_on: read``: a read pauses one timeout."""
+    if step.is_operator or step.read_grace_seconds:
+        return step
+    return replace(step, read_grace_seconds=step.timeout_seconds)
 
 
 def _unroll(

@@ -32,11 +32,15 @@ def effect_to_dict(effect: object) -> dict[str, Any]:
 
 
 def effect_from_dict(data: dict[str, Any]) -> object:
+    """The effect of an outbox entry; a field the entry lacks (written by an earlier
+    version, e.g. before pages were numbered) takes the field's default."""
     cls = _effect_types()[data["type"]]
     hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
-        value = data.get(field.name)
+        if field.name not in data:
+            continue
+        value = data[field.name]
         if hints.get(field.name) is datetime and isinstance(value, str):
             value = datetime.fromisoformat(value)
         kwargs[field.name] = value

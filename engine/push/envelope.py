@@ -48,7 +48,9 @@ class ReceivedPush:
 
 def ios_payload(payload: DevicePayload, urgency: str, page: int) -> dict[str, Any]:
     """The APNs payload: an ``aps`` alert with generic text, plus our ``nl`` keys."""
-    nl: dict[str, Any] = {"v": WIRE_VERSION, "d": payload.dispatch_id, "u": urgency, "p": page}
+    nl: dict[str, Any] = {"v": WIRE_VERSION, "d": payload.dispatch_id, "u": urgency}
+    if page:  # 0: a page decided before pages were numbered (the app answers without one)
+        nl["p"] = page
     if payload.ciphertext_b64 is not None:
         nl["c"] = payload.ciphertext_b64
     if payload.truncated:
@@ -62,10 +64,11 @@ def android_data(payload: DevicePayload, urgency: str, page: int) -> dict[str, s
         "v": str(WIRE_VERSION),
         "dispatch_id": payload.dispatch_id,
         "urgency": urgency,
-        "page": str(page),
         "alert": payload.alert_text,
         "fetch": "1" if payload.truncated else "0",
     }
+    if page:
+        data["page"] = str(page)
     if payload.ciphertext_b64 is not None:
         data["ciphertext"] = payload.ciphertext_b64
     return data
