@@ -226,7 +226,7 @@ def who(
         _group(practice, group)
     instant = _instant(at, practice.zone, datetime.now(practice.zone))
     chain = resolve_chain(practice, instant, Urgency(urgency), group)
-    plan = build_plan(chain, practice.policy_for(Urgency(urgency)))  # exactly what dispatch does
+    plan = build_plan(chain, practice.policy_for(Urgency(urgency)))  # who holds each level now
     levels: list[dict[str, Any]] = []
     for number, level in enumerate(chain.levels):
         pages = [step for step in plan.steps if step.level == number]

@@ -36,8 +36,8 @@ def is_transient(exc: BaseException) -> bool:
     """True for failures worth retrying unchanged (network, timeouts, a restarting server)."""
     if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError | TimeoutError):
         return True  # includes Redis LOADING (BusyLoadingError) and asyncio deadlines
-    if isinstance(exc, KafkaTimeoutError):
-        return True
+    if isinstance(exc, KafkaTimeoutError) or getattr(exc, "transient", False) is True:
+        return True  # or a failure of ours that declares itself worth another try
     return isinstance(exc, KafkaError) and exc.retriable
 
 

@@ -48,7 +48,7 @@ def verify(since: str, grace: str, unowned_after: str, as_json: bool) -> None:
     """Report every intake record without a terminal outcome (dispatched, held, delivered
     to the office, or dead-lettered with a desk alert), and unowned dispatches."""
     from engine.adapters.topic_reader import read_since
-    from engine.handlers.intake_alerts import peek_intake
+    from engine.handlers.desk_alerts import peek_intake
     from engine.outcomes import IntakeRecord, collect_evidence
     from engine.outcomes import verify as check
     from engine.schemas.catalogue import spec

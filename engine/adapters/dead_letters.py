@@ -32,10 +32,16 @@ def is_intake_topic(topic: str) -> bool:
     return topic == "intake" or topic.endswith(".intake")
 
 
+KEEP_BYTES = 256 * 1024
+"""Raw bytes a dead letter keeps at most: an oversize record must still fit the broker's
+message limit once encrypted (Fernet and base64 grow it by about a third)."""
+
+
 class DeadLetterWriter:
-    def __init__(self, publisher: EventPublisher, key: bytes) -> None:
+    def __init__(self, publisher: EventPublisher, key: bytes, keep_bytes: int = KEEP_BYTES) -> None:
         self._publisher = publisher
         self._fernet = Fernet(key)
+        self._keep_bytes = keep_bytes
 
     async def write(
         self,
@@ -59,7 +65,8 @@ class DeadLetterWriter:
             reason_code=reason_code,
             reason=reason[:2000],
             raw_size=len(raw),
-            raw_encrypted=self._fernet.encrypt(raw).decode(),
+            raw_encrypted=self._fernet.encrypt(raw[: self._keep_bytes]).decode(),
+            raw_truncated=len(raw) > self._keep_bytes,
             at=datetime.now(UTC),
             practice_id=ids.practice_id,
             intake_event_id=ids.event_id,

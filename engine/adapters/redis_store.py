@@ -5,7 +5,7 @@ compare-and-set on the version that also adds and removes timers, so the state
 and its deadlines change together or not at all. Timers are one sorted set
 scored by due time: ``claim_due`` atomically re-scores due entries to a lease
 end, so a worker that dies after claiming loses nothing (the timer fires again
-after the lease) and handlers drop stale firings by step.
+after the lease) and handlers drop stale firings by page.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each one decodes raw bytes with the codec, calls a handler, and turns bad
 input into a dead letter; the worker keeps running. Every intake dead letter
 (undecodable, unknown practice, a reused event id, a handler failure) also starts a
-desk-only dispatch (:mod:`engine.handlers.intake_alerts`), so a human is alerted and
+desk-only dispatch (:mod:`engine.handlers.desk_alerts`), so a human is alerted and
 re-alerted until an operator claims it; errors from Redis or Kafka are retried before
 that.
 """
@@ -21,9 +21,13 @@ import faust
 from engine.adapters.dead_letters import DeadLetterWriter
 from engine.failures import describe_failure
 from engine.handlers.commands import handle_ack, handle_command
+from engine.handlers.desk_alerts import (
+    alert_desk_for_rejected,
+    rejected_dispatch_input,
+    rejected_intake,
+)
 from engine.handlers.devices import apply_device_change
 from engine.handlers.intake import IntakeConflictError, UnknownPracticeError, handle_intake
-from engine.handlers.intake_alerts import alert_desk_for_intake, rejected_intake
 from engine.handlers.services import Services
 from engine.metrics import Metrics
 from engine.progress import Progress
@@ -104,9 +108,37 @@ def register_agents(
         desk_reason: str,
         value: Any = None,
     ) -> None:
-        """Dead-letter the record; intake also reaches the operator desk (never dropped)."""
+        """Dead-letter the record; intake first reaches the operator desk (never dropped):
+        the alert is small and goes first, so a dead letter that cannot be written does
+        not keep a human from being told. A failure of either is raised after both were
+        tried (the worker restarts and the record is redelivered)."""
         svc.metrics.dead_letters.labels(name, code).inc()
         partition, offset = message.partition, message.offset
+        failure: Exception | None = None
+        concerns = getattr(value, "dispatch_id", None) if code == "handler_error" else None
+        if name == "intake" or concerns is not None:
+            if name == "intake":
+                rejected = await rejected_intake(svc, value, message.value, desk_reason, code)
+            else:  # an acknowledgement or a firing of this dispatch failed: tell the desk
+                rejected = await rejected_dispatch_input(svc, str(concerns), desk_reason, code)
+            written = getattr(message, "timestamp", None)
+            alert = replace(
+                rejected,
+                topic=settings.topic(name),
+                partition=partition,
+                offset=offset,
+                written_ms=None if written is None else int(written * 1000),
+            )
+            try:
+                await _with_retries(
+                    lambda: alert_desk_for_rejected(svc, alert),
+                    name,
+                    settings.handler_timeout_s,
+                    svc.metrics,
+                )
+            except Exception as exc:
+                log.error("desk alert for %s@%s failed: %s", name, offset, describe_failure(exc))
+                failure = exc
         await _with_retries(
             lambda: dead_letters.write(
                 settings.topic(name), message.value, code, reason, partition, offset
@@ -115,14 +147,8 @@ def register_agents(
             settings.handler_timeout_s,
             svc.metrics,
         )
-        if name != "intake":
-            return
-        rejected = await rejected_intake(svc, value, message.value, desk_reason, code)
-        where = {"topic": settings.topic(name), "partition": partition, "offset": offset}
-        alert = replace(rejected, **where)
-        await _with_retries(
-            lambda: alert_desk_for_intake(svc, alert), name, settings.handler_timeout_s, svc.metrics
-        )
+        if failure is not None:
+            raise failure
 
     @app.agent(topics["intake"], concurrency=1)
     async def intake(stream: Any) -> None:

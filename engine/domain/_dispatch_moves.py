@@ -143,7 +143,6 @@ def enter_step(
     detail: str,
     reason: str,
     resolve: Resolver | None = None,
-    lead: tuple[Effect, ...] = (),
     created: bool = False,
 ) -> Decision:
     """Move to step ``index`` with ``trigger``: page its people with the next page number
@@ -157,7 +156,7 @@ def enter_step(
         if step.is_operator:
             note = "; ".join([detail, *notes, "handed to the operator desk"])
             alert = desk_alert(state, index, reason, now)
-            effects = (*lead, *cancel_timers(state), *alert.effects)
+            effects = (*cancel_timers(state), *alert.effects)
             return move(
                 state,
                 Trigger.HANDED_TO_OPERATOR,
@@ -189,7 +188,7 @@ def enter_step(
         now,
         actor=actor,
         detail="; ".join([detail, *notes, f"{paging} ({why})" if why else paging]),
-        effects=(*lead, *cancel_timers(state), *pages, *timers),
+        effects=(*cancel_timers(state), *pages, *timers),
         created=created,
         step=index,
         page=page,

@@ -207,7 +207,8 @@ def on_pages_failed(
     failed = tuple(c for c in clinicians if c not in state.unreached)
     unreached = (*state.unreached, *failed)
     recorded = replace(state, unreached=unreached)
-    if set(state.page_targets or state.level_targets) <= set(clinicians):
+    nobody_left = {*clinicians, *state.declined_by}  # declined, or no push reached them
+    if set(state.page_targets or state.level_targets) <= nobody_left:
         return _skip_level(recorded, now, "no reachable device", resolve)
     if not failed:
         return Decision(state, (), "stale step: already recorded")
@@ -230,11 +231,15 @@ def on_receipt_timeout(
 ) -> Decision:
     """No device confirmed receipt of the latest page in time: acceptance by APNs / FCM
     is not delivery, so fail over to the next level now instead of waiting out the ack
-    timer."""
+    timer. Whoever did not confirm counts as unreached: the desk's re-alerts page them
+    again."""
     require_aware(now)
     if _stale(state, step, page) or state.status is not DispatchStatus.SENT:
         return Decision(state, (), "stale timer")
-    return _skip_level(state, now, "no device receipt", resolve)
+    confirmed = {*state.received, *state.level_received}
+    silent = [who for who in state.page_targets if who not in confirmed]
+    unreached = tuple(dict.fromkeys((*state.unreached, *silent)))
+    return _skip_level(replace(state, unreached=unreached), now, "no device receipt", resolve)
 
 
 def _skip_level(

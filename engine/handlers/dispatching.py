@@ -42,7 +42,10 @@ Decide = Callable[[DispatchState | None, datetime, Resolver | None], Decision | 
 
 
 class ConcurrentUpdateError(RuntimeError):
-    """The dispatch kept changing under us; the input is retried by Kafka redelivery."""
+    """The dispatch kept changing under us: a transient failure, retried like an outage
+    (see :func:`engine.transient.is_transient`), never a reason to drop the input."""
+
+    transient = True
 
 
 async def decide_and_apply(

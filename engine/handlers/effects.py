@@ -207,6 +207,7 @@ async def _alert_operator(
             alert=effect.alert,
             page=effect.page or None,
             intake_event_id=uuid.UUID(intake_id) if intake_id else None,
+            related_dispatch_id=meta.get("related_dispatch_id"),
             reason_code=source.get("reason_code"),
             source_topic=source.get("topic"),
             source_partition=source.get("partition"),

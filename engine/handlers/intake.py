@@ -67,37 +67,52 @@ async def handle_intake(svc: Services, event: IntakeEvent) -> IntakeOutcome:
         raise UnknownPracticeError("unknown practice")
     now = svc.clock.now()
     result = triage(event, practice, now)
-    if result.action in (TriageAction.DISPATCH, TriageAction.LIVE_TRANSFER):
-        return await _dispatch(svc, event, practice, result)
-    seen_key = f"intake:{event.event_id}"
     digest = fingerprint(event)
-    seen = await svc.held.seen_value(seen_key)
-    if seen is not None:
-        _check_same(seen, digest)
-        return IntakeOutcome("duplicate", str(result.urgency))
+    earlier = await _earlier_outcome(svc, event, digest, result)
+    if earlier is not None:
+        return earlier
+    if result.action in (TriageAction.DISPATCH, TriageAction.LIVE_TRANSFER):
+        return await _dispatch(svc, event, practice, result, digest)
     if result.action is TriageAction.HOLD_FOR_OFFICE and result.release_at is not None:
         await hold_for_office(svc, practice.practice_id, event.event_id, result.release_at)
     else:
         await deliver_to_office(svc, practice.practice_id, event.event_id)
-    await svc.held.mark_seen(seen_key, svc.dedupe_ttl_s, digest)  # after the work (crash: redo)
+    await svc.held.mark_seen(_seen_key(event), svc.dedupe_ttl_s, digest)  # after the work
     return IntakeOutcome(str(result.action), str(result.urgency))
 
 
-def _check_same(seen: str, digest: str) -> None:
-    if seen not in ("1", digest):  # "1": remembered before fingerprints were kept
-        raise IntakeConflictError("event id reused for different content")
+def _seen_key(event: IntakeEvent) -> str:
+    return f"intake:{event.event_id}"
+
+
+async def _earlier_outcome(
+    svc: Services, event: IntakeEvent, digest: str, result: TriageResult
+) -> IntakeOutcome | None:
+    """The outcome of an earlier record with this event id, whichever way it went (held,
+    delivered or dispatched): a duplicate when the content is the same, a conflict when
+    it is not or cannot be told (a record kept before fingerprints were)."""
+    seen = await svc.held.seen_value(_seen_key(event))
+    if seen is not None:
+        _check_same(seen, digest)
+        return IntakeOutcome("duplicate", str(result.urgency))
+    dispatch_id = dispatch_id_for(event.event_id)
+    stored = await svc.dispatches.load(dispatch_id)
+    if stored is None:
+        return None
+    _check_same(stored.meta.get("fingerprint"), digest)
+    await _rerun_pending(svc, dispatch_id)  # a crash may have left its first effects unrun
+    return IntakeOutcome("duplicate", str(result.urgency), dispatch_id)
+
+
+def _check_same(kept: object, digest: str) -> None:
+    if kept != digest:
+        raise IntakeConflictError("event id reused for different content (or unknown content)")
 
 
 async def _dispatch(
-    svc: Services, event: IntakeEvent, practice: Practice, result: TriageResult
+    svc: Services, event: IntakeEvent, practice: Practice, result: TriageResult, digest: str
 ) -> IntakeOutcome:
     dispatch_id = dispatch_id_for(event.event_id)
-    digest = fingerprint(event)
-    stored = await svc.dispatches.load(dispatch_id)
-    if stored is not None:  # redelivery (same digest) or a reused id (a conflict)
-        _check_same(str(stored.meta.get("fingerprint", "1")), digest)
-        await _rerun_pending(svc, dispatch_id)
-        return IntakeOutcome("duplicate", str(result.urgency), dispatch_id)
     if svc.vault is not None:  # before the commit: the first page right after it reads this
         content = push_content(dispatch_id, event, practice, result)
         await svc.vault.put(content, replace=False)  # never swap a running dispatch's message
@@ -134,8 +149,10 @@ async def _dispatch(
         "fingerprint": digest,
     }
     decision = await decide_and_apply(svc, dispatch_id, decide, meta=meta)
-    if decision is None:
-        return await _dispatch(svc, event, practice, result)  # compare with the winner
+    if decision is None:  # another record with this id won the race: compare with it
+        earlier = await _earlier_outcome(svc, event, digest, result)
+        assert earlier is not None  # the dispatch exists now
+        return earlier
     return IntakeOutcome(str(result.action), str(result.urgency), dispatch_id)
 
 

@@ -36,8 +36,13 @@ class DeadLetter(Event):
     source_offset: int | None = None
     reason_code: str = Field(pattern=rf"^({'|'.join(REASON_CODES)})$")
     reason: str = Field(max_length=2000, description="What was wrong, without field values.")
-    raw_size: int = Field(ge=0)
-    raw_encrypted: str = Field(description="Fernet token of the raw bytes.")
+    raw_size: int = Field(ge=0, description="Size of the record as it arrived.")
+    raw_encrypted: str = Field(description="Fernet token of the raw bytes (their start only, "
+                               "when raw_truncated).")  # fmt: skip
+    raw_truncated: bool = Field(
+        default=False,
+        description="Only the first bytes are kept: the record was too large to carry whole.",
+    )
     at: AwareDatetime
     practice_id: Identifier | None = Field(
         default=None, description="The intake event's practice, when it could be read."

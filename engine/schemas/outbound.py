@@ -76,6 +76,10 @@ class OperatorAlert(Event):
     reason_code: str | None = Field(
         default=None, max_length=64, pattern=r"^[a-z0-9_]+$", description="For dead letters."
     )
+    related_dispatch_id: Identifier | None = Field(
+        default=None,
+        description="The dispatch an acknowledgement or timer firing that failed concerned.",
+    )
     source_topic: str | None = Field(default=None, max_length=249)
     source_partition: int | None = Field(default=None, ge=0)
     source_offset: int | None = Field(default=None, ge=0)

@@ -10,6 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from engine import transient
 from engine.agents.streams import HandlerTimeout, _with_retries
+from engine.handlers.dispatching import ConcurrentUpdateError
 from engine.metrics import Metrics
 
 
@@ -45,3 +46,7 @@ async def test_a_handler_that_keeps_hanging_is_a_handler_timeout() -> None:
     with pytest.raises(HandlerTimeout):
         await _with_retries(hang, "intake", 0.01, Metrics(), timeouts_allowed=3)
     assert calls == 3
+
+
+def test_a_dispatch_that_kept_changing_is_retried_not_dropped() -> None:
+    assert transient.is_transient(ConcurrentUpdateError("d-1 changed 8 times"))

@@ -307,3 +307,17 @@ def test_the_state_keeps_what_the_pages_need() -> None:
     s = started(("dr-a",), ("dr-b",), timeout=100, receipt_timeout=30).state
     assert (s.page, s.level_page, s.targets, s.page_targets) == (1, 1, ("dr-a",), ("dr-a",))
     assert (s.ack_due_at, s.receipt_due_at) == (later(100), later(30))
+
+
+def test_clinicians_who_never_confirmed_a_page_are_paged_again_at_the_desk() -> None:
+    d = started(("dr-a",), timeout=300, repeats=0, receipt_timeout=20, desk_timeout=30)
+    desk = fire(d, "receipt")  # the provider took the push, the phone never confirmed it
+    assert desk.state.status is S.OPERATOR and desk.state.unreached == ("dr-a",)
+    assert paged_ids(fire(desk)) == ["dr-a"]  # the desk's re-alert pages dr-a again
+
+
+def test_a_late_push_failure_after_a_decline_escalates_at_once() -> None:
+    state = started(("dr-a", "dr-c"), ("dr-b",)).state
+    declined = ack(state, "declined", "dr-a", at=2).state
+    d = on_pages_failed(declined, 0, ("dr-c",), later(3), page=1)  # dr-c's push failed late
+    assert (d.state.step, paged_ids(d)) == (2, ["dr-b"])

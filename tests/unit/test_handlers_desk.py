@@ -11,30 +11,30 @@ import pytest
 
 from engine.domain.practice import SimpleSchedule
 from engine.handlers.commands import handle_ack
-from engine.handlers.intake import IntakeConflictError, handle_intake
-from engine.handlers.intake_alerts import (
-    RejectedIntake,
-    alert_desk_for_intake,
+from engine.handlers.desk_alerts import (
+    RejectedInput,
+    alert_desk_for_rejected,
     desk_dispatch_id,
     rejected_intake,
 )
+from engine.handlers.intake import IntakeConflictError, handle_intake
 from engine.schemas.acks import AckKind
 from engine.schemas.intake import Caller, CallerType, CallReason, SmsMessage, Urgency
 from tests.unit.handler_world import NIGHT, World, ack, call, claim
 
 
-def rejected(**changes: object) -> RejectedIntake:
-    base = RejectedIntake("intake rejected", "schema_violation", "nl.intake", 1, 42)
-    return RejectedIntake(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+def rejected(**changes: object) -> RejectedInput:
+    base = RejectedInput("intake rejected", "schema_violation", "nl.intake", 1, 42)
+    return RejectedInput(**{**base.__dict__, **changes})  # type: ignore[arg-type]
 
 
 async def test_a_rejected_event_of_a_known_practice_alerts_its_own_desk_until_claimed() -> None:
     w = World()
     event_id = uuid.uuid4()
     which = rejected(practice_id="p-1", event_id=event_id, urgency=Urgency.EMERGENCY)
-    dispatch_id = await alert_desk_for_intake(w.svc, which)
+    dispatch_id = await alert_desk_for_rejected(w.svc, which)
     assert dispatch_id == desk_dispatch_id(which) != f"d-{event_id}"
-    reused = await alert_desk_for_intake(w.svc, rejected(practice_id="p-1", event_id=event_id,
+    reused = await alert_desk_for_rejected(w.svc, rejected(practice_id="p-1", event_id=event_id,
                                                          offset=43))  # fmt: skip
     assert reused != dispatch_id  # another record with the same event id: its own alert
     alert, other = w.publisher.on("operator.alerts")
@@ -61,8 +61,8 @@ async def test_a_rejected_event_of_a_known_practice_alerts_its_own_desk_until_cl
 async def test_an_unreadable_event_alerts_the_default_desk_once_per_record() -> None:
     w = World()
     w.svc.default_desk = "global-desk"
-    first = await alert_desk_for_intake(w.svc, rejected())
-    again = await alert_desk_for_intake(w.svc, rejected())  # redelivered after a crash
+    first = await alert_desk_for_rejected(w.svc, rejected())
+    again = await alert_desk_for_rejected(w.svc, rejected())  # redelivered after a crash
     assert first == again == desk_dispatch_id(rejected())
     assert first != desk_dispatch_id(rejected(offset=43))
     [alert] = w.publisher.on("operator.alerts")
@@ -168,3 +168,33 @@ async def test_clinicians_no_push_reached_are_paged_again_when_the_desk_is_re_al
     assert {p.page for p in w.push.sent} == {w.publisher.on("operator.alerts")[-1].page}
     await handle_ack(w.svc, ack(alert.dispatch_id, "dr-birch", AckKind.ACCEPTED))
     assert w.publisher.on("dispatch.state")[-1].to_status == "accepted"
+
+
+async def test_a_reused_event_id_is_a_conflict_whichever_way_the_first_went() -> None:
+    w = World()
+    refill = SmsMessage(
+        event_id=uuid.uuid4(),
+        practice_id="p-1",
+        source_system="sms",
+        received_at=NIGHT,
+        caller=Caller(type=CallerType.PATIENT),
+        reason=CallReason.PRESCRIPTION_REFILL,
+    )
+    assert (await handle_intake(w.svc, refill)).action == "hold_for_office"
+    urgent = refill.model_copy(update={"reason": CallReason.SYMPTOMS, "message": "worse now"})
+    with pytest.raises(IntakeConflictError):
+        await handle_intake(w.svc, urgent)  # the same id, now urgent: not silently held
+    dispatched = call()
+    await handle_intake(w.svc, dispatched)
+    routine = dispatched.model_copy(update={"reason": CallReason.BILLING, "operator_urgency": None})
+    with pytest.raises(IntakeConflictError):
+        await handle_intake(w.svc, routine)
+    assert w.paged() == [("dr-ash", 0, 1)]
+
+
+async def test_a_record_kept_before_fingerprints_is_a_conflict_not_a_silent_drop() -> None:
+    w = World()
+    event = call()
+    await w.svc.held.mark_seen(f"intake:{event.event_id}", 60, "1")  # as the old version kept it
+    with pytest.raises(IntakeConflictError):
+        await handle_intake(w.svc, event)

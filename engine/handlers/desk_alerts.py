@@ -1,13 +1,14 @@
-"""Intake nobody could dispatch still reaches a human: every intake dead letter (an
-event that does not decode, names a practice we do not serve, reuses an event id, or
-failed in the engine) starts a desk-only dispatch.
+"""Input nobody could act on still reaches a human: every intake dead letter (an event
+that does not decode, names a practice we do not serve, reuses an event id, or failed in
+the engine), and an acknowledgement or timer firing of a dispatch that failed in the
+engine, starts a desk-only dispatch.
 
 That dispatch is an ordinary one whose plan is the operator desk alone, so the desk
 is alerted and re-alerted on the same timer until an operator claims it, exactly like
 an escalation that ran out of clinicians. It goes to the practice's own desk when the
-practice can be read from the event, else to the deployment's default desk, with the
-urgency the message would have had when that can be told (never below urgent), the
-source offset of the rejected record, and no PHI.
+practice can be read, else to the deployment's default desk, with the urgency the
+message would have had when that can be told (never below urgent), the place of the
+rejected record (and the dispatch it concerned), and no PHI.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from engine.schemas.peek import peek_intake_ids
 
 __all__ = [
     "UNKNOWN_PRACTICE",
-    "RejectedIntake",
-    "alert_desk_for_intake",
+    "RejectedInput",
+    "alert_desk_for_rejected",
     "desk_dispatch_id",
     "peek_intake",
+    "rejected_dispatch_input",
     "rejected_intake",
 ]
 
@@ -43,30 +45,39 @@ UNKNOWN_PRACTICE = "unknown"
 
 
 @dataclass(frozen=True)
-class RejectedIntake:
-    """What is known of an intake record that could not be dispatched (ids and codes only)."""
+class RejectedInput:
+    """What is known of a record nobody could act on (ids and codes only), and where it
+    is in the log: ``written_ms`` (the record's timestamp) tells apart records at the
+    same offset of a topic that was deleted and made again."""
 
     reason: str  # a fixed phrase for the desk: "intake rejected", "engine error", ...
     reason_code: str  # the dead letter's reason code
-    topic: str
-    partition: int | None
-    offset: int | None
+    topic: str = ""
+    partition: int | None = None
+    offset: int | None = None
+    written_ms: int | None = None
     practice_id: str | None = None
     event_id: uuid.UUID | None = None
     urgency: Urgency = Urgency.URGENT
+    dispatch_id: str | None = None  # the dispatch an acknowledgement or firing concerned
 
 
-def desk_dispatch_id(rejected: RejectedIntake) -> str:
+def desk_dispatch_id(rejected: RejectedInput) -> str:
     """One per rejected record, derived from its place in the log (a redelivery of the
     same record finds the same dispatch; ten records reusing one event id are ten
     alerts); never the ``d-<event id>`` a corrected replay of the event will start."""
-    if rejected.offset is None and rejected.event_id is not None:
-        return f"dl-{rejected.event_id}"  # no place known (a caller outside the agents)
-    where = derived_event_id("dl", rejected.topic, rejected.partition, rejected.offset)
-    return f"dl-{where}"
+    place: tuple[object, ...] = (
+        rejected.topic,
+        rejected.partition,
+        rejected.offset,
+        rejected.written_ms,
+    )
+    if rejected.offset is None:  # no place known (a caller outside the agents)
+        place = ("event", rejected.event_id, rejected.dispatch_id, rejected.reason_code)
+    return f"dl-{derived_event_id('dl', *place)}"
 
 
-async def alert_desk_for_intake(svc: Services, rejected: RejectedIntake) -> str:
+async def alert_desk_for_rejected(svc: Services, rejected: RejectedInput) -> str:
     """Start (once) the desk-only dispatch for ``rejected``; returns its dispatch id."""
     practice = await svc.practices.get(rejected.practice_id) if rejected.practice_id else None
     desk = practice.operator_desk if practice is not None else svc.default_desk
@@ -91,13 +102,15 @@ async def alert_desk_for_intake(svc: Services, rejected: RejectedIntake) -> str:
     meta: dict[str, object] = {"source": source}
     if rejected.event_id is not None:
         meta["intake_event_id"] = str(rejected.event_id)
+    if rejected.dispatch_id is not None:
+        meta["related_dispatch_id"] = rejected.dispatch_id
     await decide_and_apply(svc, dispatch_id, decide, meta=meta)
     return dispatch_id
 
 
 async def rejected_intake(
     svc: Services, event: Any, raw: bytes | None, reason: str, reason_code: str
-) -> RejectedIntake:
+) -> RejectedInput:
     """What can be told of a rejected intake record: ids from the decoded ``event`` when
     there is one, else read best-effort from the ``raw`` bytes; and its urgency."""
     practice_id: str | None
@@ -106,7 +119,29 @@ async def rejected_intake(
         urgency = await _urgency_of(svc, event)
     else:
         practice_id, event_id, urgency = peek_intake(raw)
-    return RejectedIntake(reason, reason_code, "", None, None, practice_id, event_id, urgency)
+    return RejectedInput(
+        reason, reason_code, practice_id=practice_id, event_id=event_id, urgency=urgency
+    )
+
+
+async def rejected_dispatch_input(
+    svc: Services, dispatch_id: str, reason: str, reason_code: str
+) -> RejectedInput:
+    """What can be told of an acknowledgement or timer firing of ``dispatch_id`` that
+    failed: the dispatch's practice and urgency, when it can still be read."""
+    try:
+        stored = await svc.dispatches.load(dispatch_id)
+        state = DispatchState.from_dict(stored.state) if stored else None
+    except Exception:  # what failed may be the stored dispatch itself
+        log.warning("dispatch %s cannot be read for its desk alert", dispatch_id)
+        state = None
+    return RejectedInput(
+        reason,
+        reason_code,
+        practice_id=None if state is None else state.practice_id,
+        urgency=Urgency.URGENT if state is None else state.urgency,
+        dispatch_id=dispatch_id,
+    )
 
 
 async def _urgency_of(svc: Services, event: Any) -> Urgency:
