@@ -11,12 +11,13 @@ test would notice them:
   lexicon, a practice's compiled keywords and the wall-clock conversions are cached
   per process (``functools.lru_cache``), and a child inherits the caches the parent
   filled with the original code, so it never runs the mutant behind them; the
-  learning run likewise credits a cached function only to the first test that
-  fills the cache. So the learning run empties those caches before every test, and
-  a mutant's child empties them, and forgets the test modules (their module-level
-  values were built by the original code), before it collects.
+  learning run likewise credits a cached function only to the first test that fills
+  the cache. So the learning run empties every engine cache before each test, and a
+  mutant's child empties, before its tests, the caches whose module uses the mutated
+  module (directly or through other engine modules); the others stay warm.
 
-Normal test runs do not load this plugin.
+Values a test module builds when it is imported are still built once, by the original
+code, in mutmut's parent process. Normal test runs do not load this plugin.
 """
 
 from __future__ import annotations
@@ -28,19 +29,31 @@ from collections.abc import Callable, Iterator
 import pytest
 
 
-def _cache_clearers() -> Iterator[Callable[[], None]]:
-    """``cache_clear`` of every memoized function a loaded ``engine`` module holds."""
+def _cached_functions() -> Iterator[Callable[..., object]]:
+    """Every memoized function a loaded ``engine`` module holds."""
     for name, module in list(sys.modules.items()):
         if name == "engine" or name.startswith("engine."):
             for value in list(vars(module).values()):
-                clear = getattr(value, "cache_clear", None) if callable(value) else None
-                if callable(clear):
-                    yield clear
+                if callable(value) and callable(getattr(value, "cache_clear", None)):
+                    yield value
 
 
-def _empty_caches() -> None:
-    for clear in _cache_clearers():
-        clear()
+def _engine_modules_used_by(module_name: str) -> set[str]:
+    """``module_name`` and the engine modules its module-level names come from, transitively."""
+    found: set[str] = set()
+    todo = [module_name]
+    while todo:
+        name = todo.pop()
+        if name in found or name not in sys.modules:
+            continue
+        found.add(name)
+        for value in list(vars(sys.modules[name]).values()):
+            owner = (
+                value.__name__ if isinstance(value, type(sys)) else getattr(value, "__module__", "")
+            )
+            if isinstance(owner, str) and owner.startswith("engine.") and owner not in found:
+                todo.append(owner)
+    return found
 
 
 def _under_test() -> str:
@@ -48,12 +61,14 @@ def _under_test() -> str:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """In a mutant's child: start from empty caches and freshly imported test modules."""
-    if "__mutmut_" not in _under_test():
+    """In a mutant's child: empty the caches that may hold the mutated module's results."""
+    mutant = _under_test()
+    if "__mutmut_" not in mutant:
         return
-    _empty_caches()
-    for name in [n for n in sys.modules if n.startswith("tests.unit.") and n != __name__]:
-        del sys.modules[name]
+    mutated_module = mutant.rpartition(".")[0]
+    for cached in _cached_functions():
+        if mutated_module in _engine_modules_used_by(cached.__module__):
+            cached.cache_clear()  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -67,4 +82,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """While mutmut learns which tests call what: each test starts from empty caches."""
     if _under_test() == "stats":
-        _empty_caches()
+        for cached in _cached_functions():
+            cached.cache_clear()  # type: ignore[attr-defined]
