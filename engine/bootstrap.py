@@ -15,8 +15,8 @@ from engine.adapters.practice_cache import PracticeCache
 from engine.adapters.push_setup import build_push
 from engine.adapters.redis_client import connect_redis
 from engine.adapters.redis_directory import RedisDeviceDirectory
+from engine.adapters.redis_dispatches import COMPLETE_EFFECTS, MARK_SENT
 from engine.adapters.redis_keys import Keys
-from engine.adapters.redis_store import _CLEAR_OUTBOX as CLEAR_OUTBOX_SCRIPT
 from engine.adapters.redis_store import RedisDispatchStore, RedisHeldStore, RedisTimerIndex
 from engine.handlers.services import Services
 from engine.metrics import Metrics
@@ -46,8 +46,9 @@ class Runtime:
 
 def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
     redis = connect_redis(settings)
-    # Clearing an outbox is guarded by the dispatch version: repeating it is harmless.
-    redis.allow_repeat(CLEAR_OUTBOX_SCRIPT)
+    # Completing an effect, or noting a device its push reached, twice is harmless.
+    redis.allow_repeat(COMPLETE_EFFECTS)
+    redis.allow_repeat(MARK_SENT)
     keys = Keys(settings.topic_prefix)
     clock: Clock = (
         RedisOffsetClock(redis, keys.clock_offset)
@@ -73,6 +74,7 @@ def build_runtime(settings: Settings, topics: Mapping[str, Any]) -> Runtime:
         metrics=metrics,
         dedupe_ttl_s=settings.dedupe_ttl_s,
         timer_lease_s=settings.timer_lease_s,
+        effect_lease_s=settings.effect_lease_s,
         receipt_timeout_s=settings.receipt_timeout_s,
         vault=vault,
         push_wait_s=settings.push_wait_s,

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from engine.adapters.redis_dispatches import effect_order
 from engine.adapters.redis_store import from_ms, to_ms
 from engine.domain.practice import Practice
 from engine.ports import (
@@ -219,14 +220,26 @@ class MemoryTimerIndex:
 
 @dataclass
 class MemoryDispatchStore:
-    """Fake of :class:`~engine.adapters.redis_store.RedisDispatchStore`."""
+    """Fake of :class:`~engine.adapters.redis_dispatches.RedisDispatchStore`: ``rows`` hold
+    state, version and meta; ``effects`` the effects not done, per dispatch, by id."""
 
     timers: MemoryTimerIndex
     rows: dict[str, StoredDispatch] = field(default_factory=dict)
+    effects: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    claims: dict[tuple[str, str], int] = field(default_factory=dict)
+    sent: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    retry_at: dict[str, int] = field(default_factory=dict)
 
     async def load(self, dispatch_id: str) -> StoredDispatch | None:
         row = self.rows.get(dispatch_id)
-        return _stored(row) if row else None
+        if row is None:
+            return None
+        pending = self.effects.get(dispatch_id, {})
+        outbox = [{**pending[i], "id": i} for i in sorted(pending, key=effect_order)]
+        sent = {e: list(d) for (k, e), d in self.sent.items() if k == dispatch_id and d}
+        return StoredDispatch(
+            _as_json(row.state), row.version, _as_json(outbox), _as_json(row.meta), sent
+        )
 
     async def commit(
         self,
@@ -235,26 +248,65 @@ class MemoryDispatchStore:
         stored: StoredDispatch,
         add_timers: dict[str, datetime],
         remove_timers: list[str],
+        claim_until: datetime | None = None,
     ) -> bool:
         current = self.rows.get(dispatch_id)
         if (current.version if current else 0) != expected_version:
             return False
-        self.rows[dispatch_id] = _stored(stored)
+        self.rows[dispatch_id] = StoredDispatch(
+            _as_json(stored.state), stored.version, [], _as_json(stored.meta)
+        )
+        claim = to_ms(claim_until) if claim_until else 0
+        pending = self.effects.setdefault(dispatch_id, {})
+        for effect in _as_json(stored.outbox):
+            effect_id = effect.pop("id")
+            pending.setdefault(effect_id, effect)
+            self.claims[(dispatch_id, effect_id)] = claim
+        if stored.outbox:
+            self.retry_at[dispatch_id] = min(self.retry_at.get(dispatch_id, claim), claim)
         await self.timers.remove(remove_timers)
         for member, at in add_timers.items():
             self.timers.add(member, at)
         return True
 
-    async def clear_outbox(self, dispatch_id: str, version: int) -> None:
-        row = self.rows.get(dispatch_id)
-        if row and row.version == version:
-            self.rows[dispatch_id] = StoredDispatch(row.state, row.version, [], row.meta)
+    async def claim_effects(
+        self, dispatch_id: str, effect_ids: list[str], now: datetime, until: datetime
+    ) -> list[str]:
+        pending = self.effects.get(dispatch_id, {})
+        mine = []
+        for effect_id in effect_ids:
+            key = (dispatch_id, effect_id)
+            if effect_id in pending and self.claims.get(key, 0) <= to_ms(now):
+                self.claims[key] = to_ms(until)
+                mine.append(effect_id)
+        return mine
 
+    async def mark_sent(self, dispatch_id: str, effect_id: str, device_ids: list[str]) -> None:
+        if effect_id in self.effects.get(dispatch_id, {}):
+            self.sent.setdefault((dispatch_id, effect_id), []).extend(device_ids)
 
-def _stored(row: StoredDispatch) -> StoredDispatch:
-    return StoredDispatch(
-        _as_json(row.state), row.version, _as_json(row.outbox), _as_json(row.meta)
-    )
+    async def complete_effects(self, dispatch_id: str, effect_ids: list[str]) -> None:
+        pending = self.effects.get(dispatch_id, {})
+        for effect_id in effect_ids:
+            pending.pop(effect_id, None)
+            self.claims.pop((dispatch_id, effect_id), None)
+            self.sent.pop((dispatch_id, effect_id), None)
+        if not pending:
+            self.effects.pop(dispatch_id, None)
+            self.retry_at.pop(dispatch_id, None)
+
+    async def due_effects(self, now: datetime, retry_at: datetime, limit: int) -> list[str]:
+        due = sorted((at, d) for d, at in self.retry_at.items() if at <= to_ms(now))[:limit]
+        for _, dispatch_id in due:
+            self.retry_at[dispatch_id] = to_ms(retry_at)
+        return [d for _, d in due]
+
+    async def postpone_effects(self, dispatch_id: str, retry_at: datetime) -> None:
+        if dispatch_id in self.retry_at:
+            self.retry_at[dispatch_id] = to_ms(retry_at)
+
+    async def pending_effects(self) -> int:
+        return len(self.retry_at)
 
 
 @dataclass

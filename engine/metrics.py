@@ -10,7 +10,7 @@ __all__ = ["Metrics"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _ACCEPT_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
-_LATENESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_LATENESS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 
 class Metrics:
@@ -58,8 +58,36 @@ class Metrics:
             buckets=_LATENESS_BUCKETS,
             registry=r,
         )
+        self.timer_firings = Counter(
+            "nightline_timer_firings_total",
+            "Due timers fired in the worker, by outcome (fired, retry_after_lease, "
+            "handed_to_agent); compare with the timers that came due.",
+            ["outcome"],
+            registry=r,
+        )
         self.pending_timers = Gauge(
             "nightline_pending_timers", "Timers in the deadline index.", registry=r
+        )
+        self.effect_failures = Counter(
+            "nightline_effect_failures_total",
+            "Effects that failed and are left to the effect scanner, by part (publish, push, run).",
+            ["part"],
+            registry=r,
+        )
+        self.effect_retries = Counter(
+            "nightline_effect_retries_total",
+            "Dispatches whose effects the scanner ran again (not done by their committer).",
+            registry=r,
+        )
+        self.pending_effects = Gauge(
+            "nightline_pending_effects",
+            "Dispatches with effects not done (each retried by the scanner until done).",
+            registry=r,
+        )
+        self.stuck_effects = Gauge(
+            "nightline_stuck_effects",
+            "Dispatches whose effects are overdue by more than a minute: alert on > 0.",
+            registry=r,
         )
         self.dead_letters = Counter(
             "nightline_dead_letters_total",

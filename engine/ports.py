@@ -143,12 +143,15 @@ class AuditSink(Protocol):
 
 @dataclass(frozen=True)
 class StoredDispatch:
-    """A dispatch as stored: the state as a dict, its version, effects not yet run."""
+    """A dispatch as stored: the state as a dict, its version, its effects not yet done
+    (each a dict with a stable ``id``, oldest first) and, per page effect, the devices a
+    push already reached (``sent``: effect id -> device ids)."""
 
     state: dict[str, Any]
     version: int
     outbox: list[dict[str, Any]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    sent: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,9 @@ class DueTimer:
 
 
 class DispatchStore(Protocol):
+    """Dispatches and their effects. A commit appends its effects (never replaces any),
+    and each effect is done on its own: a re-run does only what is left."""
+
     async def load(self, dispatch_id: str) -> StoredDispatch | None: ...
 
     async def commit(
@@ -167,11 +173,40 @@ class DispatchStore(Protocol):
         stored: StoredDispatch,
         add_timers: dict[str, datetime],
         remove_timers: list[str],
+        claim_until: datetime | None = None,
     ) -> bool:
-        """Write state, outbox and timer changes atomically if the version matches."""
+        """Write state and timer changes, and append ``stored.outbox`` (new effects only),
+        atomically if the version matches. The new effects are claimed by the committer
+        until ``claim_until``; the effect scanner retries them after that if not done."""
         ...
 
-    async def clear_outbox(self, dispatch_id: str, version: int) -> None: ...
+    async def claim_effects(
+        self, dispatch_id: str, effect_ids: list[str], now: datetime, until: datetime
+    ) -> list[str]:
+        """The ids among ``effect_ids`` still to do and not claimed by someone else now;
+        they are claimed until ``until``."""
+        ...
+
+    async def mark_sent(self, dispatch_id: str, effect_id: str, device_ids: list[str]) -> None:
+        """Pushes of page effect ``effect_id`` reached these devices (not again on a re-run)."""
+        ...
+
+    async def complete_effects(self, dispatch_id: str, effect_ids: list[str]) -> None:
+        """These effects are done: gone from the outbox, with their claims and sends."""
+        ...
+
+    async def due_effects(self, now: datetime, retry_at: datetime, limit: int) -> list[str]:
+        """Dispatches with effects whose retry time has come; each is put back at
+        ``retry_at`` (its effects are retried then if still not done)."""
+        ...
+
+    async def postpone_effects(self, dispatch_id: str, retry_at: datetime) -> None:
+        """Retry this dispatch's effects not before ``retry_at`` (if it has any)."""
+        ...
+
+    async def pending_effects(self) -> int:
+        """How many dispatches have effects not done."""
+        ...
 
 
 class HeldStore(Protocol):

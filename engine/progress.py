@@ -36,7 +36,8 @@ class _Agent:
     part: str
     delivered: dict[int, int] = field(default_factory=dict)  # partition -> highest offset
     done: dict[int, int] = field(default_factory=dict)  # partition -> highest finished
-    in_flight_since: float | None = None
+    in_flight_since: float | None = None  # records in flight, none finished since then
+    in_flight: int = 0
     waiting_since: float | None = None  # work waiting, nothing finished since then
 
     def backlog(self) -> bool:
@@ -71,17 +72,21 @@ class Progress:
 
     @contextmanager
     def handling(self, topic: str, partition: int, offset: int) -> Iterator[None]:
-        """Around one event of an agent; finished only when the block ends normally."""
+        """Around one event of an agent (many may be in flight at once); finished only
+        when the block ends normally."""
         self.delivered(topic, partition, offset)
         agent = self._agents.get(topic)
         if agent is None:
             yield
             return
-        agent.in_flight_since = self._clock()
+        if agent.in_flight == 0:
+            agent.in_flight_since = self._clock()
+        agent.in_flight += 1
         try:
             yield
         finally:
-            agent.in_flight_since = None
+            agent.in_flight -= 1
+            agent.in_flight_since = self._clock() if agent.in_flight else None
         agent.done[partition] = max(offset, agent.done.get(partition, -1))
         agent.waiting_since = self._clock() if agent.backlog() else None
 

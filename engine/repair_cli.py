@@ -6,8 +6,10 @@ read`` ended an escalation on a read), after restoring Redis from an older backu
 after a timer was deleted by hand, a dispatch could wait with nothing to wake it. This
 scans the dispatches of the deployment, and for each one still paging or at the desk
 whose deadline is missing from the timer index, schedules it (at its own due time, or
-now for the old forms), so the desk is re-alerted or the next level paged. Listing is
-the default; ``--apply`` writes. Idempotent: an existing timer is never moved.
+now for the old forms), so the desk is re-alerted or the next level paged. A dispatch
+whose outbox an older version left unrun (the single ``outbox`` field) is put in the
+effects index, so the effect scanner runs it. Listing is the default; ``--apply``
+writes. Idempotent: an existing timer is never moved.
 """
 
 from __future__ import annotations
@@ -44,10 +46,18 @@ def repair_timers(apply_changes: bool) -> None:
     now = datetime.now(UTC)
     missing = 0
     for key in client.scan_iter(match=keys.dispatch("*"), count=500):
-        raw = client.hget(key, "state")
+        raw, legacy_outbox = client.hmget(key, ["state", "outbox"])
         if raw is None:
             continue
         state = DispatchState.from_dict(json.loads(raw))
+        if (
+            json.loads(legacy_outbox or "[]")
+            and client.zscore(keys.effects, state.dispatch_id) is None
+        ):
+            missing += 1
+            click.echo(f"{state.dispatch_id}: effects left by an older version, to be run")
+            if apply_changes:
+                client.zadd(keys.effects, {state.dispatch_id: to_ms(now)}, nx=True)
         wanted = pending_deadline(state, now)
         if wanted is None:
             continue
@@ -61,4 +71,4 @@ def repair_timers(apply_changes: bool) -> None:
             client.zadd(keys.timers, {member: to_ms(due)}, nx=True)
             client.hsetnx(keys.timer_due, member, to_ms(due))
     done = "scheduled" if apply_changes else "missing (run with --apply to schedule them)"
-    click.echo(f"{missing} deadline(s) {done}")
+    click.echo(f"{missing} deadline(s) or unrun effects {done}")

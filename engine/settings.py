@@ -98,6 +98,22 @@ class Settings(BaseSettings):
         default=10.0,
         description="A claimed timer not handled within this many seconds fires again.",
     )
+    agent_concurrency: int = Field(
+        default=128,
+        ge=1,
+        le=4096,
+        description="Records each stream agent handles at once (in order per dispatch; "
+        "offsets are committed only behind finished records).",
+    )
+    effect_lease_s: float = Field(
+        default=30.0,
+        gt=10,
+        description="How long a worker owns the effects it runs (pushes, events); one not "
+        "done by then is run again by the effect scanner (longer than a push's deadline).",
+    )
+    effect_scan_interval_s: float = Field(
+        default=1.0, gt=0, description="How often each worker looks for effects not done."
+    )
     receipt_timeout_s: float | None = Field(
         default=60.0,
         gt=0,

@@ -1,10 +1,11 @@
 """Publish events to catalogue topics through the Faust producer, and the audit
-sink on top of it. ``publish`` waits for the broker's acknowledgement, so the
-outbox is cleared only after the event is durable.
+sink on top of it. ``publish`` waits for the broker's acknowledgement, so an effect
+is marked done only after its event is durable.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,8 +24,11 @@ class FaustPublisher:
         self._topics = topics
 
     async def publish(self, topic: str, key: str, event: BaseModel) -> None:
+        """Hand the event to the producer (which batches concurrent sends) and wait for the
+        broker's acknowledgement. A caller that gives up (a deadline) stops waiting; the
+        send itself is shielded, so it is not cancelled half-way (faust would log it)."""
         pending = await self._topics[topic].send(key=key.encode(), value=encode(event), force=True)
-        await pending
+        await asyncio.shield(pending)
 
 
 class TopicAuditSink:

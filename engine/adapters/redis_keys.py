@@ -24,6 +24,11 @@ class Keys:
         """Hash: timer member -> original due time (ms), for lateness."""
         return f"{self.prefix}:timers:due"
 
+    @property
+    def effects(self) -> str:
+        """Sorted set: dispatch id -> when its effects not yet done are retried (ms)."""
+        return f"{self.prefix}:effects"
+
     def held(self, held_id: str) -> str:
         return f"{self.prefix}:held:{held_id}"
 

@@ -1,11 +1,9 @@
-"""Dispatch state, held messages and the timer index in Redis.
+"""Held messages and the timer index in Redis (dispatches and their effects are in
+:mod:`engine.adapters.redis_dispatches`, re-exported here).
 
-A dispatch is one hash (state JSON, version, outbox, meta). ``commit`` is a Lua
-compare-and-set on the version that also adds and removes timers, so the state
-and its deadlines change together or not at all. Timers are one sorted set
-scored by due time: ``claim_due`` atomically re-scores due entries to a lease
-end, so a worker that dies after claiming loses nothing (the timer fires again
-after the lease) and handlers drop stale firings by page.
+Timers are one sorted set scored by due time: ``claim_due`` atomically re-scores due
+entries to a lease end, so a worker that dies after claiming loses nothing (the timer
+fires again after the lease) and handlers drop stale firings by page.
 """
 
 from __future__ import annotations
@@ -16,34 +14,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.adapters.redis_dispatches import RedisDispatchStore, to_ms
 from engine.adapters.redis_keys import Keys
-from engine.ports import DueTimer, StoredDispatch
+from engine.ports import DueTimer
 
 __all__ = ["RedisDispatchStore", "RedisHeldStore", "RedisTimerIndex", "to_ms"]
-
-_COMMIT = """
-local current = redis.call('HGET', KEYS[1], 'version') or '0'
-if current ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3],
-           'outbox', ARGV[4], 'meta', ARGV[5])
-local n_remove = tonumber(ARGV[6])
-for i = 1, n_remove do
-  redis.call('ZREM', KEYS[2], ARGV[6 + i])
-  redis.call('HDEL', KEYS[3], ARGV[6 + i])
-end
-for i = 7 + n_remove, #ARGV, 2 do
-  redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i + 1])
-  redis.call('HSET', KEYS[3], ARGV[i + 1], ARGV[i])
-end
-return 1
-"""
-
-_CLEAR_OUTBOX = """
-if redis.call('HGET', KEYS[1], 'version') == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'outbox', '[]')
-end
-return 1
-"""
 
 _CLAIM = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
@@ -65,60 +40,8 @@ return 1
 """
 
 
-def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 def from_ms(value: int | float | bytes | str) -> datetime:
     return datetime.fromtimestamp(int(float(value)) / 1000, tz=UTC)
-
-
-class RedisDispatchStore:
-    """:class:`engine.ports.DispatchStore` on Redis."""
-
-    def __init__(self, redis: Redis, keys: Keys) -> None:
-        self._redis = redis
-        self._keys = keys
-        self._commit = redis.register_script(_COMMIT)
-        self._clear = redis.register_script(_CLEAR_OUTBOX)
-
-    async def load(self, dispatch_id: str) -> StoredDispatch | None:
-        raw = await self._redis.hmget(
-            self._keys.dispatch(dispatch_id), ["version", "state", "outbox", "meta"]
-        )
-        if raw[0] is None:
-            return None
-        return StoredDispatch(
-            state=json.loads(raw[1]),
-            version=int(raw[0]),
-            outbox=json.loads(raw[2] or "[]"),
-            meta=json.loads(raw[3] or "{}"),
-        )
-
-    async def commit(
-        self,
-        dispatch_id: str,
-        expected_version: int,
-        stored: StoredDispatch,
-        add_timers: dict[str, datetime],
-        remove_timers: list[str],
-    ) -> bool:
-        args: list[Any] = [
-            str(expected_version),
-            str(stored.version),
-            json.dumps(stored.state),
-            json.dumps(stored.outbox),
-            json.dumps(stored.meta),
-            str(len(remove_timers)),
-            *remove_timers,
-        ]
-        for member, due in add_timers.items():
-            args += [to_ms(due), member]
-        keys = [self._keys.dispatch(dispatch_id), self._keys.timers, self._keys.timer_due]
-        return bool(await self._commit(keys=keys, args=args))
-
-    async def clear_outbox(self, dispatch_id: str, version: int) -> None:
-        await self._clear(keys=[self._keys.dispatch(dispatch_id)], args=[str(version)])
 
 
 class RedisHeldStore:

@@ -3,8 +3,8 @@ tasks and web pages. Nothing is created at import time.
 
 Agents run with ``concurrency=1``: faust-streaming issue 606 shows that with
 more, the consumer can commit an offset past a message still in flight.
-Periodic tasks run on every worker on purpose (``on_leader=False``): timer
-claims are atomic in Redis, so each worker scanning gives fail-over, not
+Periodic tasks run on every worker on purpose (``on_leader=False``): timer and
+effect claims are atomic in Redis, so each worker scanning gives fail-over, not
 duplicates. A periodic task retries transient failures until they pass (each
 attempt bounded by ``handler_timeout_s``), so a Redis or Kafka outage pauses it
 instead of crashing the app; anything else crashes the app, and the worker
@@ -24,7 +24,9 @@ from engine.adapters.practice_cache import PracticeCache
 from engine.agents.probes import ProgressSensor, register_pages
 from engine.agents.streams import register_agents
 from engine.bootstrap import Runtime, build_runtime
-from engine.handlers.timers import scan_due_timers
+from engine.handlers.effect_scanner import scan_due_effects
+from engine.handlers.timer_firing import fire_in_process
+from engine.handlers.timers import Command, scan_due_timers
 from engine.progress import Progress
 from engine.schemas.catalogue import CATALOGUE
 from engine.settings import Settings
@@ -35,6 +37,7 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 _TIMER_SCAN = "timer_scan"
+_EFFECT_SCAN = "effect_scan"
 _AGENT_TOPICS = ("intake", "acks", "devices", "dispatch.commands")
 
 
@@ -120,7 +123,13 @@ def _register_periodic(
         svc.metrics.pending_timers.set(await svc.timers.pending())
 
     progress.watch_task(_TIMER_SCAN)
-    every(settings.timer_scan_interval_s, _TIMER_SCAN, lambda: scan_due_timers(svc))
+
+    def fire(key: str, command: Command) -> Awaitable[None]:
+        return fire_in_process(svc, key, command)
+
+    every(settings.timer_scan_interval_s, _TIMER_SCAN, lambda: scan_due_timers(svc, fire=fire))
+    progress.watch_task(_EFFECT_SCAN)
+    every(settings.effect_scan_interval_s, _EFFECT_SCAN, lambda: scan_due_effects(svc))
     every(1.0, "gauges", count_pending_timers)
 
     stalled_before: set[str] = set()

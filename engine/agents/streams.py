@@ -1,7 +1,10 @@
 """The stream agents: intake, acknowledgements, device changes and dispatch commands.
 
 Each one decodes raw bytes with the codec, calls a handler, and turns bad
-input into a dead letter; the worker keeps running. Every intake dead letter
+input into a dead letter; the worker keeps running. Records run concurrently in
+:class:`~engine.agents.lanes.Lanes`: in order per dispatch (or event, held message,
+device), many dispatches at once, and each offset is acknowledged only when its record
+and every earlier record of its partition are done. Every intake dead letter
 (undecodable, unknown practice, a reused event id, a handler failure) also starts a
 desk-only dispatch (:mod:`engine.handlers.desk_alerts`), so a human is alerted and
 re-alerted until an operator claims it; errors from Redis or Kafka are retried before
@@ -19,6 +22,7 @@ from typing import Any
 import faust
 
 from engine.adapters.dead_letters import DeadLetterWriter
+from engine.agents.lanes import Lanes
 from engine.failures import describe_failure
 from engine.handlers.commands import handle_ack, handle_command
 from engine.handlers.desk_alerts import (
@@ -57,23 +61,39 @@ def register_agents(
         max_bytes: int | None = None,
     ) -> None:
         adapter = spec(name).adapter
-        async for event in stream.events():
-            message = event.message
+        lanes = Lanes(stream.ack, settings.agent_concurrency)
+        try:
+            async for event in stream.noack().events():
+                message = event.message
+                try:
+                    value: Any = decode(adapter, message.value, max_bytes)
+                except DecodeError as exc:
+                    value = exc
+                work = _work(name, message, value, handle)
+                lane = _lane(value, message)
+                await lanes.submit(lane, message.partition, message.offset, event, work)
+            await lanes.drain()
+        finally:
+            lanes.cancel()  # stopping: what is not done is not acknowledged (redelivered)
+
+    def _work(
+        name: str, message: Any, value: Any, handle: Callable[[Any], Awaitable[object]]
+    ) -> Callable[[], Awaitable[None]]:
+        async def work() -> None:
             with progress.handling(message.topic, message.partition, message.offset):
-                await _process(name, message, adapter, handle, max_bytes)
+                await _process(name, message, value, handle)
+
+        return work
 
     async def _process(
         name: str,
         message: Any,
-        adapter: Any,
+        value: Any,
         handle: Callable[[Any], Awaitable[object]],
-        max_bytes: int | None,
     ) -> None:
-        try:
-            value = decode(adapter, message.value, max_bytes)
-        except DecodeError as exc:
-            svc.metrics.events.labels(name, "invalid", exc.code).inc()
-            await _reject(name, message, exc.code, exc.reason, "intake rejected")
+        if isinstance(value, DecodeError):
+            svc.metrics.events.labels(name, "invalid", value.code).inc()
+            await _reject(name, message, value.code, value.reason, "intake rejected")
             return
         kind = str(getattr(value, "kind", None) or getattr(value, "type", type(value).__name__))
         try:
@@ -170,6 +190,16 @@ def register_agents(
     @app.agent(topics["dispatch.commands"], concurrency=1)
     async def commands(stream: Any) -> None:
         await consume("dispatch.commands", stream, lambda e: handle_command(svc, e))
+
+
+def _lane(value: Any, message: Any) -> tuple[str, str]:
+    """Records of one dispatch (or held message, device, intake event) share a lane and
+    run in order; a record that could not be decoded runs in a lane of its own."""
+    for name in ("dispatch_id", "held_id", "device_id", "event_id"):
+        found = getattr(value, name, None)
+        if found is not None:
+            return (name, str(found))
+    return ("record", f"{message.partition}:{message.offset}")
 
 
 class HandlerTimeout(RuntimeError):

@@ -1,11 +1,13 @@
 """Run dispatch decisions: load the state (and the practice, to resolve a level's people
-when it starts), decide (pure), commit with a version check, then run the effects from
-the outbox.
+when it starts), decide (pure), commit with a version check, then run the effects.
 
-Commit first, effects after: a crash in between leaves the effects in the
-outbox, and the redelivered input (now a duplicate or a stale timer) runs them.
-Concurrent inputs for one dispatch (an ack racing a timer) lose the version
-check and are decided again on the fresh state.
+Commit first, effects after. The commit appends the decision's effects to the outbox,
+claimed by this worker for ``Services.effect_lease_s``; each effect is removed when it
+is done. A crash or a failure in between leaves the rest in the outbox, where the
+effect scanner (:mod:`engine.handlers.effect_scanner`) or a redelivered input finds and
+runs it; a page pushes only the devices no earlier run reached. Concurrent inputs for
+one dispatch (an ack racing a timer) lose the version check and are decided again on
+the fresh state.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.domain.dispatch import (
@@ -27,13 +29,13 @@ from engine.domain.dispatch import (
 )
 from engine.domain.escalation import level_resolver
 from engine.failures import describe_failure
-from engine.handlers.effects import FailedPage, run_effects
-from engine.handlers.outbox import effect_from_dict, effect_to_dict
+from engine.handlers.effects import FailedPage, PagesOutcome, run_effects
+from engine.handlers.outbox import PendingEffect, entry_to_dict, new_entries, pending
 from engine.handlers.services import Services
 from engine.handlers.timers import timer_member
 from engine.ports import StoredDispatch
 
-__all__ = ["ConcurrentUpdateError", "Decide", "decide_and_apply"]
+__all__ = ["ConcurrentUpdateError", "Decide", "decide_and_apply", "run_stored_effects"]
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +69,24 @@ async def decide_and_apply(
         if stored is not None and (decision.rejected or decision.state.version == stored.version):
             await _on_unchanged(svc, dispatch_id, stored, decision, consumed_timer)
             return decision
-        adds, removes, outbox = _split(dispatch_id, decision)
+        adds, removes, effects = _split(dispatch_id, decision)
         if consumed_timer and consumed_timer not in adds:
             removes.append(consumed_timer)
         merged_meta = {**(stored.meta if stored else {}), **(meta or {})}
+        entries = new_entries(decision.state.version, decision.state.updated_at, effects)
         new = StoredDispatch(
             state=decision.state.to_dict(),
             version=decision.state.version,
-            outbox=[effect_to_dict(e) for e in outbox],
+            outbox=[entry_to_dict(e) for e in entries],
             meta=merged_meta,
         )
         expected = stored.version if stored else 0
-        if not await svc.dispatches.commit(dispatch_id, expected, new, adds, removes):
+        claim_until = svc.clock.now() + timedelta(seconds=svc.effect_lease_s)
+        if not await svc.dispatches.commit(
+            dispatch_id, expected, new, adds, removes, claim_until=claim_until
+        ):
             continue
-        await _run_and_clear(svc, decision.state, outbox, merged_meta)
+        await _run_and_complete(svc, decision.state, entries, merged_meta, {})
         return decision
     raise ConcurrentUpdateError(f"dispatch {dispatch_id} changed {attempts} times while deciding")
 
@@ -102,26 +108,57 @@ async def _on_unchanged(
     if decision.rejected:
         svc.metrics.illegal_transitions.labels(_reason_label(decision.rejected)).inc()
         log.info("dispatch %s: input rejected (%s)", dispatch_id, decision.rejected)
-        refusals = [e for e in decision.effects if isinstance(e, AuditEntry)]
-        if refusals:  # refused inputs are audited, though nothing changed
+        refusals = [
+            PendingEffect(f"refusal.{i}", e, stored.version, svc.clock.now())
+            for i, e in enumerate(decision.effects)
+            if isinstance(e, AuditEntry)
+        ]
+        if refusals:  # refused inputs are audited, though nothing changed (no outbox)
             await run_effects(svc, decision.state, refusals, stored.meta)
     if consumed_timer and consumed_timer not in _live_timers(decision.state):
         await svc.timers.remove([consumed_timer])  # (a moved deadline is still live)
-    if stored.outbox:  # a crash left effects unrun: run them now
-        state = DispatchState.from_dict(stored.state)
-        effects = [effect_from_dict(e) for e in stored.outbox]
-        await _run_and_clear(svc, state, effects, stored.meta)
+    if stored.outbox:  # effects not done (a crash, a failure): run what nobody runs now
+        await run_stored_effects(svc, dispatch_id, stored)
 
 
-async def _run_and_clear(
-    svc: Services, state: DispatchState, effects: list[Any], meta: dict[str, Any]
+async def run_stored_effects(svc: Services, dispatch_id: str, stored: StoredDispatch) -> int:
+    """Claim and run the stored effects nobody else is running; how many were claimed."""
+    state = DispatchState.from_dict(stored.state)
+    entries = pending(stored.outbox, stored.version, state.updated_at)
+    now = svc.clock.now()
+    until = now + timedelta(seconds=svc.effect_lease_s)
+    mine = set(await svc.dispatches.claim_effects(dispatch_id, [e.id for e in entries], now, until))
+    claimed = [e for e in entries if e.id in mine]
+    await _run_and_complete(svc, state, claimed, stored.meta, stored.sent)
+    return len(claimed)
+
+
+async def _run_and_complete(
+    svc: Services,
+    state: DispatchState,
+    entries: list[PendingEffect],
+    meta: dict[str, Any],
+    sent: dict[str, list[str]],
 ) -> None:
-    if effects:
-        outcome = await run_effects(svc, state, effects, meta)
-        await svc.dispatches.clear_outbox(state.dispatch_id, state.version)
+    """Run the effects; each one done is completed. Failed pages are reported (escalated)
+    before their page effects complete, so a crash in between repeats the report, never
+    loses it. Whatever fails here stays in the outbox for the effect scanner."""
+    if not entries:
+        return
+    try:
+        outcome = await run_effects(svc, state, entries, meta, sent)
         await _report_failed(svc, state.dispatch_id, outcome.failed)
-        if outcome.late is not None:
-            _finish_in_background(svc, state.dispatch_id, outcome.late)
+        await svc.dispatches.complete_effects(state.dispatch_id, outcome.done)
+    except Exception as exc:
+        svc.metrics.effect_failures.labels("run").inc()
+        log.warning(
+            "dispatch %s: effects left to the scanner: %s",
+            state.dispatch_id,
+            describe_failure(exc),
+        )
+        return
+    if outcome.late is not None:
+        _finish_in_background(svc, state.dispatch_id, outcome.late)
 
 
 async def _report_failed(svc: Services, dispatch_id: str, failed: list[FailedPage]) -> None:
@@ -133,14 +170,18 @@ _BACKGROUND: set[asyncio.Task[None]] = set()  # strong references until they fin
 
 
 def _finish_in_background(
-    svc: Services, dispatch_id: str, late: asyncio.Task[list[FailedPage]]
+    svc: Services, dispatch_id: str, late: asyncio.Task[PagesOutcome]
 ) -> None:
-    """Escalate once slow pushes are done, if nobody was reached. If the worker dies
-    first, the page's receipt and ack timers still escalate: nothing waits forever."""
+    """Escalate once slow pushes are done, if nobody was reached, then complete their
+    page effects (claimed until then). If the worker dies first, the effect scanner runs
+    the pages again for the devices not yet reached, and the page's receipt and ack
+    timers still escalate: nothing waits forever."""
 
     async def finish() -> None:
         try:
-            await _report_failed(svc, dispatch_id, await late)
+            outcome = await late
+            await _report_failed(svc, dispatch_id, outcome.failed)
+            await svc.dispatches.complete_effects(dispatch_id, outcome.done)
         except Exception as exc:
             log.error(
                 "dispatch %s: background pushes failed: %s", dispatch_id, describe_failure(exc)
@@ -177,7 +218,7 @@ def _live_timers(state: DispatchState) -> set[str]:
 def _split(
     dispatch_id: str, decision: Decision
 ) -> tuple[dict[str, datetime], list[str], list[Any]]:
-    """Timer changes (committed with the state) apart from the effects of the outbox."""
+    """Timer changes (committed with the state) apart from the effects for the outbox."""
     adds: dict[str, datetime] = {}
     removes: list[str] = []
     outbox: list[Any] = []

@@ -1,11 +1,17 @@
 """Carry out a dispatch decision's effects: pages through the push gateway,
 operator-desk alerts, live-transfer instructions, state events and audit entries.
 
+Each effect is done on its own (:class:`EffectsOutcome` names those done); one that
+fails stays in the outbox and the effect scanner retries it. Events are published
+together, without waiting for each broker acknowledgement in turn, and every event id
+is derived from its effect's id, so a re-run publishes the same ids. A page pushes only
+the devices no earlier run reached (``sent``).
+
 Returns, per page, the clinicians no push reached (no active device, or every push
 failed), so the caller can record them and escalate at once instead of waiting. Pushes
 that are still running after ``Services.push_wait_s`` (a slow provider) are left to
-finish in the background: the outcome then carries that task, so the agent can take its
-next event while the caller reports from the task.
+finish in the background: the outcome then carries that task, and their page effects
+stay in the outbox (claimed) until it ends.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +33,8 @@ from engine.domain.dispatch import (
     StateChanged,
     TransferCall,
 )
+from engine.failures import describe_failure
+from engine.handlers.outbox import PendingEffect
 from engine.handlers.services import Services
 from engine.ports import Device, PushRequest, PushResult
 from engine.push.payload import alert_text_for
@@ -34,7 +43,7 @@ from engine.schemas.audit import AuditEvent
 from engine.schemas.dispatch import DispatchStateChanged
 from engine.schemas.outbound import LiveTransferInstruction, OperatorAlert
 
-__all__ = ["EffectsOutcome", "FailedPage", "run_effects"]
+__all__ = ["EffectsOutcome", "FailedPage", "PagesOutcome", "run_effects"]
 
 log = logging.getLogger(__name__)
 
@@ -49,76 +58,136 @@ class FailedPage:
 
 
 @dataclass(frozen=True)
-class EffectsOutcome:
-    """Pages that reached somebody not at all, and pushes still running (if any)."""
+class PagesOutcome:
+    """Pages that reached nobody, and the page effects whose pushes all ran."""
 
     failed: list[FailedPage] = field(default_factory=list)
-    late: asyncio.Task[list[FailedPage]] | None = None
+    done: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EffectsOutcome:
+    """Effects done now, pages that reached somebody not at all, pushes still running."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[FailedPage] = field(default_factory=list)
+    late: asyncio.Task[PagesOutcome] | None = None
 
 
 async def run_effects(
-    svc: Services, state: DispatchState, effects: list[Any], meta: dict[str, Any]
+    svc: Services,
+    state: DispatchState,
+    entries: list[PendingEffect],
+    meta: dict[str, Any],
+    sent: dict[str, list[str]] | None = None,
 ) -> EffectsOutcome:
-    for effect in effects:  # the waiting caller's patch first: it is on the line now
-        if isinstance(effect, TransferCall):
-            await _transfer(svc, state, effect)
-    pages = [e for e in effects if isinstance(e, PagePerson)]
-    outcome = await _page(svc, state, pages, meta) if pages else EffectsOutcome()
-    for effect in effects:
-        if isinstance(effect, NotifyOperatorDesk):
-            await _alert_operator(svc, state, effect, meta)
-        elif isinstance(effect, StateChanged):
-            await _publish_state(svc, state, effect, meta)
-        elif isinstance(effect, AuditEntry):
-            await svc.audit.record(
-                AuditEvent(
-                    event_id=_audit_event_id(state, effect),
-                    at=state.updated_at,
-                    practice_id=state.practice_id,
-                    subject_type="dispatch",
-                    subject_id=state.dispatch_id,
-                    actor=effect.actor,
-                    action=effect.action,
-                    from_status=effect.from_status,
-                    to_status=effect.to_status,
-                    step=effect.step,
-                    detail=effect.detail,
-                )
+    done: list[str] = []
+    transfers = [e for e in entries if isinstance(e.effect, TransferCall)]
+    if transfers:  # the waiting caller's patch first: it is on the line now
+        done += await _publish_all(svc, [(e.id, _transfer(svc, state, e)) for e in transfers])
+    pages = [e for e in entries if isinstance(e.effect, PagePerson)]
+    outcome = await _page(svc, state, pages, meta, sent or {}) if pages else None
+    events = [(e.id, _event(svc, state, e, meta)) for e in entries if _is_event(e)]
+    done += await _publish_all(svc, [(i, c) for i, c in events if c is not None])
+    done += [i for i, c in events if c is None]
+    if outcome is None:
+        return EffectsOutcome(done)
+    if isinstance(outcome, asyncio.Task):
+        return EffectsOutcome(done, late=outcome)
+    return EffectsOutcome(done + outcome.done, outcome.failed)
+
+
+def _is_event(entry: PendingEffect) -> bool:
+    return isinstance(entry.effect, NotifyOperatorDesk | StateChanged | AuditEntry)
+
+
+def _event(
+    svc: Services, state: DispatchState, entry: PendingEffect, meta: dict[str, Any]
+) -> Awaitable[None] | None:
+    effect = entry.effect
+    if isinstance(effect, NotifyOperatorDesk):
+        return _alert_operator(svc, state, entry, meta)
+    if isinstance(effect, StateChanged):
+        return _publish_state(svc, state, entry, meta)
+    if isinstance(effect, AuditEntry):
+        return svc.audit.record(
+            AuditEvent(
+                event_id=_audit_event_id(state, entry),
+                at=entry.at,
+                practice_id=state.practice_id,
+                subject_type="dispatch",
+                subject_id=state.dispatch_id,
+                actor=effect.actor,
+                action=effect.action,
+                from_status=effect.from_status,
+                to_status=effect.to_status,
+                step=effect.step,
+                detail=effect.detail,
             )
-    return outcome
+        )
+    return None
+
+
+async def _publish_all(svc: Services, calls: list[tuple[str, Awaitable[None]]]) -> list[str]:
+    """Publish together (the producer batches them); the ids of those the broker took.
+    A failed one is logged and left to the effect scanner."""
+    results = await asyncio.gather(*(call for _, call in calls), return_exceptions=True)
+    done = []
+    for (effect_id, _), result in zip(calls, results, strict=True):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result  # cancelled: the worker is stopping; the outbox keeps the rest
+        if isinstance(result, Exception):
+            svc.metrics.effect_failures.labels("publish").inc()
+            log.warning("effect %s: publish failed: %s", effect_id, describe_failure(result))
+        else:
+            done.append(effect_id)
+    return done
 
 
 async def _page(
-    svc: Services, state: DispatchState, pages: list[PagePerson], meta: dict[str, Any]
-) -> EffectsOutcome:
+    svc: Services,
+    state: DispatchState,
+    pages: list[PendingEffect],
+    meta: dict[str, Any],
+    sent: dict[str, list[str]],
+) -> PagesOutcome | asyncio.Task[PagesOutcome]:
     """Send the pages; wait up to ``push_wait_s`` for them, then let them finish alone."""
-    sending = asyncio.ensure_future(_send_pages(svc, state, pages, meta))
+    sending = asyncio.ensure_future(_send_pages(svc, state, pages, meta, sent))
     done, _ = await asyncio.wait({sending}, timeout=svc.push_wait_s)
     if sending in done:
-        return EffectsOutcome(sending.result())
+        return sending.result()
     log.warning(
         "dispatch %s: pushes still running after %.1f s; finishing in the background",
         state.dispatch_id,
         svc.push_wait_s or 0.0,
     )
-    return EffectsOutcome(late=sending)
+    return sending
 
 
 async def _send_pages(
-    svc: Services, state: DispatchState, pages: list[PagePerson], meta: dict[str, Any]
-) -> list[FailedPage]:
-    """Push every device of every paged clinician at once; who was reached, per page."""
-    devices = await svc.devices.devices_for(sorted({p.clinician_id for p in pages}))
-    sends = [
-        (page, device, _request(state, page, device))
-        for page in pages
-        for device in devices.get(page.clinician_id, [])
-    ]
-    results = await asyncio.gather(
-        *(svc.push.send(request) for _, _, request in sends), return_exceptions=True
-    )
+    svc: Services,
+    state: DispatchState,
+    entries: list[PendingEffect],
+    meta: dict[str, Any],
+    sent: dict[str, list[str]],
+) -> PagesOutcome:
+    """Push every device of every paged clinician at once (but those an earlier run
+    reached); who was reached, per page."""
+    pages: list[tuple[str, PagePerson]] = [(e.id, e.effect) for e in entries]
+    devices = await svc.devices.devices_for(sorted({p.clinician_id for _, p in pages}))
     reached: set[tuple[int, str]] = set()
-    for (page, device, _), result in zip(sends, results, strict=True):
+    sends = []
+    for effect_id, page in pages:
+        for device in devices.get(page.clinician_id, []):
+            if device.device_id in sent.get(effect_id, ()):
+                reached.add((page.page, page.clinician_id))
+            else:
+                sends.append((effect_id, page, device, _request(state, page, device)))
+    results = await asyncio.gather(
+        *(_push(svc, state.dispatch_id, e, r) for e, _, _, r in sends), return_exceptions=True
+    )
+    newly: dict[str, list[str]] = defaultdict(list)
+    for (effect_id, page, device, _), result in zip(sends, results, strict=True):
         if isinstance(result, BaseException) and not isinstance(result, Exception):
             raise result  # cancelled: the worker is stopping; the outbox keeps the page
         if isinstance(result, Exception):  # a gateway bug must not stop the escalation
@@ -127,7 +196,26 @@ async def _send_pages(
         svc.metrics.pushes.labels(device.platform, "ok" if result.ok else "failed").inc()
         if result.ok:
             reached.add((page.page, page.clinician_id))
-    return _failed_pages(svc, state, pages, reached, meta)
+            newly[effect_id].append(device.device_id)
+    first_reached = {page.page for effect_id, page in pages if newly.get(effect_id)}
+    failed = _failed_pages(svc, state, [p for _, p in pages], reached, first_reached, meta)
+    return PagesOutcome(failed, [effect_id for effect_id, _ in pages])
+
+
+async def _push(
+    svc: Services, dispatch_id: str, effect_id: str, request: PushRequest
+) -> PushResult:
+    """One push, recorded as soon as it went out: a re-run after a crash at any later
+    point does not push this device again for this page."""
+    result = await svc.push.send(request)
+    if result.ok:
+        try:
+            await svc.dispatches.mark_sent(dispatch_id, effect_id, [request.device.device_id])
+        except Exception as exc:  # it went out all the same: never count it as failed
+            svc.metrics.effect_failures.labels("push_record").inc()
+            log.warning("push to device %s not recorded: %s", request.device.device_id,
+                        describe_failure(exc))  # fmt: skip
+    return result
 
 
 def _failed_pages(
@@ -135,6 +223,7 @@ def _failed_pages(
     state: DispatchState,
     pages: list[PagePerson],
     reached: set[tuple[int, str]],
+    newly_reached: set[int],
     meta: dict[str, Any],
 ) -> list[FailedPage]:
     missed: dict[tuple[int, int], list[str]] = defaultdict(list)
@@ -144,7 +233,7 @@ def _failed_pages(
         if (page.page, page.clinician_id) not in reached:
             missed[(page.step, page.page)].append(page.clinician_id)
     for number, step in steps.items():
-        if not any(n == number for n, _ in reached):
+        if number not in newly_reached:  # measured once, when the page first reached anyone
             continue
         plan_step = state.plan.step(step)
         if step > 0 and not plan_step.is_operator:
@@ -171,12 +260,13 @@ def _request(state: DispatchState, page: PagePerson, device: Device) -> PushRequ
     )
 
 
-async def _transfer(svc: Services, state: DispatchState, effect: TransferCall) -> None:
+async def _transfer(svc: Services, state: DispatchState, entry: PendingEffect) -> None:
+    effect = entry.effect
     await svc.publisher.publish(
         "telephony.transfers",
         effect.call_id,
         LiveTransferInstruction(
-            event_id=derived_event_id("lt", state.dispatch_id),
+            event_id=_event_id("lt", state, entry),
             call_id=effect.call_id,
             practice_id=state.practice_id,
             dispatch_id=state.dispatch_id,
@@ -188,8 +278,9 @@ async def _transfer(svc: Services, state: DispatchState, effect: TransferCall) -
 
 
 async def _alert_operator(
-    svc: Services, state: DispatchState, effect: NotifyOperatorDesk, meta: dict[str, Any]
+    svc: Services, state: DispatchState, entry: PendingEffect, meta: dict[str, Any]
 ) -> None:
+    effect = entry.effect
     if effect.alert == 1:
         svc.metrics.operator_fallbacks.labels(_reason_code(effect.reason)).inc()
     source = meta.get("source", {})
@@ -198,7 +289,7 @@ async def _alert_operator(
         "operator.alerts",
         state.practice_id,
         OperatorAlert(
-            event_id=derived_event_id("op", state.dispatch_id, effect.page or state.version),
+            event_id=_event_id("op", state, entry),
             dispatch_id=state.dispatch_id,
             practice_id=state.practice_id,
             desk_id=effect.desk_id,
@@ -212,14 +303,15 @@ async def _alert_operator(
             source_topic=source.get("topic"),
             source_partition=source.get("partition"),
             source_offset=source.get("offset"),
-            at=state.updated_at,
+            at=entry.at,
         ),
     )
 
 
 async def _publish_state(
-    svc: Services, state: DispatchState, effect: StateChanged, meta: dict[str, Any]
+    svc: Services, state: DispatchState, entry: PendingEffect, meta: dict[str, Any]
 ) -> None:
+    effect = entry.effect
     log.info(
         "dispatch %s: %s -> %s on %s at step %d (%s)",
         state.dispatch_id,
@@ -230,13 +322,13 @@ async def _publish_state(
         state.plan.step(effect.step).level_name,
     )
     if str(effect.to_status) == "accepted":
-        waited = (state.updated_at - state.created_at).total_seconds()
+        waited = (entry.at - state.created_at).total_seconds()
         svc.metrics.time_to_accept.labels(str(state.urgency)).observe(max(0.0, waited))
     await svc.publisher.publish(
         "dispatch.state",
         state.dispatch_id,
         DispatchStateChanged(
-            event_id=derived_event_id("st", state.dispatch_id, state.version),
+            event_id=_event_id("st", state, entry),
             dispatch_id=state.dispatch_id,
             practice_id=state.practice_id,
             intake_event_id=uuid.UUID(meta.get("intake_event_id", str(uuid.UUID(int=0)))),
@@ -246,18 +338,23 @@ async def _publish_state(
             trigger=str(effect.trigger),
             step=effect.step,
             level_name=state.plan.step(effect.step).level_name,
-            version=state.version,
-            at=state.updated_at,
+            version=entry.version,
+            at=entry.at,
         ),
     )
 
 
-def _audit_event_id(state: DispatchState, entry: AuditEntry) -> uuid.UUID:
-    """A change's entry is derived from the version it made (a re-run duplicates it with
-    the same id); a refused input changed no version, so its entry gets its own id."""
-    if entry.action.endswith("_refused"):
+def _event_id(kind: str, state: DispatchState, entry: PendingEffect) -> uuid.UUID:
+    """Derived from the effect's id: a re-run publishes the same id, which consumers drop."""
+    return derived_event_id(kind, state.dispatch_id, entry.id)
+
+
+def _audit_event_id(state: DispatchState, entry: PendingEffect) -> uuid.UUID:
+    """Derived from the effect; a refused input changed no version and has no outbox
+    entry, so its audit entry gets its own id."""
+    if entry.effect.action.endswith("_refused"):
         return uuid.uuid4()
-    return derived_event_id("au", state.dispatch_id, state.version, entry.action)
+    return _event_id("au", state, entry)
 
 
 def _opt(value: object) -> str | None:

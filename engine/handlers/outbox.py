@@ -1,6 +1,7 @@
-"""Effects as JSON for the outbox: a dispatch commits its state together with
-the effects still to run, so a crash after the commit re-runs them on
-redelivery instead of losing a page.
+"""Effects as JSON for the outbox. A commit appends its effects, each with a stable id
+(``<version>.<index>``: the version the decision made, its place among the decision's
+effects) and the version and time of the decision, so a re-run at any later time
+publishes the same events with the same ids and times.
 """
 
 from __future__ import annotations
@@ -8,12 +9,64 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from engine.domain import dispatch as decisions
 
-__all__ = ["effect_from_dict", "effect_to_dict"]
+__all__ = [
+    "PendingEffect",
+    "effect_from_dict",
+    "effect_to_dict",
+    "entry_to_dict",
+    "new_entries",
+    "pending",
+]
+
+_ENTRY_KEYS = ("id", "made_version", "made_at")
+
+
+@dataclass(frozen=True)
+class PendingEffect:
+    """An effect not done yet: its id, and the version and time of the decision that
+    made it (what its events carry, however late it runs)."""
+
+    id: str
+    effect: Any
+    version: int
+    at: datetime
+
+
+def new_entries(version: int, at: datetime, effects: list[Any]) -> list[PendingEffect]:
+    """The outbox entries of one decision's effects (ids unique within the dispatch)."""
+    return [PendingEffect(f"{version}.{i}", e, version, at) for i, e in enumerate(effects)]
+
+
+def entry_to_dict(entry: PendingEffect) -> dict[str, Any]:
+    return {
+        **effect_to_dict(entry.effect),
+        "id": entry.id,
+        "made_version": entry.version,
+        "made_at": entry.at.isoformat(),
+    }
+
+
+def pending(outbox: list[dict[str, Any]], version: int, at: datetime) -> list[PendingEffect]:
+    """The stored entries as effects; entries an older version wrote (no decision time or
+    version) take the dispatch's current ones, as that version did."""
+    found = []
+    for data in outbox:
+        made_at = data.get("made_at")
+        found.append(
+            PendingEffect(
+                id=str(data["id"]),
+                effect=effect_from_dict({k: v for k, v in data.items() if k not in _ENTRY_KEYS}),
+                version=int(data.get("made_version", version)),
+                at=datetime.fromisoformat(made_at) if made_at else at,
+            )
+        )
+    return found
 
 
 def _effect_types() -> dict[str, type]:

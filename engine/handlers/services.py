@@ -36,6 +36,7 @@ class Services:
     metrics: Metrics
     dedupe_ttl_s: int = 7 * 24 * 3600
     timer_lease_s: float = 10.0
+    effect_lease_s: float = 30.0  # a runner owns an effect this long; then it is retried
     receipt_timeout_s: float | None = None  # no device receipt by then: next level
     vault: ContentVault | None = None  # message content for end-to-end encrypted pushes
     device_registry: DeviceRegistry | None = None  # changes from the ``devices`` topic

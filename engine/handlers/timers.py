@@ -1,6 +1,8 @@
-"""The deadline scanner: claim due timers from the index and turn each into a
-command on the dispatch-commands topic (keyed by dispatch or held id), where the
-owner of that key handles it idempotently.
+"""The deadline scanner: claim due timers from the index and turn each into a command
+(keyed by dispatch or held id), handled idempotently. The worker fires the commands
+in-process, many at once (:mod:`engine.handlers.timer_firing`): a firing is never
+queued behind a backlog while its claim runs out, so it is not fired again meanwhile.
+Without ``fire``, the commands are published to the dispatch-commands topic instead.
 
 Every worker runs the scanner (claims are atomic in Redis, so one timer is
 claimed by one worker; if that worker dies the lease expires and another
@@ -13,8 +15,14 @@ were numbered (``ack|<dispatch_id>|<step>``) still fire, without a page.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 from engine.handlers.services import Services
 from engine.schemas.dispatch import FireAckTimer, FireReceiptTimer, ReleaseHeldMessage
+
+Command = FireAckTimer | FireReceiptTimer | ReleaseHeldMessage
+Fire = Callable[[str, Command], Awaitable[None]]
 
 __all__ = [
     "ack_timer_member",
@@ -45,17 +53,21 @@ def release_timer_member(practice_id: str, held_id: str) -> str:
     return f"rel|{practice_id}|{held_id}"
 
 
-async def scan_due_timers(svc: Services, limit: int = 500) -> int:
-    """Claim due timers and publish their commands; returns how many fired."""
+async def scan_due_timers(
+    svc: Services, limit: int = 500, fire: Fire | None = None, at_once: int = 64
+) -> int:
+    """Claim due timers and fire their commands (``at_once`` at a time), or publish
+    them without ``fire``; returns how many were due."""
     now = svc.clock.now()
     due = await svc.timers.claim_due(now, svc.timer_lease_s, limit)
+    commands: list[tuple[str, Command]] = []
     for timer in due:
         kind, first, second, third = ([*timer.member.split("|"), "", "", ""])[:4]
-        command: FireAckTimer | FireReceiptTimer | ReleaseHeldMessage
+        command: Command
         if kind in ("ack", "rcpt") and second.isdigit() and (not third or third.isdigit()):
-            fire = FireAckTimer if kind == "ack" else FireReceiptTimer
+            firing = FireAckTimer if kind == "ack" else FireReceiptTimer
             page = int(third) if third else None
-            command = fire(
+            command = firing(
                 dispatch_id=first, step=int(second), page=page, due_at=timer.due_at, fired_at=now
             )
             key = first
@@ -67,7 +79,18 @@ async def scan_due_timers(svc: Services, limit: int = 500) -> int:
         else:
             await svc.timers.remove([timer.member])  # not ours: never fire garbage forever
             continue
-        await svc.publisher.publish("dispatch.commands", key, command)
+        commands.append((key, command))
+    if fire is None:
+        for key, command in commands:
+            await svc.publisher.publish("dispatch.commands", key, command)
+    else:
+        gate = asyncio.Semaphore(at_once)
+
+        async def one(key: str, command: Command) -> None:
+            async with gate:
+                await fire(key, command)
+
+        await asyncio.gather(*(one(key, command) for key, command in commands))
     if due:
         svc.metrics.pending_timers.set(await svc.timers.pending())
     return len(due)

@@ -148,15 +148,12 @@ def test_a_timer_claimed_by_a_dead_worker_fires_once_after_its_lease(
     repaged = wait_for(
         lambda: [p for p in h.pushes(dispatch_id) if p["step"] == 1], 30, "the re-page"
     )
-    fired = wait_for(
-        lambda: [
-            c
-            for c in h.read("dispatch.commands")
-            if getattr(c, "dispatch_id", None) == dispatch_id and c.type == "fire_ack_timer"
-        ],
+    events = wait_for(
+        lambda: [e for e in state_events(h, [dispatch_id])[dispatch_id] if e.step == 1],
         15,
-        "the firing read back from dispatch.commands",
+        "the re-page's state event",
     )
-    assert [(c.step, c.fired_at >= lease_end) for c in fired] == [(0, True)]
+    # fired once, in the worker, and only once the dead worker's claim had lapsed
+    assert [(e.trigger, e.at >= lease_end) for e in events] == [("ack_timeout", True)]
     assert len(repaged) == 1
     assert_each_step_once(state_events(h, [dispatch_id]), [dispatch_id])

@@ -254,20 +254,22 @@ class TestDispatchStoreContract:
     ) -> None:
         s = ports.dispatches
         assert await s.load("d-1") is None
-        stored = row(1, outbox=[{"effect": "page", "to": ("dr-ash",)}])
+        stored = row(1, outbox=[{"id": "1.0", "effect": "page", "to": ("dr-ash",)}])
         assert await s.commit("d-1", 0, stored, {"ack|d-1|0": at(60)}, [])
         loaded = await s.load("d-1")
         assert loaded == StoredDispatch(  # as JSON keeps it: tuples come back as lists
-            stored.state, 1, [{"effect": "page", "to": ["dr-ash"]}], stored.meta
+            stored.state, 1, [{"id": "1.0", "effect": "page", "to": ["dr-ash"]}], stored.meta
         )
         assert await ports.timers.pending() == 1
 
     async def test_a_failed_compare_and_set_changes_nothing(self, ports: Ports) -> None:
         s = ports.dispatches
-        assert await s.commit("d-1", 0, row(1, outbox=[{"n": 1}]), {"ack|d-1|0": at(60)}, [])
-        assert not await s.commit("d-1", 0, row(1, step=5), {"ack|d-1|5": at(90)}, ["ack|d-1|0"])
+        first = row(1, outbox=[{"id": "1.0", "n": 1}])
+        assert await s.commit("d-1", 0, first, {"ack|d-1|0": at(60)}, [])
+        other = row(1, step=5, outbox=[{"id": "1.0", "n": 2}])
+        assert not await s.commit("d-1", 0, other, {"ack|d-1|5": at(90)}, ["ack|d-1|0"])
         assert not await s.commit("d-1", 2, row(3, step=5), {"ack|d-1|5": at(90)}, ["ack|d-1|0"])
-        assert await s.load("d-1") == row(1, outbox=[{"n": 1}])
+        assert await s.load("d-1") == first
         claimed = await ports.timers.claim_due(at(120), LEASE_S, 10)
         assert claimed == [DueTimer("ack|d-1|0", ms(at(60)))]  # no timer added or removed
 
@@ -294,15 +296,70 @@ class TestDispatchStoreContract:
         assert loaded is not None and loaded.version == 2
         assert loaded.state["step"] == wins.index(True)
 
-    async def test_clear_outbox_only_at_the_same_version(self, ports: Ports) -> None:
+    async def test_a_commit_appends_effects_and_each_is_completed_alone(self, ports: Ports) -> None:
         s = ports.dispatches
-        assert await s.commit("d-1", 0, row(1, outbox=[{"n": 1}]), {}, [])
-        await s.clear_outbox("d-1", 2)
-        assert await s.load("d-1") == row(1, outbox=[{"n": 1}])
-        await s.clear_outbox("d-1", 1)
-        assert await s.load("d-1") == row(1)
-        await s.clear_outbox("d-unknown", 0)
-        assert await s.load("d-unknown") is None
+        assert await s.commit("d-1", 0, row(1, outbox=[{"id": "1.0", "n": 1}]), {}, [])
+        two = row(2, outbox=[{"id": "2.0", "n": 2}, {"id": "2.1", "n": 3}])
+        assert await s.commit("d-1", 1, two, {}, [])
+        loaded = await s.load("d-1")
+        assert loaded is not None
+        assert [e["id"] for e in loaded.outbox] == ["1.0", "2.0", "2.1"]  # none overwritten
+        await s.complete_effects("d-1", ["2.0"])
+        await s.complete_effects("d-1", ["2.0", "9.9"])  # again, and an unknown id: harmless
+        loaded = await s.load("d-1")
+        assert loaded is not None and [e["id"] for e in loaded.outbox] == ["1.0", "2.1"]
+        assert await s.pending_effects() == 1
+        await s.complete_effects("d-1", ["1.0", "2.1"])
+        assert await s.load("d-1") == row(2)
+        assert await s.pending_effects() == 0
+
+    async def test_effects_are_claimed_by_their_committer_until_the_lease_ends(
+        self, ports: Ports
+    ) -> None:
+        s = ports.dispatches
+        one = row(1, outbox=[{"id": "1.0"}, {"id": "1.1"}])
+        assert await s.commit("d-1", 0, one, {}, [], claim_until=at(30))
+        assert await s.claim_effects("d-1", ["1.0", "1.1"], at(10), at(40)) == []
+        assert await s.claim_effects("d-1", ["1.0", "1.1", "7.0"], at(31), at(61)) == [
+            "1.0",
+            "1.1",
+        ]
+        assert await s.claim_effects("d-1", ["1.0"], at(50), at(80)) == []  # ours till 61
+        await s.complete_effects("d-1", ["1.0"])
+        assert await s.claim_effects("d-1", ["1.0", "1.1"], at(62), at(92)) == ["1.1"]
+
+    async def test_devices_a_page_reached_are_kept_until_the_page_is_done(
+        self, ports: Ports
+    ) -> None:
+        s = ports.dispatches
+        assert await s.commit("d-1", 0, row(1, outbox=[{"id": "1.0"}]), {}, [])
+        await s.mark_sent("d-1", "1.0", ["phone"])
+        await s.mark_sent("d-1", "1.0", ["tablet"])
+        await s.mark_sent("d-1", "5.0", ["phone"])  # no such effect: nothing recorded
+        loaded = await s.load("d-1")
+        assert loaded is not None and loaded.sent == {"1.0": ["phone", "tablet"]}
+        await s.complete_effects("d-1", ["1.0"])
+        await s.mark_sent("d-1", "1.0", ["late"])  # a push ending after the page was done
+        loaded = await s.load("d-1")
+        assert loaded is not None and loaded.sent == {} and loaded.outbox == []
+
+    async def test_due_effects_come_back_after_their_claim_and_then_after_the_retry(
+        self, ports: Ports
+    ) -> None:
+        s = ports.dispatches
+        assert await s.commit("d-1", 0, row(1, outbox=[{"id": "1.0"}]), {}, [], at(30))
+        assert await s.commit("d-2", 0, row(1, outbox=[{"id": "1.0"}]), {}, [], at(20))
+        assert await s.commit("d-3", 0, row(1), {}, [], at(10))  # no effects: not indexed
+        assert await s.due_effects(at(15), at(45), 10) == []
+        assert await s.due_effects(at(31), at(45), 10) == ["d-2", "d-1"]
+        assert await s.due_effects(at(40), at(50), 10) == []
+        await s.postpone_effects("d-1", at(100))
+        await s.postpone_effects("d-9", at(100))  # not indexed: stays out
+        assert await s.due_effects(at(46), at(60), 10) == ["d-2"]
+        assert await s.pending_effects() == 2
+        # a later commit with effects brings an earlier retry forward, never later
+        assert await s.commit("d-1", 1, row(2, outbox=[{"id": "2.0"}]), {}, [], at(70))
+        assert await s.due_effects(at(75), at(200), 10) == ["d-2", "d-1"]
 
 
 # --- message vault --------------------------------------------------------------------------

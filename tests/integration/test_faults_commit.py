@@ -1,7 +1,8 @@
 """A worker SIGKILLed between committing a decision and carrying out its effects: the
 dispatch is in Redis with its effects in the outbox, the page has not gone out. After a
-restart the redelivered intake event runs the outbox: the page goes out, the state
-change is published once, nothing is decided twice."""
+restart the effects are run again (by the redelivered intake event or the effect
+scanner, once the dead worker's claim lapsed): the page goes out, the state change is
+published once, nothing is decided twice."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def test_a_kill_between_commit_and_effects_loses_no_page(
         **fakes.env(),
         "NIGHTLINE_PUSH_WAIT_S": "60",  # the agent stays on the event while the push hangs
         "NIGHTLINE_PUSH_DEADLINE_S": "60",
+        "NIGHTLINE_EFFECT_LEASE_S": "12",  # the dead worker's claim on the page lapses soon
     }
     (tmp_path / "worker").mkdir()
     h = Harness(stack_settings, tmp_path / "worker", env)
@@ -46,9 +48,10 @@ def test_a_kill_between_commit_and_effects_loses_no_page(
         h.producer.send_intake(event)
         dispatch_id = dispatch_id_for(event.event_id)
 
-        def committed_not_run() -> list[object]:
-            raw = h.redis.hmget(h.keys.dispatch(dispatch_id), ["version", "outbox"])
-            return json.loads(raw[1]) if raw[0] is not None and raw[1] else []
+        def committed_not_run() -> list[dict[str, object]]:
+            """The effects in the dispatch's outbox (``fx:<id>`` fields) not done yet."""
+            fields = h.redis.hgetall(h.keys.dispatch(dispatch_id))
+            return [json.loads(v) for k, v in fields.items() if k.startswith(b"fx:")]
 
         outbox = wait_for(committed_not_run, 20, "the decision committed with its outbox")
         assert {e["type"] for e in outbox} >= {"PagePerson", "StateChanged", "AuditEntry"}
@@ -62,7 +65,7 @@ def test_a_kill_between_commit_and_effects_loses_no_page(
             received = select_bodies(phone.platform, phone.push_token, fakes.received("android"))
             return [p for p in open_pushes(phone, received) if p.dispatch_id == dispatch_id]
 
-        [push] = wait_for(delivered, 30, "the page after the restart")
+        [push] = wait_for(delivered, 45, "the page after the restart")
         assert push.content is not None and push.content["patient_name"] == data.SYNTHETIC_PATIENT
         states = wait_for(
             lambda: [s for s in h.read("dispatch.state") if s.dispatch_id == dispatch_id],

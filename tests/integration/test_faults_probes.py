@@ -89,8 +89,9 @@ def test_healthz_names_an_agent_stuck_on_a_silent_redis(
         status, body = probe(port, "/healthz")
         return {s["part"] for s in body.get("stalled", [])} if status == 503 else set()
 
-    # The timer scan cannot complete from the start; no agent has had work yet.
-    assert wait_for(stalled_parts, 60, "/healthz to report the timer scan") == {"timer_scan"}
+    # The scans cannot complete from the start; no agent has had work yet.
+    scans = {"timer_scan", "effect_scan"}
+    assert wait_for(lambda: stalled_parts() == scans, 60, "/healthz to report the scans")
     status, ready = probe(port, "/readyz")
     assert status == 503 and ready["redis"] is False
     event = data.urgent_call("p-silent")

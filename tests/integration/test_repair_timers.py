@@ -1,6 +1,7 @@
 """``nightline dispatches repair-timers`` on the real Redis: a dispatch nobody owns whose
 deadline is missing (an old desk hand-off) is listed, then scheduled with --apply, once;
-owned dispatches and ones with their timer are left alone."""
+owned dispatches and ones with their timer are left alone; an outbox an older version
+left unrun is put in the effects index, once."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def test_missing_deadlines_are_listed_then_scheduled_once(stack_settings: Settin
         "dispatch_id": "d-accepted"}}  # fmt: skip
     for dispatch_id, state in rows.items():
         client.hset(keys.dispatch(dispatch_id), mapping={"version": 1, "state": json.dumps(state)})
+    client.hset(keys.dispatch("d-accepted"), "outbox", json.dumps([{"type": "StateChanged"}]))
     live = ack_timer_member("d-paging", 0, 1)
     client.zadd(keys.timers, {live: 1})
     env = {"REDIS_URL": stack_settings.redis_dsn, "NIGHTLINE_TOPIC_PREFIX": prefix}
@@ -41,11 +43,15 @@ def test_missing_deadlines_are_listed_then_scheduled_once(stack_settings: Settin
 
     listed = run()
     wanted = ack_timer_member("d-old", at_desk.step)  # the old member form: no page
-    assert f"d-old (operator): {wanted} due" in listed and "1 deadline(s) missing" in listed
+    assert f"d-old (operator): {wanted} due" in listed
+    assert "d-accepted: effects left by an older version" in listed
+    assert "2 deadline(s) or unrun effects missing" in listed
     assert client.zscore(keys.timers, wanted) is None  # listing writes nothing
+    assert client.zscore(keys.effects, "d-accepted") is None
     before = datetime.now(UTC).timestamp() * 1000
-    assert "1 deadline(s) scheduled" in run("--apply")
+    assert "2 deadline(s) or unrun effects scheduled" in run("--apply")
+    assert client.zscore(keys.effects, "d-accepted") is not None
     score = client.zscore(keys.timers, wanted)
     assert score is not None and score >= before - 1000
     assert client.zscore(keys.timers, live) == 1  # an existing timer is never moved
-    assert "0 deadline(s) missing" in run()
+    assert "0 deadline(s) or unrun effects missing" in run()

@@ -24,6 +24,7 @@ from engine.fakes import (
     RecordingPushGateway,
 )
 from engine.handlers.commands import handle_ack, handle_command
+from engine.handlers.effect_scanner import scan_due_effects
 from engine.handlers.intake import handle_intake
 from engine.handlers.services import Services
 from engine.handlers.timers import scan_due_timers
@@ -82,8 +83,10 @@ class HandlerWorld:
         await handle_command(self.svc, command)
 
     async def tick(self, seconds: float) -> None:
-        """Move time on; fire due timers as the scanner and the command agent would."""
+        """Move time on; run effects not done and fire due timers, as the scanners and
+        the command agent would."""
         self.clock.advance(seconds)
+        await scan_due_effects(self.svc)
         before = len(self.publisher.published)
         await scan_due_timers(self.svc)
         for topic, _, command in list(self.publisher.published[before:]):

@@ -42,6 +42,13 @@ class Record:
 class Stream:
     def __init__(self, *values: bytes) -> None:
         self.values = values
+        self.acked: list[Record] = []
+
+    def noack(self) -> Stream:
+        return self
+
+    async def ack(self, record: Record) -> None:
+        self.acked.append(record)
 
     async def events(self) -> AsyncIterator[Record]:
         for offset, value in enumerate(self.values, start=40):
@@ -99,7 +106,9 @@ async def test_every_intake_rejection_alerts_the_desk_once_per_record(settings: 
     w = World()
     app, _ = agents(w, settings)
     unknown = json.dumps({"practice_id": "p-nowhere", "event_id": str(uuid.uuid4())}).encode()
-    await app.agents["intake"](Stream(b"{not json", unknown, b"[1, 2]"))
+    stream = Stream(b"{not json", unknown, b"[1, 2]")
+    await app.agents["intake"](stream)
+    assert [r.offset for r in stream.acked] == [40, 41, 42]  # each once handled, in order
     assert [(a.reason_code, a.source_offset) for a in w.desk_alerts()] == [
         ("invalid_json", 40),
         ("schema_violation", 41),

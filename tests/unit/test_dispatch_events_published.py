@@ -11,8 +11,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import pytest
-
 from engine.handlers.commands import handle_ack
 from engine.handlers.intake import handle_intake
 from engine.schemas.acks import AckKind
@@ -93,20 +91,23 @@ async def test_state_and_audit_ids_differ_per_dispatch_and_per_version() -> None
 
 
 async def test_a_rerun_of_the_outbox_repeats_every_event_with_the_same_id() -> None:
-    """A crash after the effects ran but before the outbox was cleared: the redelivery
-    runs them again, and every copy has the id of the first, so consumers can drop it."""
+    """A crash after the effects ran but before they were marked done: once the claim
+    has lapsed, the redelivery runs them again, and every copy has the id of the first,
+    so consumers can drop it."""
     w = _live_transfer_world()
     event = _caller_on_hold()
-    real_clear = w.svc.dispatches.clear_outbox
+    real_complete = w.svc.dispatches.complete_effects
 
-    async def crash_once(dispatch_id: str, version: int) -> None:
-        w.svc.dispatches.clear_outbox = real_clear  # type: ignore[method-assign]
+    async def crash_once(dispatch_id: str, effect_ids: list[str]) -> None:
+        w.svc.dispatches.complete_effects = real_complete  # type: ignore[method-assign]
         raise RuntimeError("worker died")
 
-    w.svc.dispatches.clear_outbox = crash_once  # type: ignore[method-assign]
-    with pytest.raises(RuntimeError):
-        await handle_intake(w.svc, event)
-    await handle_intake(w.svc, event)  # Kafka redelivers
+    w.svc.dispatches.complete_effects = crash_once  # type: ignore[method-assign]
+    await handle_intake(w.svc, event)  # committed: what failed after is left in the outbox
+    await handle_intake(w.svc, event)  # redelivered at once: the effects are still claimed
+    assert len(w.publisher.on("dispatch.state")) == 1
+    w.clock.advance(w.svc.effect_lease_s + 1)
+    await handle_intake(w.svc, event)  # Kafka redelivers after the claim lapsed
     transfers = w.publisher.on("telephony.transfers")
     states = w.publisher.on("dispatch.state")
     audits = w.audit.entries  # type: ignore[attr-defined]
@@ -114,6 +115,7 @@ async def test_a_rerun_of_the_outbox_repeats_every_event_with_the_same_id() -> N
     assert transfers[0].event_id == transfers[1].event_id
     assert states[0].event_id == states[1].event_id
     assert audits[0].event_id == audits[1].event_id
+    assert states[0].at == states[1].at and states[0].version == states[1].version
     assert await handle_intake(w.svc, event) and len(w.publisher.on("dispatch.state")) == 2
 
 

@@ -13,7 +13,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.adapters.redis_client import WorkerRedis, connect_redis
-from engine.adapters.redis_store import _CLEAR_OUTBOX, _COMMIT
+from engine.adapters.redis_dispatches import COMMIT as _COMMIT
+from engine.adapters.redis_dispatches import COMPLETE_EFFECTS as _COMPLETE_EFFECTS
 from engine.settings import Settings
 
 SETTINGS = Settings(
@@ -48,7 +49,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
 @pytest.fixture()
 def client() -> WorkerRedis:
     redis = connect_redis(SETTINGS)
-    redis.allow_repeat(_CLEAR_OUTBOX)
+    redis.allow_repeat(_COMPLETE_EFFECTS)
     return redis
 
 
@@ -81,7 +82,7 @@ def test_only_reads_are_repeatable(
 
 
 def test_scripts_are_repeatable_only_when_declared_idempotent(client: WorkerRedis) -> None:
-    clear = client.register_script(_CLEAR_OUTBOX)
+    clear = client.register_script(_COMPLETE_EFFECTS)
     commit = client.register_script(_COMMIT)
     assert client.repeatable(("EVALSHA", clear.sha, 1, "k", "3"))
     assert not client.repeatable(("EVALSHA", commit.sha, 3, "a", "b", "c"))
@@ -106,7 +107,7 @@ async def test_an_idempotent_script_is_repeated_and_the_commit_is_not(
     client: WorkerRedis, server: Server
 ) -> None:
     server.failures = [RedisConnectionError("reset")]
-    await client.register_script(_CLEAR_OUTBOX)(keys=["d"], args=["3"])
+    await client.register_script(_COMPLETE_EFFECTS)(keys=["d"], args=["3"])
     assert len(server.sent) == 2
     server.sent.clear()
     server.failures = [RedisConnectionError("reset")]
