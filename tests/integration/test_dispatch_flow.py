@@ -65,8 +65,12 @@ def test_b_no_ack_repages_then_backup_then_operator(harness: Harness) -> None:
     gaps = [b["sent_at_unix"] - a["sent_at_unix"] for a, b in itertools.pairwise(pushes)]
     assert all(gap >= 1.4 for gap in gaps), gaps
     assert len(alerts) == 1 and alerts[0].desk_id == "desk-1"
-    audit = [a for a in harness.read("audit") if a.subject_id == dispatch_id]
-    assert audit and all(data.SYNTHETIC_PATIENT not in a.model_dump_json() for a in audit)
+    audit = wait_for(  # (a new consumer's first poll may come back empty)
+        lambda: [a for a in harness.read("audit") if a.subject_id == dispatch_id],
+        15,
+        "the audit trail",
+    )
+    assert all(data.SYNTHETIC_PATIENT not in a.model_dump_json() for a in audit)
 
 
 def test_c_accept_stops_escalation_and_nobody_else_can_accept(harness: Harness) -> None:
