@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         default=10.0,
         description="A claimed timer not handled within this many seconds fires again.",
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop",
+        description="The worker's event loop: uvloop (libuv, a fraction of asyncio's "
+        "per-I/O cost) or the standard asyncio loop.",
+    )
     agent_concurrency: int = Field(
         default=128,
         ge=1,

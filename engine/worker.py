@@ -9,6 +9,7 @@ hang, the process exits with status 70 (EX_SOFTWARE) after ``CRASH_EXIT_GRACE_S`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -80,6 +81,11 @@ def run_worker(settings: Settings, ensure: bool = True) -> None:
             settings.topic_replication,
         )
     (settings.state_dir / "worker").mkdir(parents=True, exist_ok=True)
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        asyncio.set_event_loop(asyncio.new_event_loop())
     app = create_app(settings)
     worker = NightlineWorker(app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

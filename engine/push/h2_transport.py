@@ -71,7 +71,7 @@ import collections
 import contextlib
 import re
 import ssl
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import h2.config
@@ -181,9 +181,9 @@ class _Connection(asyncio.Protocol):
 
     # --- asyncio.Protocol --------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        # a stream transport (uvloop's does not subclass asyncio.Transport, though it is one)
+        self.transport = transport = cast(asyncio.Transport, base)
         ssl_object = transport.get_extra_info("ssl_object")
         alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
         if alpn != "h2":
