@@ -189,8 +189,8 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # retries on new topics are noise
+    for client in ("aiokafka", "kafka"):  # retries on new topics, group-less consumers
+        logging.getLogger(client).setLevel(logging.ERROR)
     result = asyncio.run(run_bench(args))
     stamp = datetime.fromisoformat(result["started_at"]).strftime("%Y%m%dT%H%M%SZ")
     path = args.out or load_settings().state_dir / "bench" / f"e2e-{stamp}.json"

@@ -104,18 +104,18 @@ def _timers(t: Mapping[str, Any]) -> list[str]:
     lines = [
         "== timers",
         f"created {t['created']:,} dispatches (all paged: {t['created_all_paged']}); "
-        f"{t['pending_timers_before_burst']:,} timers pending before the burst; "
-        f"observed {t['observed_s']:.0f} s, {t['timers_due']:,} timers due",
+        f"{t['pending_timers']:,} timers pending; {t['quiet_s']:.0f} s quiet, then the "
+        f"burst; {t['timers_due']:,} timers due",
         f"firings per timer (worker counter): {_num(t['firings_per_timer'], 3)}; worker "
         "lateness histogram p50 / p99 / max <= "
         + " / ".join(_num(v, 3) for v in t["worker_lateness_s"].values())
         + " s",
     ]
-    for name in ("spread", "burst"):
+    for name in ("spread", "burst", "spread_under_load"):
         g = t[name]
         lat = g["lateness_s"]
         lines.append(
-            f"{name:>6}: {g['timers']:,} timers due within {_num(g['due_spread_s'], 2)} s; "
+            f"{name}: {g['timers']:,} timers due within {_num(g['due_spread_s'], 2)} s; "
             f"due -> next page p50 {_ms(lat['p50'])} ms, p95 {_ms(lat['p95'])} ms, "
             f"p99 {_ms(lat['p99'])} ms, max {_ms(lat['max'])} ms; fired "
             f"{_num(g['fired_per_s'])}/s; unfired {g['unfired']}; "

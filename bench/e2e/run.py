@@ -5,9 +5,10 @@ and memory of every process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,13 +50,35 @@ class Inbox:
     fakes: PushFakes
     pushes: list[Push] = field(default_factory=list)
     _pages: dict[int | None, set[str]] = field(default_factory=dict)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def take(self) -> list[Push]:
-        new = await self.fakes.take()
+        async with self._lock:
+            new = await self.fakes.take()
         self.pushes.extend(new)
         for push in new:
             self._pages.setdefault(push.page, set()).add(push.dispatch_id)
         return new
+
+    @contextlib.asynccontextmanager
+    async def polling(self, every_s: float = 0.5) -> AsyncIterator[Inbox]:
+        """Take pushes in the background meanwhile, so that no answer of the fakes grows
+        large (they keep every push until the next reset)."""
+
+        stop = asyncio.Event()
+
+        async def poll() -> None:  # stopped between takes: a take cut short loses pushes
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), every_s)
+                await self.take()
+
+        task = asyncio.create_task(poll())
+        try:
+            yield self
+        finally:
+            stop.set()
+            await task
 
     def paged(self, page: int = 1) -> set[str]:
         return self._pages.get(page, set())

@@ -43,14 +43,13 @@ async def run_steps(run: Run, deployment: Deployment, opts: StepsOptions) -> dic
     async with Producer(deployment.settings.kafka_servers) as producer:
         for rate in opts.rates:
             await run.fakes.reset()
-            inbox = Inbox(run.fakes)
             before = usage_now(run, deployment)
             count = max(1, round(rate * opts.step_s))
-            sent = await producer.calls(
-                deployment.topic("intake"), count, rate, lambda n: ("urgent", ids[n % len(ids)])
-            )
-            lag_at_end = await deployment.lag("intake")
-            await inbox.wait_for(sent.sent_at, opts.drain_s)
+            async with Inbox(run.fakes).polling() as inbox:
+                sent = await producer.calls(deployment.topic("intake"), count, rate,
+                                            lambda n: ("urgent", ids[n % len(ids)]))  # fmt: skip
+                lag_at_end = await deployment.lag("intake")
+                await inbox.wait_for(sent.sent_at, opts.drain_s)
             after = usage_now(run, deployment)
             pairing = pair_pushes(sent.sent_at, inbox.pushes)
             span = max(pairing.first_push_at.values(), default=sent.first) - sent.first

@@ -6,8 +6,8 @@ A timer's deadline is the commit time plus the first level's ack timeout, so:
 * *spread*: ``count`` calls go to ``spread_practices`` practices whose first-level
   timeouts step evenly from ``lead_s`` to ``lead_s + window_s`` (an hour by default),
   so the index holds about ``count`` pending timers whose deadlines are spread over
-  the window; the bench watches the first ``observe_s`` of it (about
-  ``count / window_s`` timers a second come due);
+  the window. Once every call is paged, the bench watches ``observe_s`` with nothing
+  else going on (about ``count / window_s`` timers a second come due);
 * *burst*: then ``burst`` calls are sent over ``burst / create_rate`` seconds, in slots
   of ``slot_s`` with one practice per slot whose timeout is ``slot_s`` shorter than the
   previous slot's, so every deadline lands on the same instant (give or take the slot
@@ -16,9 +16,11 @@ A timer's deadline is the commit time plus the first level's ack timeout, so:
 When a timer fires, the dispatch pages its second level (a day's timeout: nothing fires
 twice). A watcher reads each timer's due time from the index (``timers:due``) before it
 fires; the firing's page at the fake gives the lateness from outside (due -> the next
-page received). The workers' ``nightline_timer_lateness_seconds{kind="ack"}`` histogram
-(bucket upper bounds) and ``nightline_timer_firings_total`` (firings per timer that
-came due; target <= 1.05) are reported beside it.
+page received), for three groups: ``spread`` (due in the quiet window), ``burst``, and
+``spread_under_load`` (spread timers due while calls were being made). The workers'
+``nightline_timer_lateness_seconds{kind="ack"}`` histogram (bucket upper bounds) and
+``nightline_timer_firings_total`` (firings per timer that came due; target <= 1.05)
+are reported beside it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +38,7 @@ from .deployment import Deployment
 from .load import Producer
 from .metrics import bucket_delta
 from .run import Inbox, Run, usage_now, usage_report
-from .stats import histogram_quantile, pair_firings, summary
+from .stats import Push, histogram_quantile, pair_firings, summary
 
 __all__ = ["TimerOptions", "TimerWatcher", "run_timers"]
 
@@ -83,6 +86,37 @@ class TimerWatcher:
                     self.due_at[member] = int(due) / 1000
 
 
+def _group(timers: dict[str, float], pushes: list[Push]) -> dict[str, Any]:
+    """Lateness (due -> next page at the fake) of one group of timers."""
+    fired = pair_firings(timers, pushes)
+    done = [timers[m] + late for m, late in fired.lateness.items()]
+    span = max(done, default=0.0) - min(timers.values(), default=0.0)
+    return {
+        "timers": len(timers),
+        "due_spread_s": max(timers.values()) - min(timers.values()) if timers else None,
+        "lateness_s": summary(list(fired.lateness.values())),
+        "fired_per_s": len(done) / span if span > 0 else None,
+        "unfired": len(fired.unfired),
+        "max_pushes_per_timer": max(fired.pushes.values(), default=0),
+    }
+
+
+def _groups(
+    due: dict[str, float], burst: Collection[str], quiet: tuple[float, float]
+) -> dict[str, dict[str, float]]:
+    """The burst's timers; the spread timers due in the ``quiet`` window (nothing else
+    going on); and the spread timers due while calls were being made (under load)."""
+    groups: dict[str, dict[str, float]] = {"spread": {}, "burst": {}, "spread_under_load": {}}
+    for member, at in due.items():
+        if member.split("|")[1] in burst:
+            groups["burst"][member] = at
+        elif quiet[0] <= at < quiet[1]:
+            groups["spread"][member] = at
+        else:
+            groups["spread_under_load"][member] = at
+    return groups
+
+
 async def run_timers(run: Run, deployment: Deployment, opts: TimerOptions) -> dict[str, Any]:
     spread_n = max(1, min(opts.spread_practices, opts.count))
     step_s = opts.window_s / spread_n
@@ -95,24 +129,29 @@ async def run_timers(run: Run, deployment: Deployment, opts: TimerOptions) -> di
                                 for k in range(slots)])  # fmt: skip
     await deployment.add_clinics(spread + burst)
     spread_ids, burst_ids = [c.practice_id for c in spread], [c.practice_id for c in burst]
+
+    def slot(n: int) -> tuple[str, str]:
+        return "urgent", burst_ids[min(slots - 1, int(n / opts.create_rate / opts.slot_s))]
+
     await run.fakes.reset()
-    inbox, watcher = Inbox(run.fakes), TimerWatcher(deployment)
+    watcher = TimerWatcher(deployment)
     watching = asyncio.create_task(watcher.watch())
     scrape_before, before = await deployment.scrape(), usage_now(run, deployment)
     intake = deployment.topic("intake")
     try:
-        async with Producer(deployment.settings.kafka_servers) as producer:
+        async with (
+            Inbox(run.fakes).polling() as inbox,
+            Producer(deployment.settings.kafka_servers) as producer,
+        ):
             made = await producer.calls(intake, opts.count, opts.create_rate,
                                         lambda n: ("urgent", spread_ids[n % spread_n]))  # fmt: skip
             created = await inbox.wait_for(made.sent_at, opts.drain_s)
+            quiet_from = time.time()
             pending = await deployment.pending_timers()
-
-            def slot(n: int) -> tuple[str, str]:
-                return "urgent", burst_ids[min(slots - 1, int(n / opts.create_rate / opts.slot_s))]
-
+            await inbox.until(quiet_from + opts.observe_s)  # the spread timers alone
             burst_sent = await producer.calls(intake, opts.burst, opts.create_rate, slot)
-        observe_end = max(made.last + opts.observe_s, burst_sent.first + due_after + 5.0)
-        await inbox.until(observe_end)
+            observe_end = burst_sent.first + due_after + 5.0
+            await inbox.until(observe_end)
         await watcher.poll()
         scrape_after, after = await deployment.scrape(), usage_now(run, deployment)
     finally:
@@ -120,9 +159,6 @@ async def run_timers(run: Run, deployment: Deployment, opts: TimerOptions) -> di
         with contextlib.suppress(asyncio.CancelledError):
             await watching
     due = {m: t for m, t in watcher.due_at.items() if t <= observe_end - 2.0}
-    burst_members = {m for m in due if m.split("|")[1] in burst_sent.sent_at}
-    groups = {"spread": {m: due[m] for m in due if m not in burst_members},
-              "burst": {m: due[m] for m in burst_members}}  # fmt: skip
     lateness_buckets = bucket_delta(
         scrape_before.buckets(_LATENESS, kind="ack"), scrape_after.buckets(_LATENESS, kind="ack")
     )
@@ -131,8 +167,8 @@ async def run_timers(run: Run, deployment: Deployment, opts: TimerOptions) -> di
     report: dict[str, Any] = {
         "created": len(made.sent_at),
         "created_all_paged": created,
-        "pending_timers_before_burst": pending,
-        "observed_s": observe_end - made.last,
+        "pending_timers": pending,
+        "quiet_s": burst_sent.first - quiet_from,
         "timers_due": len(due),
         "firings_total": firings,
         "firings_per_timer": firings / due_by_scrape if due_by_scrape else None,
@@ -141,16 +177,6 @@ async def run_timers(run: Run, deployment: Deployment, opts: TimerOptions) -> di
         },
         "processes": usage_report(before, after, len(made.sent_at) + len(burst_sent.sent_at)),
     }
-    for name, timers in groups.items():
-        fired = pair_firings(timers, inbox.pushes)
-        done = [timers[m] + late for m, late in fired.lateness.items()]
-        span = max(done, default=0.0) - min(timers.values(), default=0.0)
-        report[name] = {
-            "timers": len(timers),
-            "due_spread_s": max(timers.values()) - min(timers.values()) if timers else None,
-            "lateness_s": summary(list(fired.lateness.values())),
-            "fired_per_s": len(done) / span if span > 0 else None,
-            "unfired": len(fired.unfired),
-            "max_pushes_per_timer": max(fired.pushes.values(), default=0),
-        }
+    groups = _groups(due, burst_sent.sent_at, (quiet_from, burst_sent.first))
+    report.update({name: _group(timers, inbox.pushes) for name, timers in groups.items()})
     return report
