@@ -4,6 +4,7 @@ JSON file (``.nightline/bench/e2e-<UTC timestamp>.json`` unless ``--out`` says).
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -52,9 +53,21 @@ def machine(repo: Path) -> dict[str, Any]:
     }
 
 
+def _strict(value: Any) -> Any:
+    """``value`` with infinities as the strings ``"inf"`` / ``"-inf"`` (strict JSON has none;
+    a lateness past the histogram's last bucket is one)."""
+    if isinstance(value, float) and math.isinf(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
+
+
 def write_json(result: Mapping[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    path.write_text(json.dumps(_strict(result), indent=2, default=str, allow_nan=False) + "\n")
     return path
 
 

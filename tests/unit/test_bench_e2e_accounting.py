@@ -1,10 +1,12 @@
 """The end-to-end bench's accounting: CPU and memory from /proc texts, the workers'
-metrics, the synthetic calls it produces, and issue 9's targets."""
+metrics, the synthetic calls it produces, issue 9's targets and strict JSON."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from bench.e2e.procstat import (
     peak_rss_bytes,
     pid_listening_on,
 )
+from bench.e2e.report import write_json
 from bench.e2e.targets import check_targets
 from engine.schemas.catalogue import spec
 from engine.schemas.codec import decode
@@ -71,8 +74,6 @@ def test_listening_sockets_by_port() -> None:
 
 
 def test_the_process_listening_on_a_port_is_found() -> None:
-    import socket
-
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -140,3 +141,8 @@ def test_targets() -> None:
     met = [m for _, m in check_targets(result)]
     assert met == [True, True, False, False, False, True]
     assert check_targets({}) == []
+
+
+def test_the_json_is_strict(tmp_path: Path) -> None:
+    path = write_json({"lateness": {"p99": math.inf}, "rows": [(1.5, -math.inf)]}, tmp_path / "r")
+    assert json.loads(path.read_text()) == {"lateness": {"p99": "inf"}, "rows": [[1.5, "-inf"]]}
