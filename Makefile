@@ -75,8 +75,10 @@ lint: install
 	$(BIN)/ruff check engine tests
 	$(BIN)/mypy engine
 
+# bench_e2e.py uses KAFKA_BOOTSTRAP_SERVERS / REDIS_URL when set, else starts the local
+# stack (as `make run` does) and stops what it started; it takes 10-15 minutes.
 bench: install
-	@status=0; for b in schedule triage apns push timing; do \
+	@status=0; for b in schedule triage apns push timing e2e; do \
 		echo "== $(BIN)/python bench/bench_$$b.py"; $(BIN)/python bench/bench_$$b.py || status=1; \
 	done; exit $$status
 

@@ -15,8 +15,10 @@ own ``apns-id`` echoed, else a new UUID.
 
 Control endpoints (no token needed)::
 
-    GET  /_fake/received   -> {"received": [{"token", "payload", "headers"}], "attempts"}
-                              (the shape of :mod:`engine.push.fake_received`)
+    GET  /_fake/received   -> {"received": [{"token", "payload", "headers", "received_at"}],
+                               "attempts", "next"}
+                              (the shape of :mod:`engine.push.fake_received`; ``?since=N``
+                              answers the records from index N on)
     POST /_fake/reset      -> forget pushes and faults
     POST /_fake/faults     {"<device token>": {"status": 429, "reason": "TooManyRequests",
                             "retry_after": 1, "slow": 0.5, "reset": false, "goaway": false,
@@ -65,7 +67,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from engine.push.apns_token import load_p8_key
-from engine.push.fake_received import received_answer, received_record
+from engine.push.fake_received import parse_since, received_answer, received_record
 
 __all__ = ["FakeApns", "fake_apns_command", "spawn_fake_apns", "write_tls_files"]
 
@@ -180,9 +182,14 @@ class FakeApns:
                 del self.faults[device_token]
         return fault
 
-    def control(self, method: str, path: str, body: bytes) -> Response:
+    def control(self, method: str, target: str, body: bytes) -> Response:
+        path, _, query = target.partition("?")
         if (method, path) == ("GET", "/_fake/received"):
-            return _json(200, received_answer(self.received, self.attempts))
+            try:
+                since = parse_since(query)
+            except ValueError as exc:
+                return _json(400, {"reason": str(exc)})
+            return _json(200, received_answer(self.received, self.attempts, since=since))
         if (method, path) == ("POST", "/_fake/reset"):
             self.received.clear()
             self.attempts.clear()
@@ -223,7 +230,7 @@ class FakeApns:
             return _error(400, "PayloadEmpty" if not body else "BadPayload")
         if not isinstance(payload, dict) or not isinstance(payload.get("aps"), dict):
             return _error(400, "BadPayload")
-        self.received.append(received_record(device_token, payload, h))
+        self.received.append(received_record(device_token, payload, h, received_at=time.time()))
         return 200, {}, b""
 
     def _check_token(self, authorization: str) -> str:

@@ -4,8 +4,8 @@ It checks what the real services would: the JWT assertion (RS256 signature again
 the service account's public key, ``iss``/``aud``/``scope``/``exp``), the bearer token
 it issued, and the message (``token``, string-only ``data``, no ``notification``,
 ``android.priority``/``ttl``, 4,096-byte data). Accepted messages are listed at
-``GET /_fake/received`` in the shape of :mod:`engine.push.fake_received` (each record
-also has ``android``; the answer also has ``token_grants``); ``POST /_fake/reset``
+``GET /_fake/received[?since=N]`` in the shape of :mod:`engine.push.fake_received`
+(each record also has ``android``; the answer also has ``token_grants``); ``POST /_fake/reset``
 clears state; ``POST /_fake/faults``
 with ``{"token", "mode", "times"?, "retry_after"?, "delay_s"?}`` makes sends to a
 registration token fail (modes in :data:`FAULT_MODES`; mode ``none`` clears the
@@ -31,7 +31,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from engine.push.fake_received import received_answer, received_record
+from engine.push.fake_received import parse_since, received_answer, received_record
 from engine.push.fcm import MAX_DATA_BYTES, data_size
 from engine.push.fcm_auth import FCM_SCOPE, JWT_BEARER_GRANT, ServiceAccount
 
@@ -230,15 +230,22 @@ class FakeFcm:
             return _fcm_error(status, rpc, f"fake fault {fault.mode}", fault.mode, ra)
         headers = dict(request.headers)
         self.received.append(
-            received_record(msg["token"], msg["data"], headers, android=msg["android"])
+            received_record(
+                msg["token"], msg["data"], headers, received_at=time.time(), android=msg["android"]
+            )
         )
         name = f"projects/{self.account.project_id}/messages/{len(self.received)}"
         return web.json_response({"name": name})
 
-    async def _received(self, _: web.Request) -> web.Response:
-        return web.json_response(
-            received_answer(self.received, self.attempts, token_grants=self.token_grants)
+    async def _received(self, request: web.Request) -> web.Response:
+        try:
+            since = parse_since(request.query_string)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        answer = received_answer(
+            self.received, self.attempts, since=since, token_grants=self.token_grants
         )
+        return web.json_response(answer)
 
     async def _control(self, request: web.Request) -> web.Response:
         action = request.match_info["action"]

@@ -271,6 +271,27 @@ async def test_every_answer_carries_an_apns_id_as_on_apns(fake: FakeApns) -> Non
     assert received["attempts"] == {DEV: 4}  # the bad path names no device
 
 
+async def test_received_pushes_carry_their_time_and_page_by_since(
+    fake: FakeApns, client: ApnsClient
+) -> None:
+    stamps = []
+    for n in range(3):
+        before = time.time()
+        assert (await client.send(DEV, {"d": f"disp-{n}"}, urgency="urgent",
+                                  collapse_id=f"disp-{n}", expiration_s=60)).ok  # fmt: skip
+        stamps.append((before, time.time()))
+    everything = await control(fake, "GET", "/_fake/received")
+    assert everything["next"] == 3
+    for push, (before, after) in zip(everything["received"], stamps, strict=True):
+        assert before <= push["received_at"] <= after
+    later = await control(fake, "GET", "/_fake/received?since=1")
+    assert [p["payload"]["d"] for p in later["received"]] == ["disp-1", "disp-2"]
+    assert later["next"] == 3 and later["attempts"] == {DEV: 3}
+    assert (await control(fake, "GET", "/_fake/received?since=3"))["received"] == []
+    for bad in ("-1", "x", "1&since=2"):
+        assert "since" in (await control(fake, "GET", f"/_fake/received?since={bad}"))["reason"]
+
+
 async def test_payload_over_4096_bytes_refused_before_sending(
     fake: FakeApns, client: ApnsClient
 ) -> None:

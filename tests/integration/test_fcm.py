@@ -61,7 +61,7 @@ async def test_success_is_data_only_high_priority_with_ttl(env: Env) -> None:
     assert result.ok and result.status == 200 and result.attempts == 1
     assert result.message_name == f"projects/{env.fake.account.project_id}/messages/1"
     [msg] = env.fake.received
-    assert set(msg) == {"token", "payload", "headers", "android"}  # no notification block
+    assert set(msg) == {"token", "payload", "headers", "received_at", "android"}  # no notification
     assert msg["token"] == "tok-a"
     assert msg["payload"] == {**DATA, "urgency": "stat"}
     assert msg["android"] == {"priority": "HIGH", "ttl": "90s"}
@@ -246,6 +246,23 @@ async def test_http_control_endpoints(env: Env) -> None:
     received = (await env.http.get(f"{base}/_fake/received")).json()
     assert [m["token"] for m in received["received"]] == ["tok-o"]
     assert received["attempts"] == {"tok-o": 1} and "token_grants" in received
+
+
+async def test_received_messages_carry_their_time_and_page_by_since(env: Env) -> None:
+    base = env.fake.base_url
+    stamps = []
+    for token in ("tok-a", "tok-b", "tok-c"):
+        before = time.time()
+        assert (await env.client.send(token, DATA, ttl_s=60, urgency="stat")).ok
+        stamps.append((before, time.time()))
+    everything = (await env.http.get(f"{base}/_fake/received")).json()
+    assert everything["next"] == 3
+    for message, (before, after) in zip(everything["received"], stamps, strict=True):
+        assert before <= message["received_at"] <= after
+    later = (await env.http.get(f"{base}/_fake/received", params={"since": 2})).json()
+    assert [m["token"] for m in later["received"]] == ["tok-c"] and later["next"] == 3
+    bad = await env.http.get(f"{base}/_fake/received", params={"since": "-1"})
+    assert bad.status_code == 400 and "since" in bad.json()["error"]
 
 
 def test_parse_retry_after() -> None:
