@@ -72,7 +72,7 @@ integration: install
 	status=$$?; $(NL) stack down; exit $$status
 
 lint: install
-	$(BIN)/ruff check engine tests
+	$(BIN)/ruff check engine tests bench
 	$(BIN)/mypy engine
 
 # bench_e2e.py uses KAFKA_BOOTSTRAP_SERVERS / REDIS_URL when set, else starts the local
