@@ -104,7 +104,7 @@ class Settings(BaseSettings):
         "per-I/O cost) or the standard asyncio loop.",
     )
     agent_concurrency: int = Field(
-        default=128,
+        default=512,
         ge=1,
         le=4096,
         description="Records each stream agent handles at once (in order per dispatch; "

@@ -93,6 +93,10 @@ class Deployment:
                 **self.fakes.worker_env(),
             }
         )
+        tuning = "NIGHTLINE_BENCH_WORKER_"  # e.g. NIGHTLINE_BENCH_WORKER_AGENT_CONCURRENCY=512
+        for name, value in os.environ.items():
+            if name.startswith(tuning):
+                env["NIGHTLINE_" + name.removeprefix(tuning)] = value
         return env
 
     async def start(self) -> None:
