@@ -24,6 +24,7 @@ from engine.stack import StackInfo, stack_up
 from engine.stack.kafka import stop_kafka
 from engine.stack.redis_server import stop_redis
 
+from .crash import CrashOptions, run_crash
 from .deployment import Deployment
 from .fakes import PushFakes
 from .floor import FloorOptions, run_floor
@@ -37,7 +38,7 @@ from .timers import TimerOptions, run_timers
 
 __all__ = ["main"]
 
-SCENARIOS = ("floor", "steps", "timers", "mixed")
+SCENARIOS = ("floor", "steps", "timers", "mixed", "crash")
 REPO = Path(__file__).resolve().parents[2]
 QUICK = {
     "workers": [1], "rates": [5.0, 10.0], "step_s": 2.0, "drain_s": 20.0,
@@ -45,6 +46,7 @@ QUICK = {
     "timers": 60, "timer_window_s": 10.0, "timer_burst": 20, "timer_create_rate": 50.0,
     "timer_observe_s": 6.0, "timer_burst_lead_s": 3.0,
     "mixed_rate": 10.0, "mixed_s": 2.0, "mixed_ack_timeout_s": 1.0,
+    "crash_rate": 10.0, "crash_s": 4.0,
 }  # fmt: skip
 
 
@@ -79,6 +81,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--mixed-s", type=float, default=20.0, help="seconds of calls")
     g.add_argument("--mixed-routine", type=float, default=0.3, help="share of routine calls")
     g.add_argument("--mixed-ack-timeout-s", type=float, default=5.0)
+    g = p.add_argument_group("crash")
+    g.add_argument("--crash-rate", type=float, default=60.0, help="urgent calls/s")
+    g.add_argument("--crash-s", type=float, default=20.0, help="seconds of calls; the "
+                   "first worker is SIGKILLed half-way and restarted")  # fmt: skip
     args = p.parse_args(argv)
     if args.quick:
         for name, value in QUICK.items():
@@ -106,7 +112,7 @@ async def _scenarios(run: Run, args: argparse.Namespace, result: dict[str, Any])
         opts = FloorOptions(args.floor_unbatched, args.floor_batched, args.partitions)
         result["floor"] = await run_floor(run.base.kafka_servers, opts)
     for n, workers in enumerate(args.workers):
-        later = [s for s in ("timers", "mixed") if s in chosen and n == 0]
+        later = [s for s in ("timers", "mixed", "crash") if s in chosen and n == 0]
         if "steps" not in chosen and not later:
             continue
         deployment = Deployment(run.base, run.fakes, run.home, workers, args.partitions)
@@ -133,6 +139,9 @@ async def _later(name: str, run: Run, deployment: Deployment, a: argparse.Namesp
                             a.timer_observe_s, a.drain_s,
                             burst_lead_s=a.timer_burst_lead_s)  # fmt: skip
         return await run_timers(run, deployment, opts)
+    if name == "crash":
+        crash = CrashOptions(a.crash_rate, a.crash_s, a.drain_s, a.practices)
+        return await run_crash(run, deployment, crash)
     mixed = MixedOptions(a.mixed_rate, a.mixed_s, a.mixed_routine, a.mixed_ack_timeout_s)
     if a.quick:
         mixed = MixedOptions(a.mixed_rate, a.mixed_s, a.mixed_routine, a.mixed_ack_timeout_s,

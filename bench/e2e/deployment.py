@@ -107,19 +107,32 @@ class Deployment:
         for n in range(1, self.worker_count + 1):
             state_dir, port = self.home / f"worker-{n}", free_port()
             state_dir.mkdir(exist_ok=True)
-            log = (state_dir / "worker.log").open("ab")
-            self.processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "engine.cli", "worker"],
-                    env=self._env(state_dir, port),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-            log.close()
+            self.processes.append(self._spawn(state_dir, port))
             self.web_ports.append(port)
         await asyncio.gather(*(self._ready(n) for n in range(self.worker_count)))
+
+    def _spawn(self, state_dir: Path, port: int) -> subprocess.Popen[bytes]:
+        log = (state_dir / "worker.log").open("ab")
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "engine.cli", "worker"],
+                env=self._env(state_dir, port),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+
+    async def kill_and_restart(self, n: int) -> float:
+        """SIGKILL worker ``n`` (from 0) and start it again at once, as a supervisor
+        would; returns the seconds until the new one was ready."""
+        os.killpg(self.processes[n].pid, signal.SIGKILL)
+        await asyncio.to_thread(self.processes[n].wait)
+        began = time.monotonic()
+        self.processes[n] = self._spawn(self.home / f"worker-{n + 1}", self.web_ports[n])
+        await self._ready(n)
+        return time.monotonic() - began
 
     async def _ready(self, n: int) -> None:
         deadline = time.monotonic() + _READY_TIMEOUT_S

@@ -151,6 +151,18 @@ def _mixed(m: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _crash(c: Mapping[str, Any]) -> list[str]:
+    latency = c["latency_s"]
+    return [
+        "== crash",
+        f"{c['calls']:,} urgent calls at {c['rate']:g}/s to {c['workers']} worker(s); the "
+        f"first SIGKILLed at {c['killed_at_s']:.1f} s and ready again {c['restart_ready_s']:.1f} s"
+        f" later; pushed {c['pushed']:,}, missing {c['missing']}, repeated {c['duplicates']}; "
+        f"call -> push p50 {_ms(latency['p50'])} ms, p99 {_ms(latency['p99'])} ms, max "
+        f"{_ms(latency['max'])} ms",
+    ]
+
+
 def print_report(result: Mapping[str, Any]) -> None:
     m = result["machine"]
     lines = [
@@ -174,6 +186,8 @@ def print_report(result: Mapping[str, Any]) -> None:
         lines += _timers(result["timers"])
     if result.get("mixed"):
         lines += _mixed(result["mixed"])
+    if result.get("crash"):
+        lines += _crash(result["crash"])
     rss = result.get("peak_rss_mib", {})
     if rss:
         lines.append("peak RSS (MiB): " + ", ".join(f"{k} {v:.0f}" for k, v in rss.items()))

@@ -4,7 +4,8 @@
   p99 under 100 ms;
 * no step pushed a page twice to a device;
 * spread timers: due -> next page p99 under 250 ms;
-* at most 1.05 timer firings per timer that came due.
+* at most 1.05 timer firings per timer that came due;
+* a worker SIGKILLed under load: every call pushed, no page pushed twice to a device.
 """
 
 from __future__ import annotations
@@ -44,4 +45,9 @@ def check_targets(result: Mapping[str, Any]) -> list[tuple[str, bool]]:
         per = timers["firings_per_timer"]
         checks.append((f"timer firings per timer {per if per is None else round(per, 3)} "
                        "(<= 1.05)", per is not None and per <= FIRINGS_PER_TIMER))  # fmt: skip
+    crash = result.get("crash")
+    if crash:
+        lost, twice = crash["missing"], crash["duplicates"]
+        checks.append((f"crash under load: {lost} calls not pushed, {twice} repeated pushes "
+                       "(0, 0)", lost == 0 and twice == 0))  # fmt: skip
     return checks

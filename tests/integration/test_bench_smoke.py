@@ -75,3 +75,11 @@ def test_the_quick_bench_measures_every_scenario(stack_settings: Settings, tmp_p
     assert sum(mixed["statuses"].values()) == mixed["urgent"] and "missing" not in mixed["statuses"]
     assert sum(mixed["phones"].values()) >= mixed["urgent"]
     assert {"worker-1", "fake-apns", "fake-fcm", "bench"} <= set(result["peak_rss_mib"])
+
+    crash = result["crash"]  # the worker SIGKILLed half-way through 40 calls, restarted
+    assert crash["calls"] == 40 and crash["restart_ready_s"] > 0
+    assert (crash["pushed"], crash["missing"]) == (40, 0)  # every call still paged
+    # one push can repeat only if it was at the provider in the instant of the kill,
+    # before the worker recorded it (the phone shows a page once by its number)
+    assert crash["duplicates"] <= 1
+    assert "== crash" in printed
