@@ -229,6 +229,7 @@ class MemoryDispatchStore:
     claims: dict[tuple[str, str], int] = field(default_factory=dict)
     sent: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     retry_at: dict[str, int] = field(default_factory=dict)
+    expire_after_s: dict[str, int] = field(default_factory=dict)  # ended: forgotten after
 
     async def load(self, dispatch_id: str) -> StoredDispatch | None:
         row = self.rows.get(dispatch_id)
@@ -249,6 +250,7 @@ class MemoryDispatchStore:
         add_timers: dict[str, datetime],
         remove_timers: list[str],
         claim_until: datetime | None = None,
+        expire_after_s: int | None = None,
     ) -> bool:
         current = self.rows.get(dispatch_id)
         if (current.version if current else 0) != expected_version:
@@ -267,6 +269,8 @@ class MemoryDispatchStore:
         await self.timers.remove(remove_timers)
         for member, at in add_timers.items():
             self.timers.add(member, at)
+        if expire_after_s:
+            self.expire_after_s[dispatch_id] = expire_after_s
         return True
 
     async def claim_effects(
@@ -280,6 +284,10 @@ class MemoryDispatchStore:
                 self.claims[key] = to_ms(until)
                 mine.append(effect_id)
         return mine
+
+    async def release_effects(self, dispatch_id: str, effect_ids: list[str]) -> None:
+        for effect_id in effect_ids:
+            self.claims.pop((dispatch_id, effect_id), None)
 
     async def mark_sent(self, dispatch_id: str, effect_id: str, device_ids: list[str]) -> None:
         if effect_id in self.effects.get(dispatch_id, {}):

@@ -174,10 +174,12 @@ class DispatchStore(Protocol):
         add_timers: dict[str, datetime],
         remove_timers: list[str],
         claim_until: datetime | None = None,
+        expire_after_s: int | None = None,
     ) -> bool:
         """Write state and timer changes, and append ``stored.outbox`` (new effects only),
         atomically if the version matches. The new effects are claimed by the committer
-        until ``claim_until``; the effect scanner retries them after that if not done."""
+        until ``claim_until``; the effect scanner retries them after that if not done.
+        ``expire_after_s``: the dispatch has ended; forget it after this long."""
         ...
 
     async def claim_effects(
@@ -185,6 +187,10 @@ class DispatchStore(Protocol):
     ) -> list[str]:
         """The ids among ``effect_ids`` still to do and not claimed by someone else now;
         they are claimed until ``until``."""
+        ...
+
+    async def release_effects(self, dispatch_id: str, effect_ids: list[str]) -> None:
+        """Give up the claims on these effects (a run failed): the scanner may retry them."""
         ...
 
     async def mark_sent(self, dispatch_id: str, effect_id: str, device_ids: list[str]) -> None:

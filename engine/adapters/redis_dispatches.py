@@ -8,8 +8,9 @@ effect's JSON), ``cl:<id>`` (its claim: the ms until which a runner owns it) and
 whole; its entries read as effects ``legacy.<i>``, done together.
 
 ``commit`` is one Lua call: a compare-and-set on the version that appends the new
-effects (claimed by the committer), changes the timers, and puts the dispatch in the
-effects index at the time the scanner should retry it. Nothing ever overwrites an
+effects (claimed by the committer), changes the timers, puts the dispatch in the
+effects index at the time the scanner should retry it, and, once the dispatch has
+ended, lets its hash expire (kept as long as its event id is remembered). Nothing ever overwrites an
 effect that is not done, and each effect is removed only when it is done.
 """
 
@@ -33,7 +34,7 @@ local current = redis.call('HGET', KEYS[1], 'version') or '0'
 if current ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[3], 'meta', ARGV[4])
 local n_fx = tonumber(ARGV[8])
-local i = 9
+local i = 10
 for _ = 1, n_fx do
   if redis.call('HSETNX', KEYS[1], 'fx:' .. ARGV[i], ARGV[i + 1]) == 1 then
     redis.call('HINCRBY', KEYS[1], 'fx_n', 1)
@@ -42,6 +43,7 @@ for _ = 1, n_fx do
   i = i + 2
 end
 if n_fx > 0 then redis.call('ZADD', KEYS[4], 'LT', ARGV[6], ARGV[7]) end
+if ARGV[9] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[9]) end
 local n_remove = tonumber(ARGV[i])
 for j = i + 1, i + n_remove do
   redis.call('ZREM', KEYS[2], ARGV[j])
@@ -159,6 +161,7 @@ class RedisDispatchStore:
         add_timers: dict[str, datetime],
         remove_timers: list[str],
         claim_until: datetime | None = None,
+        expire_after_s: int | None = None,
     ) -> bool:
         claim_ms = to_ms(claim_until) if claim_until else 0
         args: list[Any] = [
@@ -170,6 +173,7 @@ class RedisDispatchStore:
             claim_ms,  # the scanner retries the effects when the committer's claim ends
             dispatch_id,
             len(stored.outbox),
+            expire_after_s or 0,
         ]
         for effect in stored.outbox:
             body = {k: v for k, v in effect.items() if k != "id"}
@@ -193,6 +197,11 @@ class RedisDispatchStore:
         args = [to_ms(now), to_ms(until), *effect_ids]
         found = await self._claim(keys=[self._keys.dispatch(dispatch_id)], args=args)
         return [_text(x) for x in found]
+
+    async def release_effects(self, dispatch_id: str, effect_ids: list[str]) -> None:
+        if effect_ids:
+            fields = [f"cl:{effect_id}" for effect_id in effect_ids]
+            await self._redis.hdel(self._keys.dispatch(dispatch_id), *fields)
 
     async def mark_sent(self, dispatch_id: str, effect_id: str, device_ids: list[str]) -> None:
         if device_ids:

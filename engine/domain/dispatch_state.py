@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from engine.domain.escalation import EscalationPlan, PlanStep
-from engine.domain.state_machine import TERMINAL, DispatchStatus, Trigger
+from engine.domain.state_machine import SETTLED, TERMINAL, DispatchStatus, Trigger
 from engine.schemas.intake import Urgency
 
 __all__ = [
@@ -101,6 +101,11 @@ class DispatchState:
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+    @property
+    def is_settled(self) -> bool:
+        """Accepted, completed or cancelled: no deadline is left to keep."""
+        return self.status in SETTLED
 
     @property
     def level_targets(self) -> tuple[str, ...]:

@@ -67,6 +67,8 @@ PAGING = frozenset({_S.SENT, _S.DELIVERED, _S.READ})
 """Clinicians are paged and an acknowledgement timer runs."""
 
 TERMINAL = frozenset({_S.COMPLETED, _S.CANCELLED})
+SETTLED = TERMINAL | {_S.ACCEPTED}
+"""Someone owns it, or it ended: nothing is paged or waited for any more."""
 
 TRANSITIONS: Mapping[tuple[DispatchStatus, Trigger], DispatchStatus] = MappingProxyType(
     {

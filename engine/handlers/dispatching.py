@@ -23,14 +23,21 @@ from engine.domain.dispatch import (
     CancelTimer,
     Decision,
     DispatchState,
+    PagePerson,
     Resolver,
     ScheduleTimer,
     on_pages_failed,
 )
 from engine.domain.escalation import level_resolver
 from engine.failures import describe_failure
-from engine.handlers.effects import FailedPage, PagesOutcome, run_effects
-from engine.handlers.outbox import PendingEffect, entry_to_dict, new_entries, pending
+from engine.handlers.effects import EffectsOutcome, FailedPage, PagesOutcome, run_effects
+from engine.handlers.outbox import (
+    PendingEffect,
+    entry_to_dict,
+    new_entries,
+    pending,
+    retry_delay_s,
+)
 from engine.handlers.services import Services
 from engine.handlers.timers import timer_member
 from engine.ports import StoredDispatch
@@ -82,8 +89,10 @@ async def decide_and_apply(
         )
         expected = stored.version if stored else 0
         claim_until = svc.clock.now() + timedelta(seconds=svc.effect_lease_s)
+        # a settled dispatch is kept as long as its intake event id is remembered, then goes
+        expire = svc.dedupe_ttl_s if decision.state.is_settled else None
         if not await svc.dispatches.commit(
-            dispatch_id, expected, new, adds, removes, claim_until=claim_until
+            dispatch_id, expected, new, adds, removes, claim_until, expire
         ):
             continue
         await _run_and_complete(svc, decision.state, entries, merged_meta, {})
@@ -156,9 +165,33 @@ async def _run_and_complete(
             state.dispatch_id,
             describe_failure(exc),
         )
+        await _retry_soon(svc, state.dispatch_id, entries)
         return
+    left = [e for e in entries if e.id not in outcome.done and not _running(e, outcome)]
+    if left:
+        await _retry_soon(svc, state.dispatch_id, left)
     if outcome.late is not None:
         _finish_in_background(svc, state.dispatch_id, outcome.late)
+
+
+def _running(entry: PendingEffect, outcome: EffectsOutcome) -> bool:
+    """A page whose pushes go on in the background (it stays claimed until they end)."""
+    return outcome.late is not None and isinstance(entry.effect, PagePerson)
+
+
+async def _retry_soon(svc: Services, dispatch_id: str, entries: list[PendingEffect]) -> None:
+    """A run failed: release its claims so the scanner retries after the back-off (from
+    2 s, growing with how long the oldest has waited), not after the whole lease. Best
+    effort: if Redis is what failed, the claims lapse by themselves."""
+    now = svc.clock.now()
+    waited = max(0.0, (now - min(e.at for e in entries)).total_seconds())
+    try:
+        await svc.dispatches.release_effects(dispatch_id, [e.id for e in entries])
+        retry_at = now + timedelta(seconds=retry_delay_s(waited))
+        await svc.dispatches.postpone_effects(dispatch_id, retry_at)
+    except Exception as exc:
+        log.warning("dispatch %s: claims kept until they lapse: %s", dispatch_id,
+                    describe_failure(exc))  # fmt: skip
 
 
 async def _report_failed(svc: Services, dispatch_id: str, failed: list[FailedPage]) -> None:

@@ -17,7 +17,8 @@ import logging
 from datetime import datetime, timedelta
 
 from engine.handlers.dispatching import run_stored_effects
-from engine.handlers.outbox import pending
+from engine.handlers.outbox import FIRST_RETRY_S as _FIRST_RETRY_S
+from engine.handlers.outbox import pending, retry_delay_s
 from engine.handlers.services import Services
 
 __all__ = ["STUCK_AFTER_S", "retry_delay_s", "scan_due_effects"]
@@ -25,15 +26,7 @@ __all__ = ["STUCK_AFTER_S", "retry_delay_s", "scan_due_effects"]
 log = logging.getLogger(__name__)
 
 STUCK_AFTER_S = 60.0
-_FIRST_RETRY_S = 2.0
-_MAX_RETRY_S = 60.0
 _AT_ONCE = 32
-
-
-def retry_delay_s(waited_s: float) -> float:
-    """Seconds to the next try of an effect that has waited ``waited_s``: a quarter of
-    the wait, between 2 s and a minute (doubling back-off without a counter)."""
-    return min(_MAX_RETRY_S, max(_FIRST_RETRY_S, waited_s / 4))
 
 
 async def scan_due_effects(svc: Services, limit: int = 200) -> int:

@@ -86,7 +86,7 @@ async def run_effects(
     if transfers:  # the waiting caller's patch first: it is on the line now
         done += await _publish_all(svc, [(e.id, _transfer(svc, state, e)) for e in transfers])
     pages = [e for e in entries if isinstance(e.effect, PagePerson)]
-    outcome = await _page(svc, state, pages, meta, sent or {}) if pages else None
+    outcome = await _page_or_leave(svc, state, pages, meta, sent or {}) if pages else None
     events = [(e.id, _event(svc, state, e, meta)) for e in entries if _is_event(e)]
     done += await _publish_all(svc, [(i, c) for i, c in events if c is not None])
     done += [i for i, c in events if c is None]
@@ -142,6 +142,24 @@ async def _publish_all(svc: Services, calls: list[tuple[str, Awaitable[None]]]) 
         else:
             done.append(effect_id)
     return done
+
+
+async def _page_or_leave(
+    svc: Services,
+    state: DispatchState,
+    pages: list[PendingEffect],
+    meta: dict[str, Any],
+    sent: dict[str, list[str]],
+) -> PagesOutcome | asyncio.Task[PagesOutcome] | None:
+    """The pages, or None when they could not be sent (Redis away while looking up the
+    devices): they stay in the outbox for the scanner, and the events still go out."""
+    try:
+        return await _page(svc, state, pages, meta, sent)
+    except Exception as exc:
+        svc.metrics.effect_failures.labels("push").inc()
+        log.warning("dispatch %s: pages left to the scanner: %s", state.dispatch_id,
+                    describe_failure(exc))  # fmt: skip
+        return None
 
 
 async def _page(

@@ -22,9 +22,19 @@ __all__ = [
     "entry_to_dict",
     "new_entries",
     "pending",
+    "retry_delay_s",
 ]
 
 _ENTRY_KEYS = ("id", "made_version", "made_at")
+
+FIRST_RETRY_S = 2.0
+_MAX_RETRY_S = 60.0
+
+
+def retry_delay_s(waited_s: float) -> float:
+    """Seconds to the next try of an effect that has waited ``waited_s``: a quarter of
+    the wait, between 2 s and a minute (doubling back-off without a counter)."""
+    return min(_MAX_RETRY_S, max(FIRST_RETRY_S, waited_s / 4))
 
 
 @dataclass(frozen=True)

@@ -61,17 +61,28 @@ def assert_every_call_dispatched_once_and_escalated(h: Harness, ids: list[str]) 
     wait_for(lambda: operator_alerts() == wanted, 180, "every dispatch to reach the operator")
     missing = [d for d in ids if not h.redis.exists(h.keys.dispatch(d))]
     assert missing == [], f"{len(missing)} calls have no dispatch in Redis"
-    states: dict[str, dict[Any, Any]] = defaultdict(dict)
-    for event in h.read("dispatch.state"):
-        if event.dispatch_id in wanted:
-            states[event.dispatch_id][event.event_id] = event  # duplicates by id collapse
-    assert set(states) == wanted, "every dispatch announced on dispatch.state"
+
+    def histories() -> dict[str, dict[Any, Any]] | None:
+        """Each dispatch's state events by id, once every one has versions 1..n with no
+        gap (an event whose publish failed is sent again later by the effect scanner)."""
+        states: dict[str, dict[Any, Any]] = defaultdict(dict)
+        for event in h.read("dispatch.state"):
+            if event.dispatch_id in wanted:
+                states[event.dispatch_id][event.event_id] = event  # duplicates by id collapse
+        if set(states) != wanted:
+            return None
+        for by_id in states.values():
+            versions = sorted({e.version for e in by_id.values()})
+            if versions != list(range(1, len(versions) + 1)):
+                return None
+        return states
+
+    states = wait_for(histories, 90, "every dispatch's state events, versions without a gap")
     for dispatch_id, by_id in states.items():
         versions = Counter(e.version for e in by_id.values())
         transitions = Counter((e.from_status, e.to_status, e.step) for e in by_id.values())
         assert max(versions.values()) == 1, (dispatch_id, versions)
         assert max(transitions.values()) == 1, (dispatch_id, transitions)
-        assert sorted(versions) == list(range(1, len(versions) + 1)), (dispatch_id, versions)
     unpaged = [d for d in ids if not h.pushes(d)]
     assert unpaged == [], f"{len(unpaged)} dispatches were never pushed"
     letters = [d for d in h.read("deadletter") if d.reason_code == "handler_error"]

@@ -325,6 +325,8 @@ class TestDispatchStoreContract:
             "1.1",
         ]
         assert await s.claim_effects("d-1", ["1.0"], at(50), at(80)) == []  # ours till 61
+        await s.release_effects("d-1", ["1.0"])  # a run failed: anyone may retry it now
+        assert await s.claim_effects("d-1", ["1.0"], at(51), at(81)) == ["1.0"]
         await s.complete_effects("d-1", ["1.0"])
         assert await s.claim_effects("d-1", ["1.0", "1.1"], at(62), at(92)) == ["1.1"]
 
@@ -360,6 +362,22 @@ class TestDispatchStoreContract:
         # a later commit with effects brings an earlier retry forward, never later
         assert await s.commit("d-1", 1, row(2, outbox=[{"id": "2.0"}]), {}, [], at(70))
         assert await s.due_effects(at(75), at(200), 10) == ["d-2", "d-1"]
+
+
+async def test_an_ended_dispatch_expires_in_redis(stack_settings: Settings) -> None:
+    """Redis only (the fake records the request): the hash lives on while the dispatch
+    runs, and expires once a commit says it ended."""
+    redis = Redis.from_url(stack_settings.redis_dsn)
+    keys = Keys(f"nltest-expire-{uuid.uuid4().hex[:10]}")
+    store = RedisDispatchStore(redis, keys)
+    try:
+        assert await store.commit("d-1", 0, row(1), {}, [])
+        assert await redis.ttl(keys.dispatch("d-1")) == -1
+        assert await store.commit("d-1", 1, row(2), {}, [], expire_after_s=600)
+        assert 590 <= await redis.ttl(keys.dispatch("d-1")) <= 600
+    finally:
+        await redis.delete(keys.dispatch("d-1"))
+        await redis.aclose()
 
 
 # --- message vault --------------------------------------------------------------------------

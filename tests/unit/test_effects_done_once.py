@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from engine.handlers.effect_scanner import retry_delay_s, scan_due_effects
+from engine.handlers.effect_scanner import scan_due_effects
+from engine.handlers.outbox import retry_delay_s
 from engine.ports import Device, PushRequest, PushResult
 from engine.schemas.acks import AckKind
 from tests.unit.handler_world import World
@@ -156,3 +157,13 @@ def test_the_retry_delay_grows_with_the_wait_between_two_seconds_and_a_minute() 
     assert retry_delay_s(0) == 2
     assert retry_delay_s(20) == 5
     assert retry_delay_s(3600) == 60
+
+
+async def test_an_ended_dispatch_is_forgotten_when_its_event_id_is() -> None:
+    w = World(timeout_s=300)
+    w.svc.dedupe_ttl_s = 3600
+    store = w.svc.dispatches
+    dispatch_id = await w.urgent_call()
+    assert dispatch_id not in store.expire_after_s  # type: ignore[attr-defined]
+    await w.ack(dispatch_id, "dr-ash", AckKind.ACCEPTED)
+    assert store.expire_after_s[dispatch_id] == 3600  # type: ignore[attr-defined]
