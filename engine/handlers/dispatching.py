@@ -30,7 +30,7 @@ from engine.domain.dispatch import (
 )
 from engine.domain.escalation import level_resolver
 from engine.failures import describe_failure
-from engine.handlers.effects import EffectsOutcome, FailedPage, PagesOutcome, run_effects
+from engine.handlers.effects import EffectsOutcome, run_effects
 from engine.handlers.outbox import (
     PendingEffect,
     entry_to_dict,
@@ -38,6 +38,7 @@ from engine.handlers.outbox import (
     pending,
     retry_delay_s,
 )
+from engine.handlers.pages import FailedPage, PagesOutcome
 from engine.handlers.services import Services
 from engine.handlers.timers import timer_member
 from engine.ports import StoredDispatch
