@@ -1,8 +1,10 @@
 """``create_app(settings)``: the Faust app with its topics, agents, periodic
 tasks and web pages. Nothing is created at import time.
 
-Agents run with ``concurrency=1``: faust-streaming issue 606 shows that with
-more, the consumer can commit an offset past a message still in flight.
+Agents run with ``concurrency=1`` (faust-streaming issue 606: with more, the consumer
+can commit an offset past a message still in flight); each runs many records at once
+in its own lanes instead (:mod:`engine.agents.lanes`), acknowledging offsets only
+behind finished records.
 Periodic tasks run on every worker on purpose (``on_leader=False``): timer and
 effect claims are atomic in Redis, so each worker scanning gives fail-over, not
 duplicates. A periodic task retries transient failures until they pass (each
