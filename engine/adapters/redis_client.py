@@ -1,4 +1,5 @@
-"""The worker's Redis client: timeouts, TCP keepalive, connection health checks, and
+"""The worker's Redis client: timeouts, TCP keepalive, connection health checks, commands
+sent together when issued together (:mod:`engine.adapters.redis_batching`), and
 repeats only where a repeat cannot do anything twice.
 
 A command whose connection fails after it was sent may or may not have run. redis-py
@@ -24,6 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from engine.adapters.redis_batching import CommandBatcher
 from engine.settings import Settings
 
 __all__ = ["READ_COMMANDS", "WorkerRedis", "connect_redis"]
@@ -51,6 +53,7 @@ class WorkerRedis(Redis):
         super().__init__(*args, **kwargs)
         self._idempotent_shas: set[str] = set()
         self._repeat = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), _READ_REPEATS)
+        self.batcher = CommandBatcher(self._alone, self._pipelined)
 
     def allow_repeat(self, script: str) -> None:
         """Declare a Lua script idempotent: running it twice leaves what running it once does,
@@ -64,7 +67,7 @@ class WorkerRedis(Redis):
         return name in READ_COMMANDS
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        send = super().execute_command
+        send = self.batcher.execute
         if self.repeatable(args):
             return await self._repeat.call_with_retry(
                 lambda: send(*args, **options), self._after_failure
@@ -74,6 +77,16 @@ class WorkerRedis(Redis):
         except RedisConnectionError as exc:
             await self._after_failure(exc)
             raise
+
+    async def _alone(self, *args: Any, **options: Any) -> Any:
+        return await super().execute_command(*args, **options)
+
+    async def _pipelined(self, commands: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+        """Commands sent together on one connection; replies (or errors) in order."""
+        async with self.pipeline(transaction=False) as pipe:
+            for args, options in commands:
+                pipe.pipeline_execute_command(*args, **options)
+            return await pipe.execute(raise_on_error=False)
 
     async def _after_failure(self, error: Exception) -> None:
         if isinstance(error, RedisConnectionError):  # the server went away: so did idle sockets

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from engine.adapters.redis_client import connect_redis
 from engine.adapters.redis_directory import RedisDeviceDirectory
 from engine.adapters.redis_keys import Keys
 from engine.adapters.redis_store import RedisDispatchStore, RedisHeldStore, RedisTimerIndex
@@ -62,7 +63,7 @@ async def ports(request: pytest.FixtureRequest, stack_settings: Settings) -> Asy
             MemoryVault(),
         )
         return
-    redis = Redis.from_url(stack_settings.redis_dsn)
+    redis = connect_redis(stack_settings)  # the worker's client: commands sent together
     prefix = f"nltest-contract-{uuid.uuid4().hex[:10]}"
     keys = Keys(prefix)
     yield Ports(
