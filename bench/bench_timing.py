@@ -189,7 +189,7 @@ async def fcm_overlap(work: Path) -> None:
     fake = await start_fake_fcm(work / "sa.json")
     async with httpx.AsyncClient() as http:
         auth = AccessTokenProvider(fake.account, http)
-        client = FcmClient(fake.base_url, fake.account.project_id, auth, http, timeout_s=5.0)
+        client = FcmClient(fake.base_url, fake.account.project_id, auth, timeout_s=5.0)
         await auth.token()
         for i in range(5):
             fake.set_fault(f"tok-{i}", "slow", times=1, delay_s=0.3)
@@ -197,6 +197,7 @@ async def fcm_overlap(work: Path) -> None:
         await asyncio.gather(*(client.send(f"tok-{i}", {"d": "x"}, ttl_s=60, urgency="stat")
                                for i in range(5)))  # fmt: skip
         elapsed = time.perf_counter() - started
+        await client.aclose()
     await fake.stop()
     check("fcm: five 0.3 s answers overlap (< 1 s)", elapsed, elapsed < 1.0)
 

@@ -119,7 +119,5 @@ def _fcm(settings: Settings) -> FcmClient | None:
     if not project:
         raise ValueError("set NIGHTLINE_FCM_PROJECT_ID (the service account names none)")
     attempt_s = max(1.0, settings.push_deadline_s / 3)  # per attempt, as for APNs
-    http = httpx.AsyncClient(timeout=httpx.Timeout(attempt_s))
-    return FcmClient(
-        settings.fcm_url, project, AccessTokenProvider(account, http), http, timeout_s=attempt_s
-    )
+    auth = AccessTokenProvider(account, httpx.AsyncClient(timeout=httpx.Timeout(attempt_s)))
+    return FcmClient(settings.fcm_url, project, auth, timeout_s=attempt_s)

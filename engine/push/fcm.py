@@ -18,6 +18,11 @@ body (``error.details[].errorCode``, else ``error.status``):
 ``send`` never raises for provider or network trouble: it returns an
 :class:`FcmResult`. A retried POST whose answer was lost may deliver twice, so
 the app must de-duplicate by dispatch id.
+
+The POSTs go over an ``aiohttp`` client session (kept-alive connections). It replaced
+``httpx`` here: measured against the fake FCM, 25 at once, an httpx POST cost the
+worker about 4.1 ms of CPU and an aiohttp POST about 0.36 ms. (The OAuth token
+exchange, once an hour, still uses httpx: :mod:`engine.push.fcm_auth`.)
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+import aiohttp
 import httpx
 
 from engine.push.fcm_auth import TokenError
@@ -109,39 +115,61 @@ def build_message(
     return {"message": {"token": registration_token, "data": payload, "android": android}}
 
 
-def _error_code(resp: httpx.Response) -> tuple[str, str]:
+def _error_code(status: int, body: bytes) -> tuple[str, str]:
     try:
-        err = resp.json().get("error", {})
-    except ValueError:
-        return f"HTTP_{resp.status_code}", resp.text[:200]
+        err = json.loads(body).get("error", {})
+    except (ValueError, AttributeError):
+        return f"HTTP_{status}", body[:200].decode("utf-8", "replace")
     if not isinstance(err, dict):
-        return f"HTTP_{resp.status_code}", str(err)[:200]
+        return f"HTTP_{status}", str(err)[:200]
     for detail in err.get("details") or []:
         if isinstance(detail, dict) and detail.get("errorCode"):
             return str(detail["errorCode"]), str(err.get("message", ""))
-    return str(err.get("status") or f"HTTP_{resp.status_code}"), str(err.get("message", ""))
+    return str(err.get("status") or f"HTTP_{status}"), str(err.get("message", ""))
+
+
+def _message_name(body: bytes) -> str | None:
+    try:
+        name = json.loads(body).get("name")
+    except (ValueError, AttributeError):
+        return None
+    return str(name) if name else None
 
 
 class FcmClient:
-    """Sends FCM v1 messages for one Firebase project over a shared ``httpx.AsyncClient``."""
+    """Sends FCM v1 messages for one Firebase project over one ``aiohttp`` session: the
+    one given, or its own (opened at the first send, closed by :meth:`aclose`)."""
 
     def __init__(
         self,
         base_url: str,
         project_id: str,
         auth: TokenSource,
-        http: httpx.AsyncClient,
         retry: RetryPolicy | None = None,
         *,
+        http: aiohttp.ClientSession | None = None,
         timeout_s: float = 10.0,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self._url = f"{base_url.rstrip('/')}/v1/projects/{project_id}/messages:send"
         self._auth = auth
         self._http = http
+        self._owns_http = http is None
         self._retry = retry or RetryPolicy()
-        self._timeout = timeout_s
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._sleep = sleep
+
+    async def aclose(self) -> None:
+        """Close the session this client opened (a given one is its owner's)."""
+        if self._owns_http and self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession()
+            self._owns_http = True
+        return self._http
 
     async def send(
         self, registration_token: str, data: Mapping[str, str], *, ttl_s: int, urgency: str
@@ -190,37 +218,33 @@ class FcmClient:
             )
         except httpx.TransportError as exc:
             return FcmResult(ok=False, status=None, error_code="AUTH_UNAVAILABLE", detail=repr(exc))
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         try:
-            resp = await self._http.post(
-                self._url,
-                json=body,
-                timeout=self._timeout,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        except httpx.TimeoutException as exc:
+            async with self._session().post(
+                self._url, data=json.dumps(body).encode(), timeout=self._timeout, headers=headers
+            ) as resp:
+                status, answer = resp.status, await resp.read()
+                retry_after = resp.headers.get("Retry-After")
+        except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
             return FcmResult(ok=False, status=None, error_code="TIMEOUT", detail=repr(exc))
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:  # refused, reset, closed mid-answer
             return FcmResult(ok=False, status=None, error_code="NETWORK", detail=repr(exc))
-        if resp.status_code == 200:
-            try:
-                name = resp.json().get("name")
-            except (ValueError, AttributeError):
-                name = None
-            return FcmResult(ok=True, status=200, message_name=str(name) if name else None)
-        code, message = _error_code(resp)
-        if resp.status_code == 401:
+        if status == 200:
+            return FcmResult(ok=True, status=200, message_name=_message_name(answer))
+        code, message = _error_code(status, answer)
+        if status == 401:
             self._auth.invalidate(token)
             code = "UNAUTHENTICATED"
-        elif is_retryable_status(resp.status_code) and code not in _RETRYABLE:
-            status = resp.status_code  # 429 or 5xx: retried whatever the body says
+        elif is_retryable_status(status) and code not in _RETRYABLE:
+            # 429 or 5xx: retried whatever the body says
             code = {429: "QUOTA_EXCEEDED", 503: "UNAVAILABLE"}.get(status, "INTERNAL")
         return FcmResult(
             ok=False,
-            status=resp.status_code,
+            status=status,
             error_code=code,
             device_gone=code in _DEVICE_GONE,
             config_error=code in CONFIG_ERRORS,
             invalid_argument=code == "INVALID_ARGUMENT",
-            retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+            retry_after=parse_retry_after(retry_after),
             detail=message,
         )

@@ -190,8 +190,7 @@ def page(
             httpx.AsyncClient() as http,
             ApnsClient(fakes.apns_url, TOPIC, tokens, verify=str(fakes.ca_file)) as apns,
         ):
-            fcm = FcmClient(fakes.fcm_url, account.project_id, AccessTokenProvider(account, http),
-                            http)  # fmt: skip
+            fcm = FcmClient(fakes.fcm_url, account.project_id, AccessTokenProvider(account, http))
             directory = RedisDeviceDirectory(client, Keys(prefix))
             gateway = ProviderPushGateway(Messages(), directory, apns, fcm)
             request = PushRequest(

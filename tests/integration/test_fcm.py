@@ -49,10 +49,11 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     async with httpx.AsyncClient() as http:
         auth = AccessTokenProvider(fake.account, http)
         client = FcmClient(
-            fake.base_url, fake.account.project_id, auth, http, POLICY,
+            fake.base_url, fake.account.project_id, auth, POLICY,
             timeout_s=30.0, sleep=recording_sleep,
         )  # fmt: skip
         yield Env(fake, http, auth, client, sleeps)
+        await client.aclose()
     await fake.stop()
 
 
@@ -94,8 +95,9 @@ async def test_permanent_errors_are_not_retried(
 
 
 async def test_wrong_project_is_not_device_gone(env: Env) -> None:
-    client = FcmClient(env.fake.base_url, "other-project", env.auth, env.http, POLICY)
+    client = FcmClient(env.fake.base_url, "other-project", env.auth, POLICY)
     result = await client.send("tok-c", DATA, ttl_s=60, urgency="stat")
+    await client.aclose()
     assert (result.ok, result.status, result.error_code) == (False, 404, "NOT_FOUND")
     assert not result.device_gone and result.config_error
 
@@ -121,8 +123,9 @@ async def test_persistent_401_gives_up_after_one_refresh(env: Env) -> None:
             self.invalidated += 1
 
     source = BogusTokens()
-    client = FcmClient(env.fake.base_url, env.fake.account.project_id, source, env.http, POLICY)
+    client = FcmClient(env.fake.base_url, env.fake.account.project_id, source, POLICY)
     result = await client.send("tok-e", DATA, ttl_s=60, urgency="stat")
+    await client.aclose()
     assert (result.ok, result.status, result.error_code) == (False, 401, "UNAUTHENTICATED")
     assert source.invalidated == 2 and result.attempts == 1 and result.config_error
 
@@ -160,10 +163,11 @@ async def test_long_retry_after_is_handed_back(env: Env) -> None:
 async def test_slow_answer_times_out_and_is_retried(env: Env) -> None:
     env.fake.set_fault("tok-j", "slow", times=1, delay_s=4.0)
     client = FcmClient(
-        env.fake.base_url, env.fake.account.project_id, env.auth, env.http, POLICY,
+        env.fake.base_url, env.fake.account.project_id, env.auth, POLICY,
         timeout_s=2.0, sleep=asyncio.sleep,
     )  # fmt: skip
     result = await client.send("tok-j", DATA, ttl_s=60, urgency="stat")
+    await client.aclose()
     assert result.ok and result.attempts == 2
     assert env.fake.attempts["tok-j"] == 2
 
@@ -290,8 +294,9 @@ async def test_runs_as_a_subprocess(tmp_path: Path) -> None:
         account = ServiceAccount.from_file(sa_file)
         async with httpx.AsyncClient() as http:
             auth = AccessTokenProvider(account, http)
-            client = FcmClient(base_url, account.project_id, auth, http, POLICY)
+            client = FcmClient(base_url, account.project_id, auth, POLICY)
             assert (await client.send("tok-p", DATA, ttl_s=60, urgency="stat")).ok
+            await client.aclose()
             received = (await http.get(f"{base_url}/_fake/received")).json()["received"]
         assert received[0]["token"] == "tok-p"
     finally:

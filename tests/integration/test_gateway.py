@@ -104,9 +104,7 @@ async def world(stack_settings: Settings, tmp_path: Path) -> AsyncIterator[World
     )
     http = httpx.AsyncClient(timeout=30.0)
     account = fcm_fake.account
-    fcm = FcmClient(
-        fcm_fake.base_url, account.project_id, AccessTokenProvider(account, http), http, FAST
-    )
+    fcm = FcmClient(fcm_fake.base_url, account.project_id, AccessTokenProvider(account, http), FAST)
     registry = RedisDeviceDirectory(redis, keys)
     vault = MessageVault(redis, prefix, MessageVault.generate_key(), ttl_s=600)
     rejected: list[tuple[str, bytes, str]] = []
@@ -143,6 +141,7 @@ async def world(stack_settings: Settings, tmp_path: Path) -> AsyncIterator[World
         withheld,
     )
     await apns.aclose()
+    await fcm.aclose()
     await http.aclose()
     await apns_fake.stop()
     await fcm_fake.stop()
