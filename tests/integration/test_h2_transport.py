@@ -391,3 +391,25 @@ async def test_silent_connection_is_dropped_after_cancelled_requests(
         await wait_for(lambda: counts["connections"] == 2)  # the dead connection was replaced
     finally:
         await transport.aclose()
+
+
+async def test_values_new_in_each_request_stay_out_of_the_hpack_table(
+    transport: H2Transport, headers: list[tuple[bytes, bytes]], fake: FakeApns
+) -> None:
+    """Per-request values (the device path, a dispatch's collapse id, the body length)
+    and secrets are never indexed: the table keeps only what requests share, so each
+    search of it stays short. The fake still decodes every request."""
+    for i in range(40):
+        device = f"{i:064x}".encode()
+        extra = [(b"apns-collapse-id", f"d-{i}".encode())]
+        status, _, _ = await transport.request(
+            b"POST", b"/3/device/" + device, headers + extra, b'{"aps":{}}' + b" " * i, LONG
+        )
+        assert status == 200
+    assert transport._conn is not None
+    indexed = {name for name, _ in transport._conn.h2.encoder.header_table.dynamic_entries}
+    assert indexed and not indexed & {
+        b":path", b"apns-collapse-id", b"content-length", b"authorization"
+    }
+    assert len(transport._conn.h2.encoder.header_table.dynamic_entries) <= 5
+    assert len(fake.received) == 40
