@@ -65,10 +65,15 @@ async def decide_and_apply(
     meta: dict[str, Any] | None = None,
     consumed_timer: str | None = None,
     attempts: int = 8,
+    absent: bool = False,
 ) -> Decision | None:
-    """Apply one input to a dispatch; returns the decision (None if nothing to decide)."""
-    for _ in range(attempts):
-        stored = await svc.dispatches.load(dispatch_id)
+    """Apply one input to a dispatch; returns the decision (None if nothing to decide).
+    ``absent``: the caller has just read that the dispatch does not exist, so the first
+    try skips the read (its commit expects version 0, so a dispatch created meanwhile
+    makes it fail and the next try reads)."""
+    for attempt in range(attempts):
+        skip_read = absent and attempt == 0
+        stored = None if skip_read else await svc.dispatches.load(dispatch_id)
         state = DispatchState.from_dict(stored.state) if stored else None
         resolve = await _resolver(svc, state)
         decision = decide(state, svc.clock.now(), resolve)

@@ -148,7 +148,7 @@ async def _dispatch(
         "triage": list(result.reasons),
         "fingerprint": digest,
     }
-    decision = await decide_and_apply(svc, dispatch_id, decide, meta=meta)
+    decision = await decide_and_apply(svc, dispatch_id, decide, meta=meta, absent=True)
     if decision is None:  # another record with this id won the race: compare with it
         earlier = await _earlier_outcome(svc, event, digest, result)
         assert earlier is not None  # the dispatch exists now
