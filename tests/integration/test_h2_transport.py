@@ -409,7 +409,10 @@ async def test_values_new_in_each_request_stay_out_of_the_hpack_table(
     assert transport._conn is not None
     indexed = {name for name, _ in transport._conn.h2.encoder.header_table.dynamic_entries}
     assert indexed and not indexed & {
-        b":path", b"apns-collapse-id", b"content-length", b"authorization"
+        b":path",
+        b"apns-collapse-id",
+        b"content-length",
+        b"authorization",
     }
     assert len(transport._conn.h2.encoder.header_table.dynamic_entries) <= 5
     assert len(fake.received) == 40
