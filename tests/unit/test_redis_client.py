@@ -4,13 +4,16 @@ place of redis-py's own ``execute_command``; integration tests use a real Redis.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.utils import HIREDIS_AVAILABLE
 
 from engine.adapters.redis_client import WorkerRedis, connect_redis
 from engine.adapters.redis_dispatches import COMMIT as _COMMIT
@@ -54,8 +57,10 @@ def client() -> WorkerRedis:
 
 
 def test_connections_get_timeouts_keepalive_health_checks_and_no_repeats() -> None:
-    kwargs = connect_redis(SETTINGS).connection_pool.connection_kwargs
-    assert kwargs["socket_timeout"] == 4.0
+    client = connect_redis(SETTINGS)
+    kwargs = client.connection_pool.connection_kwargs
+    assert client.deadline_s == 4.0  # per command or pipeline, not per socket read
+    assert kwargs["socket_timeout"] is None
     assert kwargs["socket_connect_timeout"] == 1.5
     assert kwargs["health_check_interval"] == 7
     assert kwargs["socket_keepalive"] is True
@@ -132,3 +137,46 @@ async def test_a_connection_error_drops_the_idle_connections(
     with pytest.raises(RedisTimeoutError):
         await client.rpush("k", "v")
     assert dropped == [False]
+
+
+class Silent(Server):
+    """A server that never answers."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.sent.append(args)
+        await asyncio.sleep(3600)
+
+
+async def test_a_command_without_an_answer_fails_at_the_deadline_as_a_timeout(
+    client: WorkerRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    silent = Silent()
+    monkeypatch.setattr(Redis, "execute_command", silent.execute_command)
+    client.deadline_s = 0.05
+    with pytest.raises(RedisTimeoutError):
+        await client.rpush("k", "v")  # a write: not repeated
+    assert len(silent.sent) == 1
+    with pytest.raises(RedisTimeoutError):
+        await client.get("k")  # a read: repeated, then given up
+    assert len(silent.sent) == 1 + 1 + 3
+
+
+async def test_a_pipeline_without_an_answer_fails_at_the_deadline(
+    client: WorkerRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def never(self: Any, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(Pipeline, "execute", never)
+    client.deadline_s = 0.05
+    with pytest.raises(RedisTimeoutError):
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.incr("a")
+            await pipe.execute()
+
+
+def test_commands_are_packed_by_hiredis_when_it_is_there() -> None:
+    connection = connect_redis(SETTINGS).connection_pool.make_connection()
+    packed = b"".join(connection.pack_command("SET", "k", 1))
+    assert packed == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\n1\r\n"
+    assert ("Packed" in type(connection).__name__) is HIREDIS_AVAILABLE
