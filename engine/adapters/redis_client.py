@@ -28,6 +28,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import DataError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.utils import HIREDIS_AVAILABLE
 
@@ -35,6 +36,18 @@ from engine.adapters.redis_batching import CommandBatcher
 from engine.settings import Settings
 
 __all__ = ["READ_COMMANDS", "WorkerRedis", "connect_redis"]
+
+
+def _hiredis_packs() -> bool:
+    """hiredis is there and new enough to pack commands."""
+    try:
+        import hiredis
+    except ImportError:
+        return False
+    return hasattr(hiredis, "pack_command")
+
+
+_HIREDIS_PACKS = HIREDIS_AVAILABLE and _hiredis_packs()
 
 READ_COMMANDS = frozenset(
     {
@@ -72,6 +85,19 @@ class _DeadlinePipeline(Pipeline):
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
         return await _within(self.deadline_s, super().execute(raise_on_error))
 
+    async def _execute_pipeline(
+        self, connection: Any, commands: Any, raise_on_error: bool
+    ) -> list[Any]:
+        """redis-py's, but a failure half-way through the replies (a reply callback that
+        raises) closes the connection, so no unread reply reaches a later command."""
+        try:
+            return list(await super()._execute_pipeline(connection, commands, raise_on_error))
+        except ResponseError:  # raised after every reply was read
+            raise
+        except BaseException:
+            await connection.disconnect(nowait=True)
+            raise
+
 
 class WorkerRedis(Redis):
     """``redis.asyncio.Redis`` that repeats reads and idempotent scripts after a
@@ -87,7 +113,7 @@ class WorkerRedis(Redis):
         super().__init__(*args, **kwargs)
         self._idempotent_shas: set[str] = set()
         self._repeat = Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), _READ_REPEATS)
-        self.batcher = CommandBatcher(self._alone, self._pipelined)
+        self.batcher = CommandBatcher(self._alone, self._pipelined, unsent=(DataError,))
 
     def allow_repeat(self, script: str) -> None:
         """Declare a Lua script idempotent: running it twice leaves what running it once does,
@@ -161,7 +187,7 @@ def connect_redis(settings: Settings) -> WorkerRedis:
     )
     client.deadline_s = settings.redis_socket_timeout_s
     pool = client.connection_pool
-    if HIREDIS_AVAILABLE and not issubclass(pool.connection_class, _PackedByHiredis):
+    if _HIREDIS_PACKS and not issubclass(pool.connection_class, _PackedByHiredis):
         base = pool.connection_class
         pool.connection_class = type(f"Packed{base.__name__}", (_PackedByHiredis, base), {})
     return client

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import aiohttp
+import certifi
 import httpx
 
 from engine.push.fcm_auth import TokenError
@@ -167,7 +169,12 @@ class FcmClient:
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession()
+            # as httpx did: certifi's CAs (a slim image may lack the OS store) and the
+            # proxy of HTTPS_PROXY / NO_PROXY
+            tls = ssl.create_default_context(cafile=certifi.where())
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=tls), trust_env=True
+            )
             self._owns_http = True
         return self._http
 
@@ -221,14 +228,18 @@ class FcmClient:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         try:
             async with self._session().post(
-                self._url, data=json.dumps(body).encode(), timeout=self._timeout, headers=headers
+                self._url,
+                data=json.dumps(body).encode(),
+                timeout=self._timeout,
+                headers=headers,
+                allow_redirects=False,  # FCM never redirects a send; nor did httpx follow
             ) as resp:
                 status, answer = resp.status, await resp.read()
                 retry_after = resp.headers.get("Retry-After")
         except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
-            return FcmResult(ok=False, status=None, error_code="TIMEOUT", detail=repr(exc))
-        except aiohttp.ClientError as exc:  # refused, reset, closed mid-answer
-            return FcmResult(ok=False, status=None, error_code="NETWORK", detail=repr(exc))
+            return FcmResult(ok=False, status=None, error_code="TIMEOUT", detail=_named(exc))
+        except (aiohttp.ClientError, OSError) as exc:  # refused, reset, closed mid-answer
+            return FcmResult(ok=False, status=None, error_code="NETWORK", detail=_named(exc))
         if status == 200:
             return FcmResult(ok=True, status=200, message_name=_message_name(answer))
         code, message = _error_code(status, answer)
@@ -248,3 +259,9 @@ class FcmClient:
             retry_after=parse_retry_after(retry_after),
             detail=message,
         )
+
+
+def _named(exc: BaseException) -> str:
+    """The failure's type only: aiohttp's texts can carry the request's headers (the
+    bearer token)."""
+    return type(exc).__name__

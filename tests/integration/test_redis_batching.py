@@ -9,7 +9,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.exceptions import ResponseError
+from redis.exceptions import DataError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine.adapters.redis_client import WorkerRedis, connect_redis
 from engine.settings import Settings
@@ -71,3 +72,46 @@ async def test_transactions_beside_batched_commands(client: tuple[WorkerRedis, s
     results = await asyncio.gather(transfer(), redis.get(f"{prefix}:a"), transfer())
     assert results[0] == [1, -1] and results[2] == [2, -2]
     assert await redis.mget(f"{prefix}:a", f"{prefix}:b") == [b"2", b"-2"]
+
+
+async def test_an_argument_that_cannot_be_sent_fails_only_its_command(
+    client: tuple[WorkerRedis, str],
+) -> None:
+    redis, prefix = client
+    results = await asyncio.gather(
+        redis.set(f"{prefix}:a", "1"),
+        redis.set(f"{prefix}:b", None),  # type: ignore[arg-type]  # not encodable
+        redis.set(f"{prefix}:c", "3"),
+        return_exceptions=True,
+    )
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], DataError)
+    assert await redis.mget(f"{prefix}:a", f"{prefix}:b", f"{prefix}:c") == [b"1", None, b"3"]
+
+
+async def test_after_a_deadline_the_next_commands_get_their_own_replies(
+    client: tuple[WorkerRedis, str], stack_settings: Settings
+) -> None:
+    """Redis holds every client for 0.6 s; the deadline is 0.2 s. The commands caught in
+    it fail as timeouts (transient), and their replies, arriving late, never reach the
+    commands sent after."""
+    redis, prefix = client
+    await redis.set(f"{prefix}:x", "x")
+    redis.deadline_s = 0.2
+    admin = connect_redis(stack_settings)
+    try:
+        await admin.execute_command("CLIENT", "PAUSE", 600, "ALL")
+        caught = await asyncio.gather(
+            *(redis.incr(f"{prefix}:n{i}") for i in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(r, RedisTimeoutError) for r in caught)
+        await asyncio.sleep(0.7)  # the pause ends; the late replies arrive on closed sockets
+        redis.deadline_s = 5.0
+        values = await asyncio.gather(
+            redis.get(f"{prefix}:x"), *(redis.get(f"{prefix}:n{i}") for i in range(5))
+        )
+        assert values[0] == b"x"
+        assert all(v in (None, b"1") for v in values[1:])  # each its own key's reply
+    finally:
+        await admin.execute_command("CLIENT", "UNPAUSE")
+        await admin.aclose()

@@ -132,3 +132,60 @@ async def test_commands_of_later_turns_form_new_pipelines(server: Server) -> Non
     results = await asyncio.gather(*(two_in_turn(i) for i in range(4)))
     assert results == [[f"A{i}", f"B{i}"] for i in range(4)]
     assert [len(p) for p in server.pipelines] == [4, 4]
+
+
+class Unpackable(Exception):
+    """Stands for redis-py's DataError: raised while packing, before anything is sent."""
+
+
+class PackingServer(Server):
+    async def send_many(self, commands: Sent) -> list[Any]:
+        if any(None in args for args, _ in commands):
+            raise Unpackable("cannot encode None")
+        return await super().send_many(commands)
+
+    async def send_one(self, *args: Any, **options: Any) -> Any:
+        if None in args:
+            raise Unpackable("cannot encode None")
+        return await super().send_one(*args, **options)
+
+
+async def test_a_command_that_cannot_be_packed_fails_alone() -> None:
+    server = PackingServer()
+    batcher = CommandBatcher(server.send_one, server.send_many, unsent=(Unpackable,))
+    results = await asyncio.gather(
+        batcher.execute("GET", "a"),
+        batcher.execute("GET", None),
+        batcher.execute("GET", "c"),
+        return_exceptions=True,
+    )
+    assert results[0] == "A" and results[2] == "C"
+    assert isinstance(results[1], Unpackable)
+    assert server.alone == [("GET", "a"), ("GET", "c")]  # each sent alone, once
+
+
+async def test_a_command_whose_caller_gave_up_is_never_sent(server: Server) -> None:
+    batcher = CommandBatcher(server.send_one, server.send_many)
+    gone = asyncio.ensure_future(batcher.execute("RPUSH", "gone"))
+    kept = asyncio.ensure_future(batcher.execute("RPUSH", "kept"))
+    await asyncio.sleep(0)  # both queued; the batch leaves on the next turn
+    gone.cancel()
+    assert await kept == "KEPT"
+    sent = [args for p in server.pipelines for args, _ in p] + server.alone
+    assert sent == [("RPUSH", "kept")]
+
+
+async def test_no_caller_waits_forever_when_replies_go_missing() -> None:
+    class Short(Server):
+        async def send_many(self, commands: Sent) -> list[Any]:
+            return (await super().send_many(commands))[:-1]  # one reply short
+
+    server = Short()
+    batcher = CommandBatcher(server.send_one, server.send_many)
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            *(batcher.execute("GET", f"k{i}") for i in range(3)), return_exceptions=True
+        ),
+        5,
+    )
+    assert results[:2] == ["K0", "K1"] and isinstance(results[2], RuntimeError)
