@@ -302,3 +302,11 @@ async def test_runs_as_a_subprocess(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def test_a_network_failure_names_its_kind_and_nothing_of_the_request(env: Env) -> None:
+    env.fake.set_fault("tok-q", "reset", times=10)
+    result = await env.client.send("tok-q", DATA, ttl_s=60, urgency="stat")
+    assert (result.ok, result.error_code, result.attempts) == (False, "NETWORK", 4)
+    assert result.detail.isidentifier()  # an exception class name, e.g. ServerDisconnectedError
+    assert "Bearer" not in result.detail and "tok-q" not in result.detail
