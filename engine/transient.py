@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError
+from faust.exceptions import NotReady, ProducerSendError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -38,6 +39,10 @@ def is_transient(exc: BaseException) -> bool:
         return True  # includes Redis LOADING (BusyLoadingError) and asyncio deadlines
     if isinstance(exc, KafkaTimeoutError) or getattr(exc, "transient", False) is True:
         return True  # or a failure of ours that declares itself worth another try
+    if isinstance(exc, NotReady):
+        return True  # faust's producer is not started yet (or no longer): a moment later
+    if isinstance(exc, ProducerSendError):  # faust's wrapper of aiokafka's send error
+        return exc.__cause__ is not None and is_transient(exc.__cause__)
     return isinstance(exc, KafkaError) and exc.retriable
 
 

@@ -12,12 +12,21 @@ from aiokafka.errors import (
     NotLeaderForPartitionError,
     UnsupportedCodecError,
 )
+from faust.exceptions import NotReady, ProducerSendError
 from redis.exceptions import BusyLoadingError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from engine import transient
 from engine.transient import is_transient, retry_transient
+
+
+def _wrapped(cause: Exception) -> ProducerSendError:
+    """What faust raises when aiokafka's send fails: a ProducerSendError from the cause."""
+    try:
+        raise ProducerSendError(f"Error while sending: {cause!r}") from cause
+    except ProducerSendError as exc:
+        return exc
 
 
 @pytest.mark.parametrize(
@@ -36,6 +45,10 @@ from engine.transient import is_transient, retry_transient
         (UnsupportedCodecError(), False),
         (ValueError("bad"), False),
         (KeyError("x"), False),
+        (NotReady("the producer is not started"), True),
+        (_wrapped(KafkaTimeoutError()), True),  # metadata not there yet, buffer full
+        (_wrapped(UnsupportedCodecError()), False),
+        (ProducerSendError("no transaction producer"), False),
     ],
 )
 def test_is_transient(exc: BaseException, expected: bool) -> None:
