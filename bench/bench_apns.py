@@ -1,7 +1,7 @@
 """APNs client throughput: pushes per second from one ApnsClient to the fake APNs.
 
-The fake runs as a separate process (``python -m engine.push.fake_apns``, started by
-:func:`~engine.push.fake_apns.spawn_fake_apns`) so the client has a core of its own;
+The fake runs as a separate process (``python -m engine.standins.fake_apns``, started by
+:func:`~engine.standins.fake_apns.spawn_fake_apns`) so the client has a core of its own;
 the client sends over its one multiplexed HTTP/2 connection
 (:class:`~engine.push.h2_transport.H2Transport`). Usage::
 
@@ -20,8 +20,8 @@ from pathlib import Path
 from engine.fakes import MemoryTokenStore
 from engine.push.apns import ApnsClient
 from engine.push.apns_token import ApnsTokenProvider, load_p8_key
-from engine.push.fake_apns import spawn_fake_apns
 from engine.push.retry import RetryPolicy
+from engine.standins.fake_apns import spawn_fake_apns
 
 TOPIC, KID, TEAM = "com.nightline.app", "BENCHKEY01", "BENCHTEAM1"
 

@@ -6,7 +6,7 @@ encryption to the device's own key (one fresh ECDH per push, as real phones need
 the APNs envelope, and :class:`ApnsClient` over its one multiplexed HTTP/2 connection
 (:class:`~engine.push.h2_transport.H2Transport`; worker defaults: retry policy,
 deadline, circuit breaker). The fake APNs runs as a separate process (``python -m
-engine.push.fake_apns``, started by :func:`~engine.push.fake_apns.spawn_fake_apns`) so
+engine.standins.fake_apns``, started by :func:`~engine.standins.fake_apns.spawn_fake_apns`) so
 the worker has a core of its own, like ``bench/bench_apns.py``. (The bench's own
 ``httpx.AsyncClient`` only reads the fake's ``/_fake/received`` to verify a round.)
 
@@ -65,11 +65,11 @@ from engine.ports import PushRequest
 from engine.push.apns import ApnsClient
 from engine.push.apns_token import ApnsTokenProvider, load_p8_key
 from engine.push.envelope import parse_push
-from engine.push.fake_apns import spawn_fake_apns
 from engine.push.gateway import MessageSource, ProviderPushGateway
 from engine.push.payload import PushContent, alert_text_for
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.intake import Urgency
+from engine.standins.fake_apns import spawn_fake_apns
+from engine.standins.virtual_device import VirtualDevice
 
 TOPIC, KID, TEAM = "com.nightline.app", "BENCHKEY01", "BENCHTEAM1"
 TARGET_RATE = 1000.0  # pushes/s, median over rounds

@@ -44,13 +44,13 @@ from engine.fakes import MemoryDeviceDirectory, MemoryTokenStore, MemoryVault
 from engine.ports import Device, PushRequest
 from engine.push.apns import ApnsClient
 from engine.push.apns_token import ApnsTokenProvider
-from engine.push.fake_apns import FakeApns, write_tls_files
-from engine.push.fake_fcm import start_fake_fcm
 from engine.push.fcm import FcmClient
 from engine.push.fcm_auth import AccessTokenProvider
 from engine.push.gateway import ProviderPushGateway
 from engine.push.h2_transport import H2Transport
 from engine.push.retry import RetryPolicy
+from engine.standins.fake_apns import FakeApns, write_tls_files
+from engine.standins.fake_fcm import start_fake_fcm
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 TOPIC, KID, TEAM = "com.nightline.app", "BENCHKEY01", "BENCHTEAM1"

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from engine.domain.practice import Practice
-
-if TYPE_CHECKING:
-    from engine.push.payload import PushContent
+from engine.push.content import PushContent
 
 __all__ = [
     "AuditSink",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.domain.practice import Practice
-from engine.push.virtual_device import VirtualDevice
+from engine.standins.virtual_device import VirtualDevice
 
 __all__ = ["DESK", "LONGEST_TIMEOUT_S", "Clinic", "clinic", "clinics"]
 

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.adapters.redis_dispatches import RedisDispatchStore
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.codec import encode
+from engine.standins.virtual_device import VirtualDevice
 
 from .clinics import clinics
 from .deployment import Deployment

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.push.phone import open_push
-from engine.push.virtual_device import VirtualDevice
 from engine.settings import Settings
+from engine.standins.phone import open_push
+from engine.standins.virtual_device import VirtualDevice
 
 from .clinics import Clinic
 from .deployment import Deployment

@@ -14,9 +14,8 @@ import json
 import logging
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from engine.ports import Device
+from engine.push.content import PushContent
 from engine.push.crypto import OVERHEAD, DeviceKeyError, b64url_encode, encrypt_for_device
 from engine.schemas.intake import Urgency
 
@@ -42,19 +41,6 @@ ALERT_TEXT: dict[Urgency, str] = {
     Urgency.URGENT: "Urgent message - open to view",
     Urgency.EMERGENCY: "EMERGENCY message - open to view now",
 }
-
-
-class PushContent(BaseModel):
-    """One message for a clinician. Every field but the first two is PHI; reprs hide them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    dispatch_id: str
-    urgency: Urgency
-    patient_name: str = Field(repr=False)
-    callback_number: str = Field(repr=False)
-    message: str = Field(repr=False)
-    practice_name: str = Field(repr=False)
 
 
 @dataclass(frozen=True)

@@ -62,11 +62,11 @@ def provider_settings(settings: Settings) -> Settings:
 def _commands(settings: Settings) -> dict[str, list[str]]:
     home = _home(settings)
     return {
-        "fake-apns": [sys.executable, "-m", "engine.push.fake_apns",
+        "fake-apns": [sys.executable, "-m", "engine.standins.fake_apns",
                       "--port", str(settings.fake_apns_port), "--cert-dir", str(home / "certs"),
                       "--key-file", str(home / "apns-key.p8"), "--key-id", FAKE_KEY_ID,
                       "--team-id", FAKE_TEAM_ID, "--topic", settings.apns_topic],
-        "fake-fcm": [sys.executable, "-m", "engine.push.fake_fcm",
+        "fake-fcm": [sys.executable, "-m", "engine.standins.fake_fcm",
                      "--port", str(settings.fake_fcm_port),
                      "--service-account-file", str(home / "fcm-service-account.json")],
     }  # fmt: skip

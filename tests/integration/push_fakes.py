@@ -49,14 +49,14 @@ class PushFakes:
         self.apns_url = f"https://127.0.0.1:{apns_port}"
         self.fcm_url = f"http://127.0.0.1:{fcm_port}"
         self._apns = _start(
-            ["engine.push.fake_apns", "--port", str(apns_port), "--cert-dir", str(self.cert_dir),
-             "--key-file", str(self.key_file), "--key-id", KEY_ID, "--team-id", TEAM_ID,
-             "--topic", TOPIC],
+            ["engine.standins.fake_apns", "--port", str(apns_port),
+             "--cert-dir", str(self.cert_dir), "--key-file", str(self.key_file),
+             "--key-id", KEY_ID, "--team-id", TEAM_ID, "--topic", TOPIC],
             workdir / "fake-apns.log",
             "fake-apns listening",
         )  # fmt: skip
         self._fcm = _start(
-            ["engine.push.fake_fcm", "--port", str(fcm_port),
+            ["engine.standins.fake_fcm", "--port", str(fcm_port),
              "--service-account-file", str(self.service_account)],
             workdir / "fake-fcm.log",
             "fake-fcm listening",
@@ -79,7 +79,7 @@ class PushFakes:
         }
 
     def received(self, platform: str) -> dict[str, Any]:
-        """The fake's ``GET /_fake/received`` answer (engine/push/fake_received.py)."""
+        """The fake's ``GET /_fake/received`` answer (engine/standins/fake_received.py)."""
         http, url = (
             (self._apns_http, self.apns_url)
             if platform == "ios"

@@ -26,8 +26,8 @@ from engine.fakes import MemoryTokenStore
 from engine.push import apns as apns_module
 from engine.push.apns import ApnsClient, PayloadTooLarge
 from engine.push.apns_token import ApnsTokenProvider, load_p8_key
-from engine.push.fake_apns import FakeApns, spawn_fake_apns
 from engine.push.retry import RetryPolicy, with_retries
+from engine.standins.fake_apns import FakeApns, spawn_fake_apns
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 TOPIC, KID, TEAM = "com.nightline.app", "KID0000001", "TEAM000001"

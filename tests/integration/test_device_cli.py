@@ -41,13 +41,13 @@ from engine.push.fcm import FcmClient
 from engine.push.fcm_auth import AccessTokenProvider, ServiceAccount
 from engine.push.gateway import ProviderPushGateway
 from engine.push.payload import PushContent
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.catalogue import spec
 from engine.schemas.codec import decode
 from engine.schemas.devices import DeviceAction, DeviceRegistration
 from engine.schemas.intake import Urgency
 from engine.settings import Settings
+from engine.standins.virtual_device import VirtualDevice
 
 pytestmark = pytest.mark.integration
 

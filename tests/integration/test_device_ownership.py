@@ -17,9 +17,9 @@ from engine.adapters.redis_keys import Keys
 from engine.fakes import MemoryDeviceDirectory
 from engine.handlers.devices import apply_device_change
 from engine.ports import Device, DeviceOwnedElsewhere
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.devices import DeviceAction, DeviceRegistration
 from engine.settings import Settings
+from engine.standins.virtual_device import VirtualDevice
 
 AT = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 

@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 from engine.adapters.redis_directory import RedisDeviceDirectory
 from engine.adapters.redis_keys import Keys
 from engine.ports import Device, DeviceOwnedElsewhere
-from engine.push.virtual_device import VirtualDevice
 from engine.settings import Settings
+from engine.standins.virtual_device import VirtualDevice
 
 
 @pytest.fixture()

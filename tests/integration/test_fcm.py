@@ -19,10 +19,10 @@ import httpx
 import jwt
 import pytest
 
-from engine.push.fake_fcm import FakeFcm, start_fake_fcm
 from engine.push.fcm import FcmClient, FcmResult
 from engine.push.fcm_auth import FCM_SCOPE, JWT_BEARER_GRANT, AccessTokenProvider, ServiceAccount
 from engine.push.retry import RetryPolicy, parse_retry_after
+from engine.standins.fake_fcm import FakeFcm, start_fake_fcm
 
 DATA = {"dispatch_id": "d-1", "ct": "c2VhbGVk"}
 POLICY = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=2.0)
@@ -284,7 +284,7 @@ def test_parse_retry_after() -> None:
 async def test_runs_as_a_subprocess(tmp_path: Path) -> None:
     sa_file = tmp_path / "sa.json"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.push.fake_fcm", "--port", "0",
+        sys.executable, "-m", "engine.standins.fake_fcm", "--port", "0",
         "--service-account-file", str(sa_file), stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:

@@ -29,8 +29,6 @@ from engine.push.apns import ApnsClient
 from engine.push.apns_token import ApnsTokenProvider
 from engine.push.breaker import CircuitBreaker
 from engine.push.envelope import parse_push
-from engine.push.fake_apns import FakeApns
-from engine.push.fake_fcm import FakeFcm, start_fake_fcm
 from engine.push.fcm import FcmClient
 from engine.push.fcm_auth import AccessTokenProvider
 from engine.push.gateway import ProviderPushGateway
@@ -38,9 +36,11 @@ from engine.push.message_vault import MessageVault
 from engine.push.misconfiguration import DeactivationGuard
 from engine.push.payload import PushContent, alert_text_for
 from engine.push.retry import RetryPolicy
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.intake import Urgency
 from engine.settings import Settings, load_settings
+from engine.standins.fake_apns import FakeApns
+from engine.standins.fake_fcm import FakeFcm, start_fake_fcm
+from engine.standins.virtual_device import VirtualDevice
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 TOPIC, KID, TEAM = "org.nightline.clinician", "KID0000001", "TEAM000001"

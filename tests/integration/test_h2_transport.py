@@ -27,13 +27,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from engine.fakes import MemoryTokenStore
 from engine.push.apns_token import ApnsTokenProvider
-from engine.push.fake_apns import FakeApns, write_tls_files
 from engine.push.h2_transport import (
     ConnectionLost,
     H2Transport,
     TransportError,
     TransportTimeout,
 )
+from engine.standins.fake_apns import FakeApns, write_tls_files
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 TOPIC, KID, TEAM = "com.nightline.app", "KID0000001", "TEAM000001"

@@ -21,11 +21,9 @@ from engine.cli import main
 from engine.fakes import MemoryPublisher
 from engine.metrics import Metrics
 from engine.ports import PushRequest
-from engine.push.fake_fcm import write_test_service_account
 from engine.push.gateway import ProviderPushGateway
 from engine.push.message_vault import MessageVault
 from engine.push.payload import PushContent, alert_text_for
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.intake import Urgency
 from engine.settings import Settings
 from engine.stack import _process, stack_status
@@ -35,6 +33,8 @@ from engine.stack.push_fakes import (
     start_push_fakes,
     stop_push_fakes,
 )
+from engine.standins.fake_fcm import write_test_service_account
+from engine.standins.virtual_device import VirtualDevice
 from tests.integration.harness import free_port
 
 

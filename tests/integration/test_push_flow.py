@@ -15,11 +15,11 @@ from urllib.request import urlopen
 import pytest
 
 from engine.handlers.intake import dispatch_id_for
-from engine.push.phone import open_pushes, select_bodies
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.devices import DeviceAction, DeviceRegistration
 from engine.settings import Settings
+from engine.standins.phone import open_pushes, select_bodies
+from engine.standins.virtual_device import VirtualDevice
 from tests.integration import scenario_data as data
 from tests.integration.harness import Harness, wait_for
 from tests.integration.push_fakes import PushFakes

@@ -20,12 +20,12 @@ from redis.asyncio import Redis as AsyncRedis
 from engine.adapters.practice_cache import PracticeCache
 from engine.adapters.practice_store import PracticeStore
 from engine.adapters.redis_directory import RedisDeviceDirectory
+from engine.cli.schedule import schedule
 from engine.domain.oncall import resolve_chain
 from engine.domain.practice import Practice
 from engine.domain.schedule import Override
 from engine.handlers.intake import dispatch_id_for
 from engine.practice_files import load_practice_file
-from engine.schedule_cli import schedule
 from engine.schemas.codec import encode
 from engine.schemas.intake import Urgency
 from engine.schemas.practices import PracticeDefinitionChanged

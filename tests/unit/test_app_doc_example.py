@@ -4,7 +4,7 @@ The worked example is checked three ways: the engine decrypts the README's ciphe
 the README's plaintext; an independent implementation of the README's steps (ECDH and
 HKDF from ``cryptography``, not ``http_ece``) reproduces every intermediate value the
 README prints and opens the record with the README's own CEK and NONCE; and the block is
-what ``engine.push.worked_example`` prints. Every value in the block is tampered with once
+what ``engine.standins.worked_example`` prints. Every value in the block is tampered with once
 to show the checks notice. The JSON examples must validate against the event models and
 match what the envelope, APNs and FCM code builds.
 """
@@ -36,9 +36,9 @@ from engine.push.crypto import (
 from engine.push.envelope import android_data, ios_payload, parse_push
 from engine.push.fcm import build_message
 from engine.push.payload import DevicePayload, alert_text_for
-from engine.push.worked_example import worked_example_block
 from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.devices import DeviceAction, DeviceRegistration
+from engine.standins.worked_example import worked_example_block
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "## For mobile app developers"

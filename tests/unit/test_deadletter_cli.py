@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.deadletter_cli import describe, parse_age, select
+from engine.cli.deadletter import describe, parse_age, select
 from engine.schemas.deadletter import DeadLetter
 
 AT = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)

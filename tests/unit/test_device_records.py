@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from engine.fakes import MemoryDeviceDirectory
 from engine.handlers.commands import handle_ack
 from engine.handlers.devices import apply_device_change
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.devices import DeviceAction, DeviceRegistration
+from engine.standins.virtual_device import VirtualDevice
 from tests.unit.handler_world import World, claim
 
 AT = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)

@@ -19,8 +19,8 @@ from engine.push.payload import (
     alert_text_for,
     build_device_payload,
 )
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.intake import Urgency
+from engine.standins.virtual_device import VirtualDevice
 
 # Synthetic patient: every value is made up.
 PHI = {

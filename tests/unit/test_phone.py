@@ -10,7 +10,9 @@ import pytest
 
 from engine.push.envelope import android_data, ios_payload
 from engine.push.payload import PushContent, build_device_payload
-from engine.push.phone import (
+from engine.schemas.acks import AckKind
+from engine.schemas.intake import Urgency
+from engine.standins.phone import (
     acks_for,
     describe,
     legacy_state_path,
@@ -20,9 +22,7 @@ from engine.push.phone import (
     select_bodies,
     state_path,
 )
-from engine.push.virtual_device import VirtualDevice
-from engine.schemas.acks import AckKind
-from engine.schemas.intake import Urgency
+from engine.standins.virtual_device import VirtualDevice
 
 AT = datetime(2026, 1, 5, 3, 12, tzinfo=UTC)
 SYNTHETIC = {
@@ -48,7 +48,7 @@ def body_for(
 
 
 def row(token: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """A record in the fakes' one documented shape (engine/push/fake_received.py)."""
+    """A record in the fakes' one documented shape (engine/standins/fake_received.py)."""
     return {"token": token, "payload": payload, "headers": {"authorization": "bearer x"}}
 
 

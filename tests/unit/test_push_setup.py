@@ -17,8 +17,8 @@ from engine.metrics import Metrics
 from engine.ports import PushRequest
 from engine.push.gateway import ProviderPushGateway
 from engine.push.message_vault import MessageVault
-from engine.push.virtual_device import VirtualDevice
 from engine.settings import load_settings
+from engine.standins.virtual_device import VirtualDevice
 
 NEVER_CONNECTED = "redis://127.0.0.1:1/0"  # nothing here is sent to Redis
 

@@ -16,9 +16,9 @@ from engine.push.breaker import CircuitBreaker
 from engine.push.crypto import b64url_decode, b64url_encode
 from engine.push.envelope import android_data, ios_payload, parse_push
 from engine.push.payload import DevicePayload, PushContent, build_device_payload
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.devices import DeviceAction, DeviceRegistration
 from engine.schemas.intake import Caller, CallerType, CallReason, Patient, Urgency, VoiceCall
+from engine.standins.virtual_device import VirtualDevice
 from tests.unit.handler_world import NIGHT, World
 
 AT = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)

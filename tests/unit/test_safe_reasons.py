@@ -16,9 +16,9 @@ from engine.fakes import MemoryDeviceDirectory, MemoryVault
 from engine.ports import PushRequest
 from engine.push.fcm import FcmResult
 from engine.push.gateway import ProviderPushGateway
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas.catalogue import spec
 from engine.schemas.codec import DecodeError, decode
+from engine.standins.virtual_device import VirtualDevice
 
 PHI = "Jane Q Patient 555-0100"
 PHI_PARTS = ("Jane", "Patient", "555", "0100")

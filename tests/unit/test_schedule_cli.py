@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from engine import schedule_cli
 from engine.adapters.practice_store import HistoryEntry, summarize
+from engine.cli import schedule as schedule_cli
+from engine.cli.schedule import schedule
 from engine.domain.practice import Practice
 from engine.practice_files import load_practice_file
-from engine.schedule_cli import schedule
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "practices"
 CLINIC_A = str(FIXTURES / "clinic-a.yaml")

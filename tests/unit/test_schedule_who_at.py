@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from engine.schedule_cli import schedule
+from engine.cli.schedule import schedule
 
 # A daily rotation handing off at 03:15 New York time, the hour after the 2026-03-08
 # spring-forward gap (02:00-03:00 does not exist that night).

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.push.crypto import b64url_encode, encrypt_for_device
-from engine.push.virtual_device import VirtualDevice, new_push_token
+from engine.standins.virtual_device import VirtualDevice, new_push_token
 
 
 def test_save_load_round_trip_keeps_keys_token_and_handled(tmp_path: Path) -> None:

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from engine.push.phone import (
+from engine.schemas.devices import DeviceAction, DeviceRegistration
+from engine.settings import Settings, load_settings
+from engine.standins.phone import (
     IDENTIFIER,
     Decision,
     acks_for,
@@ -37,9 +39,7 @@ from engine.push.phone import (
     select_bodies,
     state_path,
 )
-from engine.push.virtual_device import VirtualDevice, new_push_token
-from engine.schemas.devices import DeviceAction, DeviceRegistration
-from engine.settings import Settings, load_settings
+from engine.standins.virtual_device import VirtualDevice, new_push_token
 
 __all__ = ["device", "kafka_unavailable"]
 

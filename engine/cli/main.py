@@ -4,7 +4,6 @@ tools to publish sample calls and watch what happens."""
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,21 +217,18 @@ def clock_advance(seconds: float) -> None:
     click.echo(f"clock offset now {offset} s")
 
 
-def _register_optional_groups() -> None:
-    try:
-        from engine.stack.cli import stack
-    except ImportError:  # pragma: no cover - during partial checkouts only
-        return
-    main.add_command(stack)
-    from engine.deadletter_cli import deadletter
-    from engine.device_cli import device
-    from engine.push.fake_apns import fake_apns_command
-    from engine.push.fake_fcm import fake_fcm_command
-    from engine.repair_cli import dispatches
-    from engine.schedule_cli import schedule
-    from engine.triage_cli import triage_command
-    from engine.verify_cli import verify
+def _register_groups() -> None:
+    from engine.cli.deadletter import deadletter
+    from engine.cli.device import device
+    from engine.cli.repair import dispatches
+    from engine.cli.schedule import schedule
+    from engine.cli.stack import stack
+    from engine.cli.triage import triage_command
+    from engine.cli.verify import verify
+    from engine.standins.fake_apns import fake_apns_command
+    from engine.standins.fake_fcm import fake_fcm_command
 
+    main.add_command(stack)
     main.add_command(schedule)
     main.add_command(triage_command)
     main.add_command(verify)
@@ -243,7 +239,4 @@ def _register_optional_groups() -> None:
     main.add_command(fake_fcm_command)
 
 
-_register_optional_groups()
-
-if __name__ == "__main__":
-    sys.exit(main())
+_register_groups()

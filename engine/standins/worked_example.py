@@ -6,7 +6,7 @@ fixed inputs (each key is SHA-256 of a label, so anyone can recreate it), throug
 same :func:`engine.push.crypto.encrypt_for_device` the engine uses, and prints them in the
 README's format::
 
-    .venv/bin/python -m engine.push.worked_example
+    .venv/bin/python -m engine.standins.worked_example
 
 The intermediates are computed here step by step with the standard library (RFC 5869
 HKDF written out as HMAC calls) and checked against ``http_ece``'s own key derivation and

@@ -1,7 +1,7 @@
 """``nightline stack up|down|status``: the local Kafka + Redis from the command line.
 
 Settings are read inside each command (never at import), so ``--help`` works anywhere.
-Register with ``from engine.stack.cli import stack`` and ``main.add_command(stack)``.
+Register with ``from engine.cli.stack import stack`` and ``main.add_command(stack)``.
 """
 
 from __future__ import annotations

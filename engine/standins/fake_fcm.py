@@ -4,7 +4,7 @@ It checks what the real services would: the JWT assertion (RS256 signature again
 the service account's public key, ``iss``/``aud``/``scope``/``exp``), the bearer token
 it issued, and the message (``token``, string-only ``data``, no ``notification``,
 ``android.priority``/``ttl``, 4,096-byte data). Accepted messages are listed at
-``GET /_fake/received[?since=N]`` in the shape of :mod:`engine.push.fake_received`
+``GET /_fake/received[?since=N]`` in the shape of :mod:`engine.standins.fake_received`
 (each record also has ``android``; the answer also has ``token_grants``); ``POST /_fake/reset``
 clears state; ``POST /_fake/faults``
 with ``{"token", "mode", "times"?, "retry_after"?, "delay_s"?}`` makes sends to a
@@ -31,9 +31,9 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from engine.push.fake_received import parse_since, received_answer, received_record
 from engine.push.fcm import MAX_DATA_BYTES, data_size
 from engine.push.fcm_auth import FCM_SCOPE, JWT_BEARER_GRANT, ServiceAccount
+from engine.standins.fake_received import parse_since, received_answer, received_record
 
 __all__ = [
     "FAULT_MODES",

@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from engine.push.crypto import DecryptionError
 from engine.push.envelope import parse_push
-from engine.push.virtual_device import VirtualDevice
 from engine.schemas._base import IDENTIFIER_PATTERN
 from engine.schemas.acks import AckKind, Acknowledgement
+from engine.standins.virtual_device import VirtualDevice
 
 __all__ = [
     "IDENTIFIER",
@@ -64,7 +64,7 @@ def _plain(what: str, value: str) -> None:
 
 def select_bodies(platform: str, push_token: str, received: Any) -> list[dict[str, Any]]:
     """This phone's push bodies, oldest first, from a fake's ``GET /_fake/received``
-    (the shape of :mod:`engine.push.fake_received`; APNs tokens compare in any case)."""
+    (the shape of :mod:`engine.standins.fake_received`; APNs tokens compare in any case)."""
     if platform not in ("ios", "android"):
         raise ValueError(f"platform must be 'ios' or 'android', not {platform!r}")
     records = received.get("received") if isinstance(received, dict) else None

@@ -17,7 +17,7 @@ Control endpoints (no token needed)::
 
     GET  /_fake/received   -> {"received": [{"token", "payload", "headers", "received_at"}],
                                "attempts", "next"}
-                              (the shape of :mod:`engine.push.fake_received`; ``?since=N``
+                              (the shape of :mod:`engine.standins.fake_received`; ``?since=N``
                               answers the records from index N on)
     POST /_fake/reset      -> forget pushes and faults
     POST /_fake/faults     {"<device token>": {"status": 429, "reason": "TooManyRequests",
@@ -67,7 +67,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from engine.push.apns_token import load_p8_key
-from engine.push.fake_received import parse_since, received_answer, received_record
+from engine.standins.fake_received import parse_since, received_answer, received_record
 
 __all__ = ["FakeApns", "fake_apns_command", "spawn_fake_apns", "write_tls_files"]
 
@@ -415,7 +415,7 @@ async def spawn_fake_apns(
     port: int = 0,
     ready_timeout_s: float = 30.0,
 ) -> tuple[asyncio.subprocess.Process, str, str]:
-    """Run the fake as a process (``python -m engine.push.fake_apns``): (process, url, CA path).
+    """Run the fake as a process (``python -m engine.standins.fake_apns``): (process, url, CA path).
 
     Returns once the fake prints that it is listening; the caller terminates the process.
     ``key_file`` is created when missing. When no ready line comes within
@@ -423,7 +423,7 @@ async def spawn_fake_apns(
     the process is killed.
     """
     args = [
-        "-m", "engine.push.fake_apns", "--port", str(port), "--cert-dir", str(cert_dir),
+        "-m", "engine.standins.fake_apns", "--port", str(port), "--cert-dir", str(cert_dir),
         "--key-file", str(key_file), "--key-id", key_id, "--team-id", team_id,
     ]  # fmt: skip
     if topic is not None:

@@ -18,9 +18,9 @@ from typing import Any
 import click
 from pydantic import TypeAdapter, ValidationError
 
+from engine.cli.schedule import _instant, _practice
 from engine.domain.practice import Practice
 from engine.domain.triage import TriageResult, triage
-from engine.schedule_cli import _instant, _practice
 from engine.schemas.codec import safe_validation_summary
 from engine.schemas.intake import CallerType, CallReason, IntakeEvent, IntakeKind
 

@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from engine.adapters.dead_letters import is_intake_topic
-from engine.device_cli import kafka_unavailable
+from engine.cli.device import kafka_unavailable
 from engine.schemas.deadletter import REASON_CODES, DeadLetter
 from engine.settings import Settings, load_settings
 
