@@ -9,9 +9,11 @@ STAMP := $(VENV)/.installed
 # The test stack lives apart from the `make run` stack, so both can run at once.
 # `make run` and `make demo` push through the local fake APNs / FCM (started with the stack).
 RUN_ENV := NIGHTLINE_PUSH_GATEWAY=local-fakes
+RUN_STATE := $(or $(NIGHTLINE_STATE_DIR),.nightline)
+API_URL := https://127.0.0.1:$(or $(NIGHTLINE_API_PORT),8443)
 
 TEST_ENV := NIGHTLINE_STATE_DIR=$(CURDIR)/.nightline-test NIGHTLINE_KAFKA_PORT=29092 \
-	NIGHTLINE_KAFKA_CONTROLLER_PORT=29093 NIGHTLINE_REDIS_PORT=26379
+	NIGHTLINE_KAFKA_CONTROLLER_PORT=29093 NIGHTLINE_REDIS_PORT=26379 NIGHTLINE_API_PORT=28443
 
 .PHONY: install run demo stack-up stack-down test unit integration lint schemas bench mutation clean
 
@@ -30,11 +32,19 @@ run: install
 	$(NL) schedule load deploy/practices/demo-pediatrics.yaml --actor make-run
 	$(NL) schedule load deploy/practices/maple-pediatrics.yaml --actor make-run
 	bash deploy/demo-phones.sh
+	@$(NL) api-keys ensure --integration make-run --practice demo-peds --practice maple-peds \
+		--file $(RUN_STATE)/api/demo-api-key > /dev/null
 	@echo
 	@echo "Nightline is starting a worker (Ctrl-C stops it; 'make stack-down' stops the stack)."
 	@echo "Pushes go to the local fake APNs / FCM; the clinicians' phones are virtual."
-	@echo "  metrics: http://127.0.0.1:6066/metrics   live: /healthz   ready: /readyz"
-	@echo "  In another terminal:"
+	@echo "  API: $(API_URL)   (self-signed: trust $(RUN_STATE)/api-tls/ca.pem)"
+	@echo "    integration key (demo-peds, maple-peds): $(RUN_STATE)/api/demo-api-key"
+	@echo "  worker metrics: http://127.0.0.1:6066/metrics   live: /healthz   ready: /readyz"
+	@echo "  In another terminal, an urgent call over HTTP (a new event id each time):"
+	@echo "    $(NL) publish --sample urgent --print | curl -sS --cacert $(RUN_STATE)/api-tls/ca.pem \\"
+	@echo "      -H \"X-Api-Key: \$$(cat $(RUN_STATE)/api/demo-api-key)\" -H 'Content-Type: application/json' \\"
+	@echo "      --data-binary @- $(API_URL)/v1/intake"
+	@echo "  or the same through Kafka, and then follow it:"
 	@echo "    export NIGHTLINE_PUSH_GATEWAY=local-fakes"
 	@echo "    $(NL) publish --sample urgent                      # a synthetic urgent call"
 	@echo "    $(NL) device listen --device rivera-iphone --read  # dr-rivera's phone: receipts"

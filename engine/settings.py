@@ -87,6 +87,30 @@ class Settings(BaseSettings):
         default=6066, description="Worker HTTP port (/metrics, /healthz, /readyz)."
     )
     web_host: str = Field(default="127.0.0.1", description="Worker HTTP bind address.")
+
+    # --- API (`nightline api`) ----------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="API bind address.")
+    api_port: int = Field(default=8443, description="API port.")
+    api_tls: Literal["self-signed", "files", "off"] = Field(
+        default="self-signed",
+        description="self-signed: a certificate generated in the state dir (local use); "
+        "files: NIGHTLINE_API_TLS_CERT_FILE / _KEY_FILE; off: plain HTTP, for behind a "
+        "TLS-terminating ingress.",
+    )
+    api_tls_cert_file: Path | None = Field(default=None, description="PEM certificate chain.")
+    api_tls_key_file: Path | None = Field(default=None, description="PEM private key.")
+    api_kafka_deadline_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a request waits for Kafka to acknowledge before it answers 503.",
+    )
+    api_max_body_bytes: int = Field(
+        default=1_048_576, gt=0, description="Largest request body the API reads (413 above)."
+    )
+    api_cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins allowed by CORS; empty: CORS is off.",
+    )
     kafka_session_timeout_s: float = Field(
         default=10.0,
         description="Consumer session timeout: how soon a dead worker's partitions move.",

@@ -66,3 +66,17 @@ class Keys:
     @property
     def clock_offset(self) -> str:
         return f"{self.prefix}:clock:offset"
+
+    def api_key(self, key_id: str) -> str:
+        """Hash: one integration API key (digest, integration, practices, dates)."""
+        return f"{self.prefix}:api-key:{key_id}"
+
+    @property
+    def api_keys(self) -> str:
+        """Set: every API key id, revoked ones included (they stay for the audit)."""
+        return f"{self.prefix}:api-keys"
+
+    def ingest(self, event_id: str) -> str:
+        """String: what the HTTP ingest accepted under an event id ("pending:" while its
+        publish is in flight, then the event's fingerprint)."""
+        return f"{self.prefix}:ingest:{event_id}"

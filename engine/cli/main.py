@@ -69,17 +69,22 @@ def topics_create() -> None:
 
 @main.group()
 def schemas() -> None:
-    """JSON Schema of every event contract."""
+    """JSON Schema of every event contract, and the API's OpenAPI document."""
 
 
 @schemas.command("export")
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None)
 def schemas_export(directory: Path | None) -> None:
-    """Write JSON Schema files (default: engine/schemas/json/)."""
+    """Write JSON Schema files (default: engine/schemas/json/) and docs/openapi.json."""
+    from engine.api.app import OPENAPI_FILE, render_openapi
     from engine.schemas.export import SCHEMA_DIR, export_schemas
 
     for path in export_schemas(directory or SCHEMA_DIR):
         click.echo(str(path))
+    if directory is None:
+        OPENAPI_FILE.parent.mkdir(parents=True, exist_ok=True)
+        OPENAPI_FILE.write_text(render_openapi())
+        click.echo(str(OPENAPI_FILE))
 
 
 @main.command()
@@ -92,7 +97,13 @@ def schemas_export(directory: Path | None) -> None:
     default=None,
     help="A JSON intake event to validate and send.",
 )
-def publish(sample: str | None, practice: str, file: Path | None) -> None:
+@click.option(
+    "--print",
+    "print_only",
+    is_flag=True,
+    help="Print the event as JSON instead of sending it (e.g. to pipe into curl).",
+)
+def publish(sample: str | None, practice: str, file: Path | None, print_only: bool) -> None:
     """Publish a sample call or an intake event from a JSON file."""
     from pydantic import TypeAdapter, ValidationError
 
@@ -112,6 +123,9 @@ def publish(sample: str | None, practice: str, file: Path | None) -> None:
         event = sample_event(sample, practice, datetime.now(UTC))
     else:
         raise click.UsageError("give --sample KIND or --file EVENT.json")
+    if print_only:
+        click.echo(event.model_dump_json(exclude_none=True))
+        return
     with NightlineProducer(s.kafka_servers, s.topic_prefix) as producer:
         producer.send_intake(event)
     click.echo(f"sent {event.kind} event {event.event_id}; dispatch id d-{event.event_id}")
@@ -218,6 +232,7 @@ def clock_advance(seconds: float) -> None:
 
 
 def _register_groups() -> None:
+    from engine.cli.api import api_command, api_keys
     from engine.cli.deadletter import deadletter
     from engine.cli.device import device
     from engine.cli.repair import dispatches
@@ -229,6 +244,8 @@ def _register_groups() -> None:
     from engine.standins.fake_fcm import fake_fcm_command
 
     main.add_command(stack)
+    main.add_command(api_command)
+    main.add_command(api_keys)
     main.add_command(schedule)
     main.add_command(triage_command)
     main.add_command(verify)

@@ -1,4 +1,5 @@
-"""``nightline stack up|down|status``: the local Kafka + Redis from the command line.
+"""``nightline stack up|down|status``: the local Kafka + Redis (and the fake push
+providers and the API) from the command line.
 
 Settings are read inside each command (never at import), so ``--help`` works anywhere.
 Register with ``from engine.cli.stack import stack`` and ``main.add_command(stack)``.
@@ -22,8 +23,10 @@ def stack() -> None:
 
 @stack.command()
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for health.")
-def up(timeout: float) -> None:
-    """Start (or reuse) the local Kafka and Redis and wait until both answer."""
+@click.option("--api/--no-api", default=True, show_default=True, help="Also run `nightline api`.")
+def up(timeout: float, api: bool) -> None:
+    """Start (or reuse) the local Kafka and Redis and wait until both answer; then the
+    fake APNs / FCM (with NIGHTLINE_PUSH_GATEWAY=local-fakes) and the API."""
     from engine.stack import KafkaError, RedisError, stack_up
 
     settings = load_settings()
@@ -50,6 +53,17 @@ def up(timeout: float) -> None:
             port = settings.fake_apns_port if name == "fake-apns" else settings.fake_fcm_port
             state = "reused" if reused else "started"
             click.echo(f"{name:<9} 127.0.0.1:{port:<18} {state:<8} (pid {pid})")
+    if api:
+        from engine.cli.api import api_url
+        from engine.stack.api_process import ApiStartError, start_api
+
+        try:
+            pid, reused = start_api(settings)
+        except ApiStartError as exc:
+            click.echo(f"stack up failed: {exc}", err=True)
+            sys.exit(1)
+        state = "reused" if reused else "started"
+        click.echo(f"{'api':<6} {api_url(settings):<28} {state:<8} (pid {pid})")
     click.echo(f"ready in {info.elapsed_s:.1f} s (state dir {settings.state_dir.resolve()})")
 
 
@@ -57,9 +71,13 @@ def up(timeout: float) -> None:
 def down() -> None:
     """Stop the local Kafka and Redis of this state dir (external ones are left alone)."""
     from engine.stack import stack_down
+    from engine.stack.api_process import stop_api
     from engine.stack.push_fakes import stop_push_fakes
 
     settings = load_settings()
+    api_pid = stop_api(settings)
+    if api_pid:
+        click.echo(f"{'api':<9} stopped (pid {api_pid})")
     for name, pid in stop_push_fakes(settings).items():  # whatever the gateway setting now
         if pid:
             click.echo(f"{name:<9} stopped (pid {pid})")

@@ -131,4 +131,9 @@ def stack_status(settings: Settings) -> dict[str, dict[str, Any]]:
             "error": error,
         }
     result.update(push_fakes_report(settings))
+    from engine.stack.api_process import api_report
+
+    api = api_report(settings)
+    if api is not None:
+        result["api"] = api
     return result

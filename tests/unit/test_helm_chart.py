@@ -14,7 +14,10 @@ CHART = Path(__file__).resolve().parents[2] / "helm" / "nightline"
 
 
 def _env_names() -> set[str]:
-    template = (CHART / "templates" / "deployment.yaml").read_text()
+    template = "".join(
+        (CHART / "templates" / name).read_text()
+        for name in ("deployment.yaml", "api-deployment.yaml")
+    )
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     names = set(re.findall(r"name: (NIGHTLINE_[A-Z0-9_]+)", template))
     return names | {k for k in values["settings"] if k.startswith("NIGHTLINE_")}
@@ -39,3 +42,14 @@ def test_liveness_probes_progress_and_readiness_probes_consumption() -> None:
     template = (CHART / "templates" / "deployment.yaml").read_text()
     assert re.search(r"livenessProbe:\n\s+httpGet: \{ path: /healthz, port: http \}", template)
     assert re.search(r"readinessProbe:\n\s+httpGet: \{ path: /readyz, port: http \}", template)
+
+
+def test_the_api_runs_apart_from_the_workers_and_only_v1_is_exposed() -> None:
+    api = (CHART / "templates" / "api-deployment.yaml").read_text()
+    worker = (CHART / "templates" / "deployment.yaml").read_text()
+    assert 'args: ["nightline", "api"]' in api
+    assert "app.kubernetes.io/component: api" in api
+    assert "app.kubernetes.io/component: worker" in worker  # selectors do not overlap
+    assert '{ name: NIGHTLINE_API_TLS, value: "off" }' in api  # TLS ends at the ingress
+    assert re.search(r"readinessProbe:\n\s+httpGet: \{ path: /readyz, port: http \}", api)
+    assert "- path: /v1\n" in api and "/metrics" not in api.split("kind: Ingress")[1]

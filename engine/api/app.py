@@ -1,0 +1,127 @@
+"""The API application: ``create_api(settings, services)``.
+
+One FastAPI app serves every audience under ``/v1`` (one router module each, in
+``engine/api/routers/``), plus ``/healthz``, ``/readyz``, ``/metrics`` and
+``/openapi.json``. There is no Swagger page: it would load third-party JavaScript that
+the strict CSP forbids; the committed ``docs/openapi.json`` is the reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import generate_latest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from engine import __version__
+from engine.api.ingest import unavailable
+from engine.api.middleware import ApiMetrics, BodyLimit, RequestMetrics, SecurityHeaders
+from engine.api.problems import install_problem_handlers, problem_response
+from engine.api.publishing import KafkaUnavailableError
+from engine.api.routers import health, ingest
+from engine.api.services import ApiServices, build_api_services
+from engine.schemas.catalogue import spec
+from engine.settings import Settings, load_settings
+
+__all__ = ["OPENAPI_FILE", "create_api", "openapi_document", "render_openapi"]
+
+OPENAPI_FILE = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+"""The committed OpenAPI document (``nightline schemas export`` rewrites it)."""
+
+_DESCRIPTION = """\
+Nightline's HTTP API: telephony ingest, the clinician app, the operator desk and
+practice administration. Errors are RFC 9457 problem details
+(`application/problem+json`); a validation error names each failing field and rule,
+never the value.
+"""
+
+
+def create_api(settings: Settings, services: ApiServices) -> FastAPI:
+    """The app; ``services`` start with it and stop with it (its lifespan)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(
+        title="Nightline API",
+        version=__version__,
+        description=_DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.metrics = metrics = ApiMetrics()
+    install_problem_handlers(app)
+    _install_outage_handlers(app)
+    app.include_router(health.router)
+    app.include_router(ingest.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")
+
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    origins = [o.strip() for o in settings.api_cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Api-Key"],
+        )
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _install_outage_handlers(app: FastAPI) -> None:
+    """Redis or Kafka away: 503 with Retry-After, never a 500."""
+
+    async def outage(request: Request, exc: Exception) -> JSONResponse:
+        what = "Kafka" if isinstance(exc, KafkaUnavailableError) else "Redis"
+        problem = unavailable(what)
+        return problem_response(problem.problem, problem.headers)
+
+    for kind in (KafkaUnavailableError, RedisConnectionError, RedisTimeoutError, TimeoutError):
+        app.add_exception_handler(kind, outage)
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the event contracts the raw-body routes take."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    intake = spec("intake").adapter.json_schema(ref_template="#/components/schemas/{model}")
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(intake.pop("$defs", {}))
+    schemas["IntakeEvent"] = intake
+    app.openapi_schema = document
+    return document
+
+
+def render_openapi() -> str:
+    """The OpenAPI document as committed (nothing is connected to build it)."""
+    settings = load_settings()
+    app = create_api(settings, build_api_services(settings))
+    return json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,79 @@
+"""What the API's routes work with, built from the settings, and its start and stop.
+
+The API shares the worker's adapters (Redis client, key layout, practice cache,
+dispatch and held stores) so both read and write the same records the same way. It
+never decides a dispatch itself: it publishes to the topics the worker consumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from engine.adapters.clocks import RedisOffsetClock, SystemClock
+from engine.adapters.practice_cache import PracticeCache
+from engine.adapters.redis_client import connect_redis
+from engine.adapters.redis_dispatches import RedisDispatchStore
+from engine.adapters.redis_keys import Keys
+from engine.adapters.redis_store import RedisHeldStore
+from engine.api.api_keys import ApiKeyStore
+from engine.api.publishing import ApiPublisher
+from engine.ports import Clock
+from engine.settings import Settings
+
+__all__ = ["ApiServices", "build_api_services"]
+
+
+@dataclass
+class ApiServices:
+    settings: Settings
+    redis: Redis
+    keys: Keys
+    clock: Clock
+    publisher: ApiPublisher
+    practices: PracticeCache
+    api_keys: ApiKeyStore
+    dispatches: RedisDispatchStore
+    held: RedisHeldStore
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.publisher.start()
+        self._tasks.append(loop.create_task(self.practices.run()))
+        if isinstance(self.clock, RedisOffsetClock):  # the shared test clock
+            await self.clock.sync()
+            self._tasks.append(loop.create_task(self.clock.run()))
+
+    async def stop(self) -> None:
+        await self.practices.stop()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.publisher.stop()
+        await self.redis.aclose()
+
+
+def build_api_services(settings: Settings) -> ApiServices:
+    redis = connect_redis(settings)
+    keys = Keys(settings.topic_prefix)
+    clock: Clock = (
+        RedisOffsetClock(redis, keys.clock_offset)
+        if settings.clock == "redis-offset"
+        else SystemClock()
+    )
+    return ApiServices(
+        settings=settings,
+        redis=redis,
+        keys=keys,
+        clock=clock,
+        publisher=ApiPublisher(settings.kafka_servers, deadline_s=settings.api_kafka_deadline_s),
+        practices=PracticeCache(redis, keys, settings.kafka_servers, settings.topic("practices")),
+        api_keys=ApiKeyStore(redis, keys),
+        dispatches=RedisDispatchStore(redis, keys),
+        held=RedisHeldStore(redis, keys),
+    )
