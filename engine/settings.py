@@ -111,6 +111,24 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated origins allowed by CORS; empty: CORS is off.",
     )
+    session_idle_s: int = Field(
+        default=900, gt=0, description="A signed-in session ends after this long unused."
+    )
+    session_max_s: int = Field(
+        default=12 * 3600, gt=0, description="A session ends this long after its sign-in."
+    )
+    access_token_s: int = Field(
+        default=900, gt=0, description="Lifetime of an access token (refresh for another)."
+    )
+    sign_in_lock_after: int = Field(
+        default=5, gt=0, description="Failed sign-ins in a row that lock an account."
+    )
+    sign_in_lock_s: int = Field(
+        default=900, gt=0, description="How long a locked account stays locked."
+    )
+    sign_in_per_address_per_minute: int = Field(
+        default=20, gt=0, description="Sign-in attempts one address may make per minute."
+    )
     kafka_session_timeout_s: float = Field(
         default=10.0,
         description="Consumer session timeout: how soon a dead worker's partitions move.",

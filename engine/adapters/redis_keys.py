@@ -80,3 +80,34 @@ class Keys:
         """String: what the HTTP ingest accepted under an event id ("pending:" while its
         publish is in flight, then the event's fingerprint)."""
         return f"{self.prefix}:ingest:{event_id}"
+
+    def account(self, account_id: str) -> str:
+        """Hash: one person's account (roles, scope, password hash, sealed TOTP secret)."""
+        return f"{self.prefix}:account:{account_id}"
+
+    @property
+    def account_names(self) -> str:
+        """Hash: username (lower case) -> account id."""
+        return f"{self.prefix}:account-names"
+
+    def sign_in_failures(self, account_id: str) -> str:
+        return f"{self.prefix}:sign-in-failures:{account_id}"
+
+    def sign_in_lock(self, account_id: str) -> str:
+        return f"{self.prefix}:sign-in-lock:{account_id}"
+
+    def sign_in_address(self, address: str) -> str:
+        return f"{self.prefix}:sign-in-address:{address}"
+
+    def totp_used(self, account_id: str, code: str) -> str:
+        return f"{self.prefix}:totp-used:{account_id}:{code}"
+
+    def session(self, family: str) -> str:
+        """Hash: one signed-in session (a token family): account, device, dates."""
+        return f"{self.prefix}:session:{family}"
+
+    def access_token(self, digest: str) -> str:
+        return f"{self.prefix}:access:{digest}"
+
+    def refresh_token(self, digest: str) -> str:
+        return f"{self.prefix}:refresh:{digest}"

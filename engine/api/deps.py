@@ -7,18 +7,28 @@ checked here by :meth:`Principal.require_practice`, so the rule lives in one pla
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader
+from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from engine.api.middleware import ApiMetrics
 from engine.api.problems import ApiProblem
 from engine.api.services import ApiServices
 
-__all__ = ["Principal", "integration", "metrics_of", "services_of"]
+__all__ = [
+    "Principal",
+    "client_address",
+    "integration",
+    "metrics_of",
+    "requires",
+    "services_of",
+    "signed_in",
+]
 
+_bearer = HTTPBearer(auto_error=False, description="An access token from /v1/auth/sign-in.")
 _api_key_header = APIKeyHeader(
     name="X-Api-Key",
     auto_error=False,
@@ -28,16 +38,26 @@ _api_key_header = APIKeyHeader(
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: ``kind`` is the role, ``subject`` an id safe to audit."""
+    """Who is calling: an integration (``kind`` "integration") or a person ("account");
+    ``subject`` is an id safe to audit (``key:<id>``, ``account:<id>``)."""
 
     kind: str
     subject: str
     practices: frozenset[str]
+    roles: frozenset[str] = frozenset()
+    all_practices: bool = False
+    clinician_id: str | None = None
+    desks: frozenset[str] = frozenset()
+    session: str | None = None
+    device_id: str | None = None
+
+    def may_act_for(self, practice_id: str) -> bool:
+        return self.all_practices or practice_id in self.practices
 
     def require_practice(self, practice_id: str) -> None:
         """403 unless this principal may act for ``practice_id`` (same answer whether or
         not the practice exists)."""
-        if practice_id not in self.practices:
+        if not self.may_act_for(practice_id):
             raise ApiProblem(
                 403,
                 "Forbidden",
@@ -75,3 +95,62 @@ async def integration(
             headers={"WWW-Authenticate": 'ApiKey header="X-Api-Key"'},
         )
     return Principal("integration", f"key:{record.key_id}", record.practices)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (uvicorn applies X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+async def signed_in(
+    services: Annotated[ApiServices, Depends(services_of)],
+    metrics: Annotated[ApiMetrics, Depends(metrics_of)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    device_id: Annotated[
+        str | None,
+        Header(
+            alias="X-Device-Id",
+            max_length=128,
+            description="The device the session signed in from (required for app sessions).",
+        ),
+    ] = None,
+) -> Principal:
+    """The person whose live access token the request carries, else 401."""
+    session = None
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        session = await services.sessions.authenticate(
+            credentials.credentials, device_id, services.clock.now()
+        )
+    if session is None:
+        metrics.auth_failures.labels("token").inc()
+        raise ApiProblem(
+            401,
+            "Not signed in",
+            "Sign in again: the access token is missing, expired or revoked, the session "
+            "was idle too long, or it belongs to another device.",
+            kind="unauthenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    account = session.account
+    return Principal(
+        kind="account",
+        subject=f"account:{account.account_id}",
+        practices=account.practices,
+        roles=frozenset(str(r) for r in account.roles),
+        all_practices="service_admin" in account.roles,
+        clinician_id=account.clinician_id,
+        desks=account.desks,
+        session=session.family,
+        device_id=session.device_id,
+    )
+
+
+def requires(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency: the signed-in person, who must hold one of ``roles`` (else 403)."""
+
+    async def dependency(principal: Annotated[Principal, Depends(signed_in)]) -> Principal:
+        if not principal.roles & set(roles):
+            raise ApiProblem(403, "Forbidden", "Your role does not allow this.", kind="forbidden")
+        return principal
+
+    return dependency

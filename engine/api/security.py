@@ -1,5 +1,10 @@
-"""Secrets the API hands out and checks: integration API keys (passwords and tokens join
-them here).
+"""Secrets the API hands out and checks: integration API keys, passwords, TOTP codes and
+session tokens.
+
+Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106's second
+recommended profile); a hash made with older parameters is replaced at the next
+sign-in. TOTP is RFC 6238 (pyotp: 6 digits, 30 s, one step of clock drift either way).
+Session tokens are 32 random bytes, like API keys, and stored only as SHA-256 digests.
 
 An API key is ``nlk_<key id>_<secret>``. The key id (12 hex digits) names the stored
 record and may appear in logs and audit events; the secret (32 random bytes, base64url)
@@ -16,7 +21,29 @@ import re
 import secrets
 from dataclasses import dataclass
 
-__all__ = ["IssuedKey", "ParsedKey", "issue_api_key", "parse_api_key", "secret_digest"]
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "IssuedKey",
+    "ParsedKey",
+    "PasswordCheck",
+    "check_password",
+    "hash_password",
+    "issue_api_key",
+    "new_token",
+    "new_totp_secret",
+    "parse_api_key",
+    "secret_digest",
+    "totp_uri",
+    "verify_totp",
+    "weak_password_reason",
+]
+
+MIN_PASSWORD_LENGTH = 12
+_hasher = PasswordHasher()
 
 _KEY = re.compile(r"^nlk_([0-9a-f]{12})_([A-Za-z0-9_\-]{43})$")
 
@@ -53,3 +80,59 @@ def parse_api_key(token: str) -> ParsedKey | None:
     """The parts of a well-formed key, or None (the caller answers 401 either way)."""
     match = _KEY.fullmatch(token.strip())
     return ParsedKey(match[1], match[2]) if match else None
+
+
+def new_token() -> tuple[str, str]:
+    """A session token and the digest that is stored."""
+    token = secrets.token_urlsafe(32)
+    return token, secret_digest(token)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    ok: bool
+    new_hash: str | None = None  # set when the stored hash should be replaced
+
+
+def check_password(password: str, stored_hash: str) -> PasswordCheck:
+    """Whether ``password`` matches; a match on outdated parameters brings a new hash."""
+    try:
+        _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return PasswordCheck(False)
+    if _hasher.check_needs_rehash(stored_hash):
+        return PasswordCheck(True, _hasher.hash(password))
+    return PasswordCheck(True)
+
+
+def weak_password_reason(password: str) -> str | None:
+    """Why a new password is refused (NIST SP 800-63B: length, not composition rules)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+    if len(password) > 256:
+        return "a password has at most 256 characters"
+    if len(set(password)) < 4:
+        return "a password needs more than a few distinct characters"
+    return None
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, username: str, issuer: str = "Nightline") -> str:
+    """The otpauth:// URI an authenticator app scans."""
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
+
+
+def verify_totp(secret: str, code: str, at: float) -> bool:
+    """Whether ``code`` is the TOTP of ``secret`` at ``at`` (Unix seconds), one 30 s step
+    of drift allowed either way."""
+    digits = code.strip().replace(" ", "")
+    if not (digits.isdigit() and len(digits) == 6):
+        return False
+    return bool(pyotp.TOTP(secret).verify(digits, for_time=int(at), valid_window=1))

@@ -10,17 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
+from cryptography.fernet import Fernet, MultiFernet
 from redis.asyncio import Redis
 
 from engine.adapters.clocks import RedisOffsetClock, SystemClock
+from engine.adapters.deployment_keys import VAULT_KEY, deployment_key
 from engine.adapters.practice_cache import PracticeCache
 from engine.adapters.redis_client import connect_redis
 from engine.adapters.redis_dispatches import RedisDispatchStore
 from engine.adapters.redis_keys import Keys
 from engine.adapters.redis_store import RedisHeldStore
+from engine.api.accounts import AccountStore
 from engine.api.api_keys import ApiKeyStore
 from engine.api.publishing import ApiPublisher
+from engine.api.sessions import SessionStore
 from engine.ports import Clock
 from engine.settings import Settings
 
@@ -40,7 +45,25 @@ class ApiServices:
     held: RedisHeldStore
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
+    @cached_property
+    def sealer(self) -> MultiFernet:
+        """The deployment's vault keys (first one seals): what seals secrets at rest.
+        Read on first use, so building the app (for its OpenAPI document) needs no key."""
+        configured = deployment_key(self.settings, VAULT_KEY, self.settings.vault_key)
+        return MultiFernet([Fernet(k.strip()) for k in configured.split(",") if k.strip()])
+
+    @cached_property
+    def accounts(self) -> AccountStore:
+        return AccountStore(self.redis, self.keys, self.sealer)
+
+    @cached_property
+    def sessions(self) -> SessionStore:
+        return SessionStore(self.redis, self.keys, self.accounts, self.settings)
+
     async def start(self) -> None:
+        """Start the background parts; a missing vault key fails here, with the setting
+        to set, rather than on the first request that needs it."""
+        _ = self.sealer
         loop = asyncio.get_running_loop()
         self.publisher.start()
         self._tasks.append(loop.create_task(self.practices.run()))

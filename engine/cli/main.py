@@ -232,6 +232,7 @@ def clock_advance(seconds: float) -> None:
 
 
 def _register_groups() -> None:
+    from engine.cli.accounts import accounts
     from engine.cli.api import api_command, api_keys
     from engine.cli.deadletter import deadletter
     from engine.cli.device import device
@@ -246,6 +247,7 @@ def _register_groups() -> None:
     main.add_command(stack)
     main.add_command(api_command)
     main.add_command(api_keys)
+    main.add_command(accounts)
     main.add_command(schedule)
     main.add_command(triage_command)
     main.add_command(verify)

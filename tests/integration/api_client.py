@@ -33,6 +33,12 @@ class RunningApi:
         return issued.token
 
 
+def api_settings(base: Settings, state_dir: object, **updates: object) -> Settings:
+    """Settings of an API beside a harness's worker: its state dir (so both use the vault
+    key the worker generated there) and generated keys allowed, as the harness does."""
+    return base.model_copy(update={"state_dir": state_dir, "allow_generated_keys": True, **updates})
+
+
 @asynccontextmanager
 async def running_api(settings: Settings, *, wait_ready: bool = True) -> AsyncIterator[RunningApi]:
     services = build_api_services(settings)
@@ -48,3 +54,39 @@ async def running_api(settings: Settings, *, wait_ready: bool = True) -> AsyncIt
                 else:
                     raise AssertionError((await client.get("/readyz")).text)
             yield RunningApi(app, client, services)
+
+
+async def create_account(
+    services: ApiServices,
+    username: str,
+    roles: set[str],
+    practices: set[str] = frozenset(),  # type: ignore[assignment]
+    *,
+    clinician_id: str | None = None,
+    desks: set[str] = frozenset(),  # type: ignore[assignment]
+    totp: bool = False,
+    password: str = "correct horse battery staple",
+) -> tuple[str, str | None]:
+    """A new account (unique username); returns (its username, its TOTP secret or None)."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from engine.api.accounts import Account, Role
+    from engine.api.security import hash_password, new_totp_secret
+
+    secret = new_totp_secret() if totp else None
+    name = f"{username}-{uuid.uuid4().hex[:6]}"
+    await services.accounts.create(
+        Account(
+            account_id="",
+            username=name,
+            roles=frozenset(Role(r) for r in roles),
+            practices=frozenset(practices),
+            clinician_id=clinician_id,
+            desks=frozenset(desks),
+            password_hash=hash_password(password),
+            totp_secret=secret,
+            created_at=datetime.now(UTC),
+        )
+    )
+    return name, secret

@@ -1,0 +1,132 @@
+"""Signing in and out: ``/v1/auth/sign-in``, ``/v1/auth/refresh``, ``/v1/auth/sign-out``,
+and ``/v1/me``. The rules (throttling, lockout, TOTP, rotation) are in
+:mod:`engine.api.sessions`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from pydantic import BaseModel, Field
+
+from engine.api.deps import Principal, client_address, services_of, signed_in
+from engine.api.problems import ApiProblem, Problem
+from engine.api.services import ApiServices
+from engine.api.sessions import SignInRefused, TokenPair, TooManyAttempts
+from engine.schemas._base import Identifier
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["auth"])
+Services = Annotated[ApiServices, Depends(services_of)]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (401, 422, 429, 503)
+}
+
+
+class SignIn(BaseModel):
+    username: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=256, repr=False)
+    totp: str | None = Field(
+        default=None, max_length=16, description="The 6-digit code, when the account has TOTP."
+    )
+    device_id: Identifier | None = Field(
+        default=None,
+        description="The app's device id: the tokens then work only with X-Device-Id set to it.",
+    )
+
+
+class Refresh(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=256, repr=False)
+
+
+class Tokens(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int = Field(description="Seconds the access token lives.")
+
+
+class Me(BaseModel):
+    account: str
+    roles: list[str]
+    practices: list[str]
+    all_practices: bool
+    clinician_id: str | None
+    desks: list[str]
+
+
+def _tokens(pair: TokenPair) -> Tokens:
+    return Tokens(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+_REFUSED = "The username, password or code is wrong, or the account is locked or disabled."
+
+
+@router.post("/auth/sign-in", response_model=Tokens, responses=_ERRORS, summary="Sign in")
+async def sign_in(body: SignIn, request: Request, services: Services) -> Tokens:
+    """Password, then the TOTP code for accounts that have one (a 401 whose ``type`` ends
+    in ``totp-required`` asks for it). Repeated failures lock the account for a while."""
+    try:
+        pair, _ = await services.sessions.sign_in(
+            body.username,
+            body.password,
+            body.totp,
+            body.device_id,
+            client_address(request),
+            services.clock.now(),
+        )
+    except TooManyAttempts:
+        raise ApiProblem(
+            429,
+            "Too many requests",
+            "Too many sign-in attempts from this address; wait a minute.",
+            kind="throttled",
+            headers={"Retry-After": "60"},
+        ) from None
+    except SignInRefused as refused:
+        request.app.state.metrics.auth_failures.labels("password").inc()
+        kind = "totp-required" if refused.totp_required else "sign-in-refused"
+        raise ApiProblem(401, "Not signed in", _REFUSED, kind=kind) from None
+    return _tokens(pair)
+
+
+@router.post("/auth/refresh", response_model=Tokens, responses=_ERRORS, summary="Refresh")
+async def refresh(body: Refresh, request: Request, services: Services) -> Tokens:
+    """A new token pair for a refresh token, which is spent. Presenting a spent refresh
+    token again ends the whole session."""
+    device_id = request.headers.get("x-device-id")
+    pair = await services.sessions.refresh(body.refresh_token, device_id, services.clock.now())
+    if pair is None:
+        raise ApiProblem(
+            401, "Not signed in", "The refresh token is not valid; sign in again.",
+            kind="unauthenticated",
+        )  # fmt: skip
+    return _tokens(pair)
+
+
+@router.post(
+    "/auth/sign-out",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_ERRORS,
+    summary="Sign out",
+)
+async def sign_out(services: Services, principal: Annotated[Principal, Depends(signed_in)]) -> None:
+    """Ends the session: its access and refresh tokens stop working at once."""
+    assert principal.session is not None
+    await services.sessions.revoke(principal.session)
+
+
+@router.get("/me", response_model=Me, responses=_ERRORS, summary="Who am I")
+async def me(principal: Annotated[Principal, Depends(signed_in)]) -> Me:
+    return Me(
+        account=principal.subject,
+        roles=sorted(principal.roles),
+        practices=sorted(principal.practices),
+        all_practices=principal.all_practices,
+        clinician_id=principal.clinician_id,
+        desks=sorted(principal.desks),
+    )

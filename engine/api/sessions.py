@@ -1,0 +1,220 @@
+"""Signing in, and the sessions that follow: tokens, refresh rotation, idle logoff.
+
+A sign-in starts a session (a token *family*) bound to the device that signed in. It
+hands out an access token (``NIGHTLINE_ACCESS_TOKEN_S``, 15 min) and a refresh token.
+Every refresh spends its refresh token and returns a new pair; presenting a spent
+refresh token again means it was copied, so the whole family is revoked. A session
+ends when it is unused for ``NIGHTLINE_SESSION_IDLE_S`` (15 min), at
+``NIGHTLINE_SESSION_MAX_S`` after sign-in, at sign-out, or when its account is
+disabled. Tokens are stored only as SHA-256 digests.
+
+Failed sign-ins are counted per account (``NIGHTLINE_SIGN_IN_LOCK_AFTER`` in a row
+lock it for ``NIGHTLINE_SIGN_IN_LOCK_S``) and attempts per address per minute are
+capped. Every refusal looks the same to the caller: wrong username, wrong password,
+wrong code and a locked account are all "not signed in".
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.asyncio import Redis
+
+from engine.adapters.redis_keys import Keys
+from engine.api.accounts import Account, AccountStore
+from engine.api.security import (
+    check_password,
+    hash_password,
+    new_token,
+    secret_digest,
+    verify_totp,
+)
+from engine.settings import Settings
+
+__all__ = [
+    "Session",
+    "SessionStore",
+    "SignInRefused",
+    "TokenPair",
+    "TooManyAttempts",
+]
+
+
+class SignInRefused(Exception):
+    """Wrong credentials, a locked or disabled account: the same answer for all.
+    ``totp_required`` is set only after a correct password without a code."""
+
+    def __init__(self, totp_required: bool = False) -> None:
+        super().__init__("sign-in refused")
+        self.totp_required = totp_required
+
+
+class TooManyAttempts(Exception):
+    """This address has tried too often in the last minute."""
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Session:
+    family: str
+    account: Account
+    device_id: str | None
+
+
+class SessionStore:
+    def __init__(
+        self, redis: Redis, keys: Keys, accounts: AccountStore, settings: Settings
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._accounts = accounts
+        self._s = settings
+
+    async def sign_in(
+        self,
+        username: str,
+        password: str,
+        totp: str | None,
+        device_id: str | None,
+        address: str,
+        now: datetime,
+    ) -> tuple[TokenPair, Account]:
+        await self._throttle(address)
+        account = await self._accounts.by_username(username)
+        if account is None:
+            check_password(password, _DUMMY_HASH)  # the same work as a real check
+            raise SignInRefused()
+        if await self._redis.exists(self._keys.sign_in_lock(account.account_id)):
+            raise SignInRefused()
+        checked = check_password(password, account.password_hash)
+        if not checked.ok or account.disabled:
+            await self._failed(account)
+            raise SignInRefused()
+        if account.needs_totp or account.totp_secret:
+            if not account.totp_secret or not totp:
+                raise SignInRefused(totp_required=True)
+            fresh = await self._redis.set(
+                self._keys.totp_used(account.account_id, totp.strip()), "1", nx=True, ex=120
+            )
+            if not fresh or not verify_totp(account.totp_secret, totp, now.timestamp()):
+                await self._failed(account)
+                raise SignInRefused(totp_required=True)
+        await self._redis.delete(self._keys.sign_in_failures(account.account_id))
+        if checked.new_hash:
+            await self._accounts.save(
+                Account(**{**account.__dict__, "password_hash": checked.new_hash})
+            )
+        await self._accounts.note_sign_in(account.account_id, now, address)
+        family = secrets.token_hex(16)
+        session_key = self._keys.session(family)
+        await self._redis.hset(
+            session_key,
+            mapping={
+                "account_id": account.account_id,
+                "device_id": device_id or "",
+                "ends_at": str(now.timestamp() + self._s.session_max_s),
+            },
+        )
+        await self._redis.expire(session_key, self._s.session_idle_s)
+        return await self._issue(family), account
+
+    async def authenticate(
+        self, access_token: str, device_id: str | None, now: datetime
+    ) -> Session | None:
+        """The live session of an access token used from its own device, else None.
+        A use keeps the session from going idle."""
+        family = await self._redis.get(self._keys.access_token(secret_digest(access_token)))
+        if family is None:
+            return None
+        return await self._live(_text(family), device_id, now)
+
+    async def refresh(
+        self, refresh_token: str, device_id: str | None, now: datetime
+    ) -> TokenPair | None:
+        key = self._keys.refresh_token(secret_digest(refresh_token))
+        before = await self._redis.eval(_SPEND, 1, key)
+        if before is None:
+            return None
+        state, _, family = _text(before).partition(":")
+        if state != "live":
+            await self.revoke(family)  # a spent token again: it was copied
+            return None
+        if await self._live(family, device_id, now) is None:
+            return None
+        return await self._issue(family)
+
+    async def revoke(self, family: str) -> None:
+        await self._redis.delete(self._keys.session(family))
+
+    async def _live(self, family: str, device_id: str | None, now: datetime) -> Session | None:
+        session_key = self._keys.session(family)
+        raw = await self._redis.hgetall(session_key)
+        if not raw:
+            return None
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        if float(fields.get("ends_at", "0")) <= now.timestamp():
+            await self.revoke(family)
+            return None
+        bound = fields.get("device_id") or None
+        if bound is not None and bound != device_id:
+            return None
+        account = await self._accounts.get(fields["account_id"])
+        if account is None or account.disabled:
+            await self.revoke(family)
+            return None
+        await self._redis.expire(session_key, self._s.session_idle_s)
+        return Session(family, account, bound)
+
+    async def _issue(self, family: str) -> TokenPair:
+        access, access_digest = new_token()
+        refresh, refresh_digest = new_token()
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(self._keys.access_token(access_digest), family, ex=self._s.access_token_s)
+        pipe.set(
+            self._keys.refresh_token(refresh_digest), f"live:{family}", ex=self._s.session_max_s
+        )
+        await pipe.execute()
+        return TokenPair(access, refresh, self._s.access_token_s)
+
+    async def _failed(self, account: Account) -> None:
+        key = self._keys.sign_in_failures(account.account_id)
+        failures = await self._redis.incr(key)
+        await self._redis.expire(key, self._s.sign_in_lock_s)
+        if failures >= self._s.sign_in_lock_after:
+            await self._redis.set(
+                self._keys.sign_in_lock(account.account_id), "1", ex=self._s.sign_in_lock_s
+            )
+            await self._redis.delete(key)
+
+    async def _throttle(self, address: str) -> None:
+        key = self._keys.sign_in_address(address)
+        attempts = await self._redis.incr(key)
+        if attempts == 1:
+            await self._redis.expire(key, 60)
+        if attempts > self._s.sign_in_per_address_per_minute:
+            raise TooManyAttempts()
+
+
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+"""Checked against for an unknown username, so it takes as long as a known one."""
+
+_SPEND = """
+local before = redis.call('GET', KEYS[1])
+if before and string.sub(before, 1, 5) == 'live:' then
+  redis.call('SET', KEYS[1], 'spent:' .. string.sub(before, 6), 'KEEPTTL')
+end
+return before
+"""
+"""Spend a refresh token atomically, returning what it was (live:<family> or spent:...)."""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,178 @@
+"""``nightline accounts``: create, list, disable and enable people's accounts, and reset a
+password (an administrator's task; the web portal will offer the same).
+
+A new password is read from standard input (``--password-stdin``) or asked for without
+echo; it is never an argument, which would land in the shell history. Accounts of
+administrators get a TOTP secret at creation: the command prints its ``otpauth://`` URI
+once, for an authenticator app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from engine.settings import load_settings
+
+if TYPE_CHECKING:
+    from engine.api.accounts import AccountStore
+
+__all__ = ["accounts"]
+
+_ROLES = ["service_admin", "practice_admin", "clinician", "operator", "sre", "billing"]
+
+
+@asynccontextmanager
+async def _store() -> AsyncIterator[AccountStore]:
+    from engine.api.services import build_api_services
+
+    services = build_api_services(load_settings())
+    try:
+        yield services.accounts
+    finally:
+        await services.redis.aclose()
+
+
+def _new_password(from_stdin: bool) -> str:
+    from engine.api.security import weak_password_reason
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    reason = weak_password_reason(password)
+    if reason:
+        raise click.UsageError(reason)
+    return password
+
+
+@click.group("accounts")
+def accounts() -> None:
+    """People's accounts for the API and the portal (roles, practices, TOTP)."""
+
+
+@accounts.command("create")
+@click.option("--username", required=True)
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(_ROLES))
+@click.option("--practice", "practices", multiple=True, help="A practice it may act for.")
+@click.option("--clinician-id", default=None, help="The clinician in the schedules (clinician).")
+@click.option("--desk", "desks", multiple=True, help="An operator desk it works (operator).")
+@click.option("--totp", is_flag=True, help="Require TOTP (always on for administrators).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create(
+    username: str,
+    roles: tuple[str, ...],
+    practices: tuple[str, ...],
+    clinician_id: str | None,
+    desks: tuple[str, ...],
+    totp: bool,
+    password_stdin: bool,
+) -> None:
+    """Create an account; prints its id (and a TOTP URI when it has TOTP)."""
+    from engine.api.accounts import TOTP_ROLES, Account, Role, UsernameTakenError
+    from engine.api.security import hash_password, new_totp_secret, totp_uri
+
+    if "clinician" in roles and not clinician_id:
+        raise click.UsageError("a clinician account needs --clinician-id")
+    if "service_admin" not in roles and not practices:
+        raise click.UsageError("give --practice (every role but service_admin is scoped)")
+    role_set = frozenset(Role(r) for r in roles)
+    secret = new_totp_secret() if totp or role_set & TOTP_ROLES else None
+    account = Account(
+        account_id="",
+        username=username,
+        roles=role_set,
+        practices=frozenset(practices),
+        clinician_id=clinician_id,
+        desks=frozenset(desks),
+        password_hash=hash_password(_new_password(password_stdin)),
+        totp_secret=secret,
+        created_at=datetime.now(UTC),
+    )
+
+    async def run() -> str:
+        async with _store() as store:
+            return (await store.create(account)).account_id
+
+    try:
+        account_id = asyncio.run(run())
+    except UsernameTakenError:
+        raise click.UsageError(f"username {username!r} is taken") from None
+    click.echo(account_id)
+    if secret:
+        click.echo(f"TOTP (scan once): {totp_uri(secret, username)}", err=True)
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_accounts(as_json: bool) -> None:
+    """Every account: roles, scope, state and the last sign-in (never a secret)."""
+
+    async def run() -> None:
+        async with _store() as store:
+            rows = await store.all()
+        for a in rows:
+            row = {
+                "account_id": a.account_id,
+                "username": a.username,
+                "roles": sorted(a.roles),
+                "practices": sorted(a.practices),
+                "clinician_id": a.clinician_id,
+                "desks": sorted(a.desks),
+                "totp": a.totp_secret is not None,
+                "disabled": a.disabled,
+                "last_sign_in_at": a.last_sign_in_at.isoformat() if a.last_sign_in_at else None,
+                "last_sign_in_from": a.last_sign_in_from,
+            }
+            if as_json:
+                click.echo(json.dumps(row))
+            else:
+                state = "disabled" if a.disabled else "active"
+                roles, scope = ",".join(sorted(a.roles)), ",".join(sorted(a.practices))
+                click.echo(f"{a.username:24} {state:8} {roles}  {scope or '*'}")
+
+    asyncio.run(run())
+
+
+def _update(username: str, **changes: object) -> None:
+    async def run() -> None:
+        async with _store() as store:
+            account = await store.by_username(username)
+            if account is None:
+                raise click.UsageError(f"no account {username!r}")
+            await store.save(type(account)(**{**account.__dict__, **changes}))
+
+    asyncio.run(run())
+
+
+@accounts.command("disable")
+@click.argument("username")
+def disable(username: str) -> None:
+    """Disable an account: its sessions end at their next request."""
+    _update(username, disabled=True)
+    click.echo(f"disabled {username}")
+
+
+@accounts.command("enable")
+@click.argument("username")
+def enable(username: str) -> None:
+    _update(username, disabled=False)
+    click.echo(f"enabled {username}")
+
+
+@accounts.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True)
+def reset_password(username: str, password_stdin: bool) -> None:
+    """Set a new password (an administrator's reset)."""
+    from engine.api.security import hash_password
+
+    _update(username, password_hash=hash_password(_new_password(password_stdin)))
+    click.echo(f"password reset for {username}")
