@@ -111,3 +111,11 @@ class Keys:
 
     def refresh_token(self, digest: str) -> str:
         return f"{self.prefix}:refresh:{digest}"
+
+    def desk_claim(self, dispatch_id: str) -> str:
+        """String: the operator account that claimed a desk alert (first one wins)."""
+        return f"{self.prefix}:desk-claim:{dispatch_id}"
+
+    def desk_note(self, dispatch_id: str) -> str:
+        """String: the resolving operator's note, sealed with the vault key (PHI)."""
+        return f"{self.prefix}:desk-note:{dispatch_id}"

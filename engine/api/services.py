@@ -24,6 +24,7 @@ from engine.adapters.redis_keys import Keys
 from engine.adapters.redis_store import RedisHeldStore
 from engine.api.accounts import AccountStore
 from engine.api.api_keys import ApiKeyStore
+from engine.api.desk_feed import DeskFeed
 from engine.api.publishing import ApiPublisher
 from engine.api.sessions import SessionStore
 from engine.ports import Clock
@@ -43,6 +44,7 @@ class ApiServices:
     api_keys: ApiKeyStore
     dispatches: RedisDispatchStore
     held: RedisHeldStore
+    desk: DeskFeed
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @cached_property
@@ -67,12 +69,14 @@ class ApiServices:
         loop = asyncio.get_running_loop()
         self.publisher.start()
         self._tasks.append(loop.create_task(self.practices.run()))
+        self._tasks.append(loop.create_task(self.desk.run()))
         if isinstance(self.clock, RedisOffsetClock):  # the shared test clock
             await self.clock.sync()
             self._tasks.append(loop.create_task(self.clock.run()))
 
     async def stop(self) -> None:
         await self.practices.stop()
+        await self.desk.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -99,4 +103,11 @@ def build_api_services(settings: Settings) -> ApiServices:
         api_keys=ApiKeyStore(redis, keys),
         dispatches=RedisDispatchStore(redis, keys),
         held=RedisHeldStore(redis, keys),
+        desk=DeskFeed(
+            settings.kafka_servers,
+            settings.topic("operator.alerts"),
+            settings.topic("dispatch.state"),
+            clock,
+            settings.desk_ack_timeout_s,
+        ),
     )

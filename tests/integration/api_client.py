@@ -90,3 +90,35 @@ async def create_account(
         )
     )
     return name, secret
+
+
+@asynccontextmanager
+async def serving_api(settings: Settings) -> AsyncIterator[RunningApi]:
+    """The app behind a real uvicorn server on a free port (plain HTTP), for what the
+    ASGI transport cannot do: it buffers whole responses, so no live event stream."""
+    import uvicorn
+
+    from tests.integration.harness import free_port
+
+    port = free_port()
+    services = build_api_services(settings)
+    app = create_api(settings, services)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the API did not become ready")
+            yield RunningApi(app, client, services)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)

@@ -14,13 +14,13 @@ import pytest
 
 from engine.handlers.intake import dispatch_id_for
 from tests.integration import scenario_data as data
-from tests.integration.api_client import RunningApi, running_api
+from tests.integration.api_client import RunningApi, api_settings, running_api
 from tests.integration.harness import Harness, free_port, wait_for
 
 
 @pytest.fixture()
 async def api(harness: Harness) -> AsyncIterator[RunningApi]:
-    async with running_api(harness.settings) as running:
+    async with running_api(api_settings(harness.settings, harness.log_dir)) as running:
         yield running
 
 
@@ -220,8 +220,11 @@ async def test_kafka_away_is_503_with_retry_after_and_nothing_is_kept(
     harness: Harness,
 ) -> None:
     harness.load_practice(data.practice("p-api8", timeout_s=120), data.devices_for("dr-ash"))
-    dead = harness.settings.model_copy(
-        update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}", "api_kafka_deadline_s": 1.0}
+    dead = api_settings(
+        harness.settings,
+        harness.log_dir,
+        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+        api_kafka_deadline_s=1.0,
     )
     async with running_api(dead, wait_ready=False) as api:
         ready = await api.client.get("/readyz")

@@ -36,6 +36,7 @@ def api_env(harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         "NIGHTLINE_TOPIC_PREFIX": harness.prefix,
         "NIGHTLINE_STATE_DIR": str(tmp_path),
         "NIGHTLINE_API_PORT": str(free_port()),
+        "NIGHTLINE_ALLOW_GENERATED_KEYS": "1",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -2,8 +2,8 @@
 
 ``/healthz`` answers 200 while the process serves requests (it calls nothing).
 ``/readyz`` is 200 when Redis answers a PING, the Kafka producer is connected and the
-cluster answers a metadata request, and the practice cache has read the practices topic
-to the end it found at start; else 503 naming the checks that failed.
+cluster answers a metadata request, and the practice cache and the desk queue have read
+their topics to the ends they found at start; else 503 naming the checks that failed.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ async def readyz(services: Annotated[ApiServices, Depends(services_of)]) -> JSON
         "redis": redis_ok,
         "kafka": kafka_ok,
         "practices": services.practices.caught_up.is_set(),
+        "desk": services.desk.caught_up.is_set(),
     }
     ready = all(checks.values())
     body = Health(status="ready" if ready else "not ready", checks=checks)
