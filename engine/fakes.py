@@ -230,6 +230,7 @@ class MemoryDispatchStore:
     sent: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     retry_at: dict[str, int] = field(default_factory=dict)
     expire_after_s: dict[str, int] = field(default_factory=dict)  # ended: forgotten after
+    paged: dict[str, dict[str, datetime]] = field(default_factory=dict)  # clinician -> when
 
     async def load(self, dispatch_id: str) -> StoredDispatch | None:
         row = self.rows.get(dispatch_id)
@@ -288,6 +289,14 @@ class MemoryDispatchStore:
     async def release_effects(self, dispatch_id: str, effect_ids: list[str]) -> None:
         for effect_id in effect_ids:
             self.claims.pop((dispatch_id, effect_id), None)
+
+    async def note_paged(self, dispatch_id: str, clinician_ids: list[str], at: datetime) -> None:
+        for clinician_id in clinician_ids:
+            self.paged.setdefault(clinician_id, {})[dispatch_id] = at
+
+    async def paged_for(self, clinician_id: str, limit: int) -> list[str]:
+        mine = self.paged.get(clinician_id, {})
+        return sorted(mine, key=lambda d: mine[d], reverse=True)[:limit]
 
     async def mark_sent(self, dispatch_id: str, effect_id: str, device_ids: list[str]) -> None:
         if effect_id in self.effects.get(dispatch_id, {}):

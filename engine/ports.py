@@ -204,6 +204,15 @@ class DispatchStore(Protocol):
         ``retry_at`` (its effects are retried then if still not done)."""
         ...
 
+    async def note_paged(self, dispatch_id: str, clinician_ids: list[str], at: datetime) -> None:
+        """These clinicians were paged for this dispatch (the app lists their dispatches);
+        noting it again is harmless."""
+        ...
+
+    async def paged_for(self, clinician_id: str, limit: int) -> list[str]:
+        """The dispatches this clinician was paged for in the last week, newest first."""
+        ...
+
     async def postpone_effects(self, dispatch_id: str, retry_at: datetime) -> None:
         """Retry this dispatch's effects not before ``retry_at`` (if it has any)."""
         ...

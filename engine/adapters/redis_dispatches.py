@@ -16,6 +16,7 @@ effect that is not done, and each effect is removed only when it is done.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from engine.ports import StoredDispatch
 __all__ = ["CLAIM_EFFECTS", "COMPLETE_EFFECTS", "MARK_SENT", "RedisDispatchStore", "to_ms"]
 
 LEGACY_PREFIX = "legacy."
+PAGED_KEPT_MS = 7 * 24 * 3600 * 1000  # how long a clinician's list of pages reaches back
 
 COMMIT = """
 local current = redis.call('HGET', KEYS[1], 'version') or '0'
@@ -211,6 +213,20 @@ class RedisDispatchStore:
     async def complete_effects(self, dispatch_id: str, effect_ids: list[str]) -> None:
         keys = [self._keys.dispatch(dispatch_id), self._keys.effects]
         await self._complete(keys=keys, args=[dispatch_id, *effect_ids])
+
+    async def note_paged(self, dispatch_id: str, clinician_ids: list[str], at: datetime) -> None:
+        at_ms = to_ms(at)
+        for clinician_id in clinician_ids:
+            key = self._keys.paged(clinician_id)
+            await asyncio.gather(
+                self._redis.zadd(key, {dispatch_id: at_ms}),
+                self._redis.zremrangebyscore(key, "-inf", at_ms - PAGED_KEPT_MS),
+                self._redis.pexpire(key, PAGED_KEPT_MS),
+            )
+
+    async def paged_for(self, clinician_id: str, limit: int) -> list[str]:
+        found = await self._redis.zrevrange(self._keys.paged(clinician_id), 0, limit - 1)
+        return [_text(x) for x in found]
 
     async def due_effects(self, now: datetime, retry_at: datetime, limit: int) -> list[str]:
         args = [to_ms(now), to_ms(retry_at), limit]

@@ -119,3 +119,7 @@ class Keys:
     def desk_note(self, dispatch_id: str) -> str:
         """String: the resolving operator's note, sealed with the vault key (PHI)."""
         return f"{self.prefix}:desk-note:{dispatch_id}"
+
+    def paged(self, clinician_id: str) -> str:
+        """Sorted set: the dispatches a clinician was paged for, scored by when (ms)."""
+        return f"{self.prefix}:paged:{clinician_id}"

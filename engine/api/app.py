@@ -27,6 +27,7 @@ from engine.api.ingest import unavailable
 from engine.api.middleware import ApiMetrics, BodyLimit, RequestMetrics, SecurityHeaders
 from engine.api.problems import install_problem_handlers, problem_response
 from engine.api.publishing import KafkaUnavailableError
+from engine.api.routers import app as app_routes
 from engine.api.routers import auth, desk, health, ingest
 from engine.api.services import ApiServices, build_api_services
 from engine.schemas.catalogue import spec
@@ -72,6 +73,7 @@ def create_api(settings: Settings, services: ApiServices) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(auth.router)
     app.include_router(desk.router)
+    app.include_router(app_routes.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

@@ -106,7 +106,7 @@ async def signed_in(
     services: Annotated[ApiServices, Depends(services_of)],
     metrics: Annotated[ApiMetrics, Depends(metrics_of)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    device_id: Annotated[
+    x_device_id: Annotated[
         str | None,
         Header(
             alias="X-Device-Id",
@@ -119,7 +119,7 @@ async def signed_in(
     session = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         session = await services.sessions.authenticate(
-            credentials.credentials, device_id, services.clock.now()
+            credentials.credentials, x_device_id, services.clock.now()
         )
     if session is None:
         metrics.auth_failures.labels("token").inc()

@@ -18,7 +18,9 @@ from redis.asyncio import Redis
 from engine.adapters.clocks import RedisOffsetClock, SystemClock
 from engine.adapters.deployment_keys import VAULT_KEY, deployment_key
 from engine.adapters.practice_cache import PracticeCache
+from engine.adapters.push_setup import build_vault
 from engine.adapters.redis_client import connect_redis
+from engine.adapters.redis_directory import RedisDeviceDirectory
 from engine.adapters.redis_dispatches import RedisDispatchStore
 from engine.adapters.redis_keys import Keys
 from engine.adapters.redis_store import RedisHeldStore
@@ -28,6 +30,7 @@ from engine.api.desk_feed import DeskFeed
 from engine.api.publishing import ApiPublisher
 from engine.api.sessions import SessionStore
 from engine.ports import Clock
+from engine.push.message_vault import MessageVault
 from engine.settings import Settings
 
 __all__ = ["ApiServices", "build_api_services"]
@@ -53,6 +56,15 @@ class ApiServices:
         Read on first use, so building the app (for its OpenAPI document) needs no key."""
         configured = deployment_key(self.settings, VAULT_KEY, self.settings.vault_key)
         return MultiFernet([Fernet(k.strip()) for k in configured.split(",") if k.strip()])
+
+    @cached_property
+    def vault(self) -> MessageVault:
+        """Message content, encrypted at rest (the worker fills it at intake)."""
+        return build_vault(self.settings, self.redis)
+
+    @cached_property
+    def devices(self) -> RedisDeviceDirectory:
+        return RedisDeviceDirectory(self.redis, self.keys)
 
     @cached_property
     def accounts(self) -> AccountStore:

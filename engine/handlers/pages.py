@@ -93,7 +93,10 @@ async def _send_pages(
     """Push every device of every paged clinician at once (but those an earlier run
     reached); who was reached, per page."""
     pages: list[tuple[str, PagePerson]] = [(e.id, e.effect) for e in entries]
-    devices = await svc.devices.devices_for(sorted({p.clinician_id for _, p in pages}))
+    clinicians = sorted({p.clinician_id for _, p in pages})
+    devices, _ = await asyncio.gather(
+        svc.devices.devices_for(clinicians), _note_paged(svc, state, clinicians)
+    )
     reached: set[tuple[int, str]] = set()
     sends = []
     for effect_id, page in pages:
@@ -119,6 +122,17 @@ async def _send_pages(
     first_reached = {page.page for effect_id, page in pages if newly.get(effect_id)}
     failed = _failed_pages(svc, state, [p for _, p in pages], reached, first_reached, meta)
     return PagesOutcome(failed, [effect_id for effect_id, _ in pages])
+
+
+async def _note_paged(svc: Services, state: DispatchState, clinicians: list[str]) -> None:
+    """Add the dispatch to each paged clinician's list (what the app shows); a failure
+    costs the list an entry, never the page."""
+    try:
+        await svc.dispatches.note_paged(state.dispatch_id, clinicians, svc.clock.now())
+    except Exception as exc:
+        svc.metrics.effect_failures.labels("paged_index").inc()
+        log.warning("dispatch %s: not listed for its clinicians: %s", state.dispatch_id,
+                    describe_failure(exc))  # fmt: skip
 
 
 async def _push(

@@ -404,3 +404,14 @@ class TestVaultContract:
         await ports.vault.put(content("d-1", "Synthetic: called back"))
         assert await ports.vault.get("d-1") == content("d-1", "Synthetic: called back")
         assert await ports.vault.get("d-2") == content("d-2", "Synthetic: rash")
+
+
+async def test_a_clinicians_pages_are_listed_newest_first_once_each(ports: Ports) -> None:
+    store = ports.dispatches
+    await store.note_paged("d-1", ["dr-ash", "dr-birch"], at(0))
+    await store.note_paged("d-2", ["dr-ash"], at(10))
+    await store.note_paged("d-1", ["dr-ash"], at(20))  # a re-page moves it up
+    assert await store.paged_for("dr-ash", 10) == ["d-1", "d-2"]
+    assert await store.paged_for("dr-ash", 1) == ["d-1"]
+    assert await store.paged_for("dr-birch", 10) == ["d-1"]
+    assert await store.paged_for("dr-nobody", 10) == []
