@@ -32,6 +32,7 @@ run: install
 	$(NL) schedule load deploy/practices/demo-pediatrics.yaml --actor make-run
 	$(NL) schedule load deploy/practices/maple-pediatrics.yaml --actor make-run
 	bash deploy/demo-phones.sh
+	bash deploy/demo-accounts.sh
 	@$(NL) api-keys ensure --integration make-run --practice demo-peds --practice maple-peds \
 		--file $(RUN_STATE)/api/demo-api-key > /dev/null
 	@echo
@@ -39,6 +40,13 @@ run: install
 	@echo "Pushes go to the local fake APNs / FCM; the clinicians' phones are virtual."
 	@echo "  API: $(API_URL)   (self-signed: trust $(RUN_STATE)/api-tls/ca.pem)"
 	@echo "    integration key (demo-peds, maple-peds): $(RUN_STATE)/api/demo-api-key"
+	@echo "    demo logins: operator@demo / demo-operator-pass (the desk),"
+	@echo "                 rivera@demo-peds / demo-rivera-pass, chen@demo-peds / demo-chen-pass"
+	@echo "    the desk's live queue:"
+	@echo "      T=\$$(curl -sS --cacert $(RUN_STATE)/api-tls/ca.pem -H 'Content-Type: application/json' \\"
+	@echo "        -d '{\"username\":\"operator@demo\",\"password\":\"demo-operator-pass\"}' \\"
+	@echo "        $(API_URL)/v1/auth/sign-in | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+	@echo "      curl -N --cacert $(RUN_STATE)/api-tls/ca.pem -H \"Authorization: Bearer \$$T\" $(API_URL)/v1/desk/stream"
 	@echo "  worker metrics: http://127.0.0.1:6066/metrics   live: /healthz   ready: /readyz"
 	@echo "  In another terminal, an urgent call over HTTP (a new event id each time):"
 	@echo "    $(NL) publish --sample urgent --print | curl -sS --cacert $(RUN_STATE)/api-tls/ca.pem \\"

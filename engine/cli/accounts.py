@@ -66,6 +66,7 @@ def accounts() -> None:
 @click.option("--desk", "desks", multiple=True, help="An operator desk it works (operator).")
 @click.option("--totp", is_flag=True, help="Require TOTP (always on for administrators).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--if-absent", is_flag=True, help="Do nothing if the username exists (demos).")
 def create(
     username: str,
     roles: tuple[str, ...],
@@ -74,6 +75,7 @@ def create(
     desks: tuple[str, ...],
     totp: bool,
     password_stdin: bool,
+    if_absent: bool,
 ) -> None:
     """Create an account; prints its id (and a TOTP URI when it has TOTP)."""
     from engine.api.accounts import TOTP_ROLES, Account, Role, UsernameTakenError
@@ -104,6 +106,8 @@ def create(
     try:
         account_id = asyncio.run(run())
     except UsernameTakenError:
+        if if_absent:
+            return
         raise click.UsageError(f"username {username!r} is taken") from None
     click.echo(account_id)
     if secret:
