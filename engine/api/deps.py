@@ -77,11 +77,20 @@ def metrics_of(request: Request) -> ApiMetrics:
 
 
 async def integration(
+    request: Request,
     services: Annotated[ApiServices, Depends(services_of)],
     metrics: Annotated[ApiMetrics, Depends(metrics_of)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Principal:
-    """The integration whose valid API key the request carries, else 401."""
+    """The integration whose valid API key the request carries, else 401 (403 for a
+    person's token: ingest is for integrations)."""
+    if not api_key and "authorization" in request.headers:
+        raise ApiProblem(
+            403,
+            "Forbidden",
+            "This route takes an integration's API key (X-Api-Key), not a person's token.",
+            kind="forbidden",
+        )
     record = None
     if api_key:
         record = await services.api_keys.authenticate(api_key, services.clock.now())
@@ -106,6 +115,7 @@ async def signed_in(
     services: Annotated[ApiServices, Depends(services_of)],
     metrics: Annotated[ApiMetrics, Depends(metrics_of)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    x_api_key: Annotated[str | None, Header(alias="X-Api-Key", include_in_schema=False)] = None,
     x_device_id: Annotated[
         str | None,
         Header(
@@ -115,7 +125,15 @@ async def signed_in(
         ),
     ] = None,
 ) -> Principal:
-    """The person whose live access token the request carries, else 401."""
+    """The person whose live access token the request carries, else 401 (403 for an
+    integration's API key, which opens the ingest only)."""
+    if credentials is None and api_key_present(x_api_key):
+        raise ApiProblem(
+            403,
+            "Forbidden",
+            "An integration's API key opens the ingest only; sign in as a person.",
+            kind="forbidden",
+        )
     session = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         session = await services.sessions.authenticate(
@@ -154,3 +172,7 @@ def requires(*roles: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
         return principal
 
     return dependency
+
+
+def api_key_present(value: str | None) -> bool:
+    return bool(value and value.strip())

@@ -81,6 +81,8 @@ async def test_an_unanswered_call_reaches_the_console_and_one_operator_claims_it
     stranger = await _operator(api, {"p-other"}, {"desk-9"})
     seen: list[Any] = []
     listener = asyncio.create_task(_collect(api.client, first, seen))
+    strangers_view: list[Any] = []
+    watcher = asyncio.create_task(_collect(api.client, stranger, strangers_view))
     await asyncio.sleep(0.5)
 
     call = data.urgent_call("p-desk")
@@ -98,6 +100,7 @@ async def test_an_unanswered_call_reaches_the_console_and_one_operator_claims_it
     assert [a["dispatch_id"] for a in listed] == [dispatch_id]
     assert listed[0]["age_seconds"] >= 0 and listed[0]["reason"]
     assert (await api.client.get("/v1/desk/alerts", headers=stranger)).json()["alerts"] == []
+    assert strangers_view == []  # another practice's operator: nothing on their stream
     hidden = await api.client.post(f"/v1/desk/alerts/{dispatch_id}/claim", headers=stranger)
     assert hidden.status_code == 404
 
@@ -134,6 +137,7 @@ async def test_an_unanswered_call_reaches_the_console_and_one_operator_claims_it
     assert audit[0].detail.startswith("outcome=caller_advised_911")
     assert "synthetic" not in audit[0].detail
     listener.cancel()
+    watcher.cancel()
 
 
 async def test_an_operator_pages_on_a_callers_behalf(

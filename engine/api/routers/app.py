@@ -105,9 +105,14 @@ async def _publish(services: ApiServices, topic: str, key: str, value: bytes) ->
 
 
 def _own_device(principal: Principal, device_id: str) -> None:
-    if principal.device_id is not None and principal.device_id != device_id:
+    """A phone changes only its own registration: the session must have signed in with
+    that ``device_id`` (the same 403 whether or not another phone has that id)."""
+    if principal.device_id != device_id:
         raise ApiProblem(
-            403, "Forbidden", "This session belongs to another device.", kind="forbidden"
+            403,
+            "Forbidden",
+            "Sign in from this device (with its device_id) to change its registration.",
+            kind="forbidden",
         )
 
 

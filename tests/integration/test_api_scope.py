@@ -1,0 +1,149 @@
+"""Every route of the API, tried by the principals of another practice, with the real ids
+of practice A's resources and with guessed and sequential ones. Each attempt must fail
+with 403 or 404, the answer for a real id must be the answer for an id that does not
+exist, and a list answers nothing of practice A. A route added without a row here fails
+this test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pyotp
+import pytest
+
+from engine.standins.virtual_device import VirtualDevice
+from tests.integration import scenario_data as data
+from tests.integration.api_client import RunningApi, api_settings, create_account, running_api
+from tests.integration.harness import Harness, wait_for
+
+PASSWORD = "correct horse battery staple"
+UNSCOPED = {"/v1/auth/sign-in", "/v1/auth/refresh", "/v1/auth/sign-out", "/v1/me"}
+"""Routes about the caller's own session, not a practice's resources."""
+
+
+@pytest.fixture()
+async def api(harness: Harness) -> AsyncIterator[RunningApi]:
+    async with running_api(api_settings(harness.settings, harness.log_dir)) as running:
+        yield running
+
+
+async def _signed_in(
+    api: RunningApi, roles: set[str], practice: str, **extra: Any
+) -> dict[str, str]:
+    device = extra.pop("device_id", None)
+    admin = bool(roles & {"practice_admin", "service_admin"})
+    name, secret = await create_account(api.services, "u", roles, {practice}, totp=admin, **extra)
+    body = {"username": name, "password": PASSWORD, **({"device_id": device} if device else {})}
+    if secret:
+        body["totp"] = pyotp.TOTP(secret).now()
+    answer = await api.client.post("/v1/auth/sign-in", json=body)
+    assert answer.status_code == 200, answer.text
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    return {**headers, **({"X-Device-Id": device} if device else {})}
+
+
+def _event(practice_id: str) -> dict[str, Any]:
+    return json.loads(data.urgent_call(practice_id).model_dump_json())
+
+
+def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any:
+    """A valid body for each route that takes one, naming practice A's resources."""
+    d = device.device
+    bodies: dict[tuple[str, str], Any] = {
+        ("POST", "/v1/intake"): _event(practice_a),
+        ("POST", "/v1/intake/batch"): {"events": [_event(practice_a)]},
+        ("POST", "/v1/desk/page"): _event(practice_a),
+        ("POST", "/v1/desk/alerts/{dispatch_id}/claim"): None,
+        ("POST", "/v1/desk/alerts/{dispatch_id}/resolve"): {"outcome": "message_taken"},
+        ("GET", "/v1/desk/alerts"): None,
+        ("GET", "/v1/desk/stream"): None,
+        ("POST", "/v1/app/devices"): {
+            "device_id": d.device_id,
+            "platform": "ios",
+            "push_token": d.push_token,
+            "public_key": d.public_key,
+            "auth_secret": d.auth_secret,
+        },
+        ("PUT", "/v1/app/devices/{device_id}/push-token"): {"push_token": "f" * 64},
+        ("DELETE", "/v1/app/devices/{device_id}"): None,
+        ("GET", "/v1/app/devices"): None,
+        ("GET", "/v1/app/dispatches"): None,
+        ("GET", "/v1/app/dispatches/{dispatch_id}"): None,
+        ("POST", "/v1/app/dispatches/{dispatch_id}/acks"): {"kind": "accepted"},
+    }
+    key = (method, path)
+    assert key in bodies, f"{method} {path} is new: give it a row in the scope test"
+    return bodies[key]
+
+
+def _fill(path: str, ids: dict[str, str]) -> str:
+    for name, value in ids.items():
+        path = path.replace("{" + name + "}", value)
+    assert "{" not in path, f"unknown path parameter in {path}"
+    return path
+
+
+async def test_no_route_reaches_another_practice(harness: Harness, api: RunningApi) -> None:
+    # Practice A: a dispatch paged to dr-a's phone, then handed to the desk.
+    harness.load_practice(
+        data.practice("p-scope-a", timeout_s=0.5, repeats=0, primary=("dr-a",), backup=()),
+        data.devices_for("dr-a"),
+    )
+    call = data.urgent_call("p-scope-a")
+    harness.producer.send_intake(call)
+    dispatch_a = f"d-{call.event_id}"
+    wait_for(lambda: harness.pushes(dispatch_a), 15, "practice A's page")
+    for _ in range(200):  # the desk feed runs on this event loop: wait without blocking it
+        if dispatch_a in api.services.desk.board.open:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("practice A never reached the desk")
+    device_a = VirtualDevice("dr-a", "dr-a-phone", "ios")
+
+    # Practice B's principals: every role that has routes.
+    principals = {
+        "clinician B": await _signed_in(
+            api, {"clinician"}, "p-scope-b", clinician_id="dr-b", device_id="dr-b-phone"
+        ),
+        "operator B": await _signed_in(api, {"operator"}, "p-scope-b", desks={"desk-b"}),
+        "admin B": await _signed_in(api, {"practice_admin", "billing", "sre"}, "p-scope-b"),
+        "integration B": {"X-Api-Key": await api.integration_key("p-scope-b")},
+    }
+    real = {"dispatch_id": dispatch_a, "device_id": device_a.device_id}
+    guessed = {"dispatch_id": f"d-{uuid.uuid4()}", "device_id": "phone-" + uuid.uuid4().hex[:8]}
+    sequential = {"dispatch_id": "d-1", "device_id": "1"}
+
+    paths = api.app.openapi()["paths"]  # every route the API serves, as documented
+    tried = 0
+    for template, operations in sorted(paths.items()):
+        if not template.startswith("/v1") or template in UNSCOPED:
+            continue
+        for method in sorted(m.upper() for m in operations):
+            body = _body(template, method, "p-scope-a", device_a)
+            for who, headers in principals.items():
+                if template.endswith("/stream") and who == "operator B":
+                    continue  # an open stream: test_api_desk checks what a stranger's shows
+                answers = []
+                for ids in (real, guessed, sequential):
+                    path = _fill(template, ids)
+                    answer = await api.client.request(method, path, headers=headers, json=body)
+                    tried += 1
+                    answers.append(answer)
+                    where = f"{who}: {method} {path}"
+                    if template == "/v1/intake/batch" and answer.status_code == 200:
+                        statuses = {r["status"] for r in answer.json()["results"]}
+                        assert statuses <= {403, 404}, f"{where} -> {statuses}"  # per event
+                    elif "{" in template or body is not None:
+                        assert answer.status_code in (403, 404), f"{where} -> {answer.status_code}"
+                    else:  # a list of one's own: nothing of practice A in it
+                        assert answer.status_code in (200, 403), f"{where} -> {answer.status_code}"
+                    assert dispatch_a not in answer.text and "p-scope-a" not in answer.text, where
+                if "{" in template:  # a real id is refused exactly like a made-up one
+                    first = (answers[0].status_code, answers[0].json())
+                    assert first == (answers[1].status_code, answers[1].json()), (who, template)
+    assert tried > 100
