@@ -157,6 +157,14 @@ async def test_an_operator_pages_on_a_callers_behalf(
     refused = await api.client.post("/v1/desk/page", json=other, headers=operator)
     assert refused.status_code == 403
 
+    script = await api.client.get("/v1/desk/practices/p-desk2/script", headers=operator)
+    assert script.status_code == 200, script.text
+    body = script.json()
+    assert body["on_call_line"] == "dr-ash is on call now, then dr-birch, then the operator desk."
+    assert body["chain"][-1]["operator_desk"] and isinstance(body["office_open"], bool)
+    hidden = await api.client.get("/v1/desk/practices/p-elsewhere/script", headers=operator)
+    assert hidden.status_code == 404
+
 
 async def test_the_desk_is_for_operators(desk_harness: Harness, api: RunningApi) -> None:
     name, _ = await create_account(

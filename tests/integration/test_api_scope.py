@@ -61,6 +61,7 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
         ("POST", "/v1/desk/alerts/{dispatch_id}/resolve"): {"outcome": "message_taken"},
         ("GET", "/v1/desk/alerts"): None,
         ("GET", "/v1/desk/stream"): None,
+        ("GET", "/v1/desk/practices/{practice_id}/script"): None,
         ("POST", "/v1/app/devices"): {
             "device_id": d.device_id,
             "platform": "ios",
@@ -114,9 +115,13 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "admin B": await _signed_in(api, {"practice_admin", "billing", "sre"}, "p-scope-b"),
         "integration B": {"X-Api-Key": await api.integration_key("p-scope-b")},
     }
-    real = {"dispatch_id": dispatch_a, "device_id": device_a.device_id}
-    guessed = {"dispatch_id": f"d-{uuid.uuid4()}", "device_id": "phone-" + uuid.uuid4().hex[:8]}
-    sequential = {"dispatch_id": "d-1", "device_id": "1"}
+    real = {"dispatch_id": dispatch_a, "device_id": device_a.device_id, "practice_id": "p-scope-a"}
+    guessed = {
+        "dispatch_id": f"d-{uuid.uuid4()}",
+        "device_id": "phone-" + uuid.uuid4().hex[:8],
+        "practice_id": "p-" + uuid.uuid4().hex[:8],
+    }
+    sequential = {"dispatch_id": "d-1", "device_id": "1", "practice_id": "1"}
 
     paths = api.app.openapi()["paths"]  # every route the API serves, as documented
     tried = 0

@@ -26,10 +26,12 @@ from engine.api.problems import ApiProblem, Problem
 from engine.api.publishing import KafkaUnavailableError
 from engine.api.routers.ingest import IntakeAccepted
 from engine.api.services import ApiServices
-from engine.schemas._base import derived_event_id
+from engine.domain.desk_script import desk_script
+from engine.schemas._base import Identifier, derived_event_id
 from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.audit import AuditEvent
 from engine.schemas.codec import encode
+from engine.schemas.intake import Urgency
 
 __all__ = ["router"]
 
@@ -267,3 +269,69 @@ async def page(body: dict[str, Any], services: Services, principal: Operator) ->
     event = {**body, "source_system": f"desk.{_operator_id(principal)}"}
     accepted = await accept_event(services, principal, event)
     return IntakeAccepted(event_id=accepted.event_id, dispatch_id=accepted.dispatch_id)
+
+
+class ScriptLevel(BaseModel):
+    name: str
+    people: list[str] = Field(description="Display names, in paging order.")
+    timeout_seconds: float | None
+    repeats: int | None
+    operator_desk: bool
+
+
+class CallScript(BaseModel):
+    practice_id: str
+    practice_name: str
+    greeting: str
+    local_time: str
+    office_open: bool
+    next_opening: datetime | None
+    on_call_line: str = Field(description="E.g. 'Dr. Lee is on call now, then NP Chen, ...'")
+    chain: list[ScriptLevel]
+    reason_urgency: dict[str, str]
+    caller_type_minimum: dict[str, str]
+    live_transfer_urgencies: list[str]
+
+
+@router.get(
+    "/practices/{practice_id}/script",
+    response_model=CallScript,
+    responses=_ERRORS,
+    summary="The script for an incoming call",
+)
+async def call_script(
+    practice_id: Identifier,
+    services: Services,
+    principal: Operator,
+    urgency: Urgency = Urgency.URGENT,
+) -> CallScript:
+    """Greeting, office open or closed now, the call-handling rules, and who would be
+    paged now for a message of ``urgency``, by name, ending at the desk."""
+    practice = (
+        await services.practices.get(practice_id) if principal.may_act_for(practice_id) else None
+    )
+    if practice is None:
+        raise ApiProblem(404, "Not found", "No practice of yours has that id.", kind="not-found")
+    script = desk_script(practice, services.clock.now(), urgency)
+    return CallScript(
+        practice_id=script.practice_id,
+        practice_name=script.practice_name,
+        greeting=script.greeting,
+        local_time=script.local_time,
+        office_open=script.office_open,
+        next_opening=script.next_opening,
+        on_call_line=script.on_call_line,
+        chain=[
+            ScriptLevel(
+                name=lv.name,
+                people=list(lv.people),
+                timeout_seconds=lv.timeout_seconds,
+                repeats=lv.repeats,
+                operator_desk=lv.operator_desk,
+            )
+            for lv in script.chain
+        ],
+        reason_urgency=script.reason_urgency,
+        caller_type_minimum=script.caller_type_minimum,
+        live_transfer_urgencies=list(script.live_transfer_urgencies),
+    )
