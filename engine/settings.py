@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated origins allowed by CORS; empty: CORS is off.",
     )
+    api_forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For names the client (comma-separated "
+        "addresses or networks, * for any): sign-in throttling counts per client address.",
+    )
     session_idle_s: int = Field(
         default=900, gt=0, description="A signed-in session ends after this long unused."
     )

@@ -113,7 +113,7 @@ class Keys:
         return f"{self.prefix}:refresh:{digest}"
 
     def desk_claim(self, dispatch_id: str) -> str:
-        """String: the operator account that claimed a desk alert (first one wins)."""
+        """String: ``<operator>|<desk>`` of the claim on a desk alert (first one wins)."""
         return f"{self.prefix}:desk-claim:{dispatch_id}"
 
     def desk_note(self, dispatch_id: str) -> str:
@@ -123,3 +123,11 @@ class Keys:
     def paged(self, clinician_id: str) -> str:
         """Sorted set: the dispatches a clinician was paged for, scored by when (ms)."""
         return f"{self.prefix}:paged:{clinician_id}"
+
+    def account_sessions(self, account_id: str) -> str:
+        """Set: the session families of an account (ended together on reset or disable)."""
+        return f"{self.prefix}:account-sessions:{account_id}"
+
+    def desk_claims(self, operator_id: str) -> str:
+        """Set: the dispatches an operator claimed and has not resolved."""
+        return f"{self.prefix}:desk-claims:{operator_id}"

@@ -101,6 +101,10 @@ class AccountStore:
         accounts = [await self.get(_text(i)) for i in ids]
         return sorted((a for a in accounts if a), key=lambda a: a.username)
 
+    async def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        """Only the hash (a rehash at sign-in must not undo a concurrent disable)."""
+        await self._redis.hset(self._keys.account(account_id), "password_hash", password_hash)
+
     async def note_sign_in(self, account_id: str, at: datetime, address: str) -> None:
         await self._redis.hset(
             self._keys.account(account_id),

@@ -17,11 +17,15 @@ from redis.asyncio import Redis
 from engine.adapters.redis_keys import Keys
 from engine.api.security import IssuedKey, issue_api_key, parse_api_key
 
-__all__ = ["ApiKeyRecord", "ApiKeyStore", "UnknownKeyError"]
+__all__ = ["ApiKeyRecord", "ApiKeyStore", "EndedKeyError", "UnknownKeyError"]
 
 
 class UnknownKeyError(LookupError):
     """No key has that id."""
+
+
+class EndedKeyError(ValueError):
+    """The key was revoked or has expired: issue a new one with ``create``."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class ApiKeyStore:
         old = await self.get(key_id)
         if old is None:
             raise UnknownKeyError(key_id)
+        if not old.valid_at(now):
+            raise EndedKeyError(key_id)  # a revoked or expired key cannot bring a new one
         issued, record = await self.issue(old.integration, old.practices, now)
         ends = now + grace
         if old.expires_at is None or ends < old.expires_at:

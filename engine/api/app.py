@@ -19,13 +19,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import generate_latest
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from engine import __version__
 from engine.api.ingest import unavailable
 from engine.api.middleware import ApiMetrics, BodyLimit, RequestMetrics, SecurityHeaders
-from engine.api.problems import install_problem_handlers, problem_response
+from engine.api.problems import (
+    ApiProblem,
+    field_problems,
+    install_problem_handlers,
+    problem_response,
+)
 from engine.api.publishing import KafkaUnavailableError
 from engine.api.routers import app as app_routes
 from engine.api.routers import auth, desk, health, ingest
@@ -86,7 +91,7 @@ def create_api(settings: Settings, services: ApiServices) -> FastAPI:
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Api-Key"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Api-Key", "X-Device-Id"],
         )
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
@@ -102,8 +107,19 @@ def _install_outage_handlers(app: FastAPI) -> None:
         problem = unavailable(what)
         return problem_response(problem.problem, problem.headers)
 
-    for kind in (KafkaUnavailableError, RedisConnectionError, RedisTimeoutError, TimeoutError):
+    for kind in (KafkaUnavailableError, RedisError, TimeoutError):
         app.add_exception_handler(kind, outage)
+
+    async def invalid_inside(request: Request, exc: Exception) -> JSONResponse:
+        """A model built inside a route refused what the request carried: a 4xx that
+        names fields, never a 500."""
+        assert isinstance(exc, ValidationError)
+        errors = field_problems(exc.errors(include_input=False), frozenset())
+        problem = ApiProblem(422, "Invalid request", "The request is not valid.",
+                             kind="validation", errors=errors)  # fmt: skip
+        return problem_response(problem.problem)
+
+    app.add_exception_handler(ValidationError, invalid_inside)
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:

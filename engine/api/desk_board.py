@@ -75,6 +75,8 @@ class DeskBoard:
                 first_alerted_at=min(known.first_alerted_at, alert.at),
                 urgency=str(alert.urgency),
             )
+        if item == known:
+            return None  # read again (a replay after a reconnect): consoles have it
         self.open[alert.dispatch_id] = item
         return DeskChange("alert", item)
 

@@ -9,7 +9,6 @@ once the records that were there at start have been read.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -24,7 +23,7 @@ from engine.schemas.codec import DecodeError, decode
 from engine.schemas.dispatch import DispatchStateChanged
 from engine.schemas.outbound import OperatorAlert
 
-__all__ = ["DeskFeed", "replay_window_s"]
+__all__ = ["DeskFeed", "Subscription", "replay_window_s"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +31,38 @@ log = logging.getLogger(__name__)
 def replay_window_s(desk_timeout_s: float) -> float:
     """How far back to read: an unclaimed alert is re-published every desk timeout."""
     return max(3600.0, 3 * desk_timeout_s)
+
+
+class Subscription:
+    """One live console's changes. ``closed`` is set when it fell too far behind or the
+    feed stops: its stream then ends, and the console reconnects for a fresh snapshot."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self.queue: asyncio.Queue[DeskChange] = asyncio.Queue(maxsize=size)
+        self.closed = asyncio.Event()
+
+    def offer(self, change: DeskChange) -> bool:
+        try:
+            self.queue.put_nowait(change)
+        except asyncio.QueueFull:
+            self.closed.set()
+            return False
+        return True
+
+    async def next(self, timeout_s: float) -> DeskChange | None:
+        """The next change; None after ``timeout_s`` or once closed (check ``closed``)."""
+        if self.closed.is_set():
+            return None
+        getting = asyncio.ensure_future(self.queue.get())
+        closing = asyncio.ensure_future(self.closed.wait())
+        done, pending = await asyncio.wait(
+            {getting, closing}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+        if getting in done:
+            return getting.result()
+        return None
 
 
 class DeskFeed:
@@ -45,16 +76,16 @@ class DeskFeed:
         self._topics = {alerts_topic: "operator.alerts", state_topic: "dispatch.state"}
         self._clock = clock
         self._window_s = replay_window_s(desk_timeout_s)
-        self._subscribers: set[asyncio.Queue[DeskChange | None]] = set()
+        self._subscribers: set[Subscription] = set()
         self._stopping = asyncio.Event()
 
-    def subscribe(self) -> asyncio.Queue[DeskChange | None]:
-        queue: asyncio.Queue[DeskChange | None] = asyncio.Queue(maxsize=1000)
-        self._subscribers.add(queue)
-        return queue
+    def subscribe(self) -> Subscription:
+        subscription = Subscription()
+        self._subscribers.add(subscription)
+        return subscription
 
-    def unsubscribe(self, queue: asyncio.Queue[DeskChange | None]) -> None:
-        self._subscribers.discard(queue)
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -68,9 +99,8 @@ class DeskFeed:
 
     async def stop(self) -> None:
         self._stopping.set()
-        for queue in list(self._subscribers):
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(None)  # streams end; consoles reconnect
+        for subscription in list(self._subscribers):
+            subscription.closed.set()  # streams end; consoles reconnect
 
     async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -129,11 +159,9 @@ class DeskFeed:
         else:
             return
         if change is not None:
-            for queue in list(self._subscribers):
-                try:
-                    queue.put_nowait(change)
-                except asyncio.QueueFull:  # a console that stopped reading: end its stream
-                    self._subscribers.discard(queue)
+            for subscription in list(self._subscribers):
+                if not subscription.offer(change):  # it stopped reading: end its stream
+                    self._subscribers.discard(subscription)
 
 
 async def _reached(consumer: Any, ends: dict[TopicPartition, int]) -> bool:

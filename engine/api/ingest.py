@@ -34,7 +34,7 @@ from engine.schemas.catalogue import spec
 from engine.schemas.codec import encode, field_names
 from engine.schemas.intake import IntakeEvent
 
-__all__ = ["RETRY_AFTER_S", "Accepted", "accept_event", "parse_body"]
+__all__ = ["RETRY_AFTER_S", "Accepted", "accept_event", "forward_unreadable", "parse_body"]
 
 RETRY_AFTER_S = 5
 _PENDING_S = 60  # a pending record outlives any publish deadline, then frees the id
@@ -56,7 +56,7 @@ async def parse_body(services: ApiServices, raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        await _publish_intake(services, None, raw)
+        await forward_unreadable(services, None, raw)
         raise ApiProblem(
             400,
             "Bad request",
@@ -75,12 +75,15 @@ def unavailable(what: str) -> ApiProblem:
     )
 
 
-async def accept_event(services: ApiServices, principal: Principal, data: Any) -> Accepted:
-    """Accept one decoded JSON value as an intake event, or raise an :class:`ApiProblem`."""
+async def accept_event(
+    services: ApiServices, principal: Principal, data: Any, raw: bytes | None = None
+) -> Accepted:
+    """Accept one decoded JSON value as an intake event, or raise an :class:`ApiProblem`.
+    ``raw`` is what the caller sent, forwarded as it is if the event is invalid."""
     try:
         event: IntakeEvent = _adapter().validate_python(data)
     except ValidationError as exc:
-        await _forward_invalid(services, principal, data)
+        await _forward_invalid(services, principal, data, raw)
         errors = field_problems(exc.errors(include_input=False), field_names(_adapter()))
         raise _invalid(errors) from exc
     principal.require_practice(event.practice_id)
@@ -136,14 +139,28 @@ async def _worker_saw(services: ApiServices, event: IntakeEvent, digest: str) ->
     return True
 
 
-async def _forward_invalid(services: ApiServices, principal: Principal, data: Any) -> None:
+async def _forward_invalid(
+    services: ApiServices, principal: Principal, data: Any, raw: bytes | None
+) -> None:
     """Send an invalid event to the worker's dead-letter and desk path, unless it names a
     practice this caller may not act for."""
-    raw = json.dumps(data, separators=(",", ":")).encode()
+    if raw is None:
+        try:
+            raw = json.dumps(data, separators=(",", ":")).encode()
+        except (ValueError, RecursionError):
+            raw = b'{"unreadable": "nested too deeply"}'
     practice_id, _, _ = peek_intake(raw)
     if practice_id is not None:
         principal.require_practice(practice_id)
-    await _publish_intake(services, practice_id, raw)
+    await forward_unreadable(services, practice_id, raw)
+
+
+async def forward_unreadable(services: ApiServices, practice_id: str | None, raw: bytes) -> None:
+    """Bytes that are no valid event still reach the worker, which dead-letters them and
+    alerts the desk. Over the event size limit, only its start goes (the worker's
+    dead letter keeps only the start anyway, and the broker would refuse the whole)."""
+    limit = services.settings.max_event_bytes
+    await _publish_intake(services, practice_id, raw[: limit + 1])
 
 
 async def _publish_intake(services: ApiServices, practice_id: str | None, raw: bytes) -> None:

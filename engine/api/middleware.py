@@ -6,6 +6,7 @@ Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``: it wraps ``send`` and
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -13,8 +14,16 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from engine.api.problems import PROBLEM_JSON, Problem
+from engine.failures import describe_failure
 
-__all__ = ["SECURITY_HEADERS", "ApiMetrics", "BodyLimit", "RequestMetrics", "SecurityHeaders"]
+__all__ = [
+    "SECURITY_HEADERS",
+    "ApiMetrics",
+    "BodyLimit",
+    "QuietErrors",
+    "RequestMetrics",
+    "SecurityHeaders",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -190,3 +199,22 @@ class RequestMetrics:
 def _template(scope: Scope) -> str:
     route = scope.get("route")
     return str(getattr(route, "path", "unmatched"))
+
+
+class QuietErrors:
+    """The outermost layer in production: Starlette answers an unexpected error with its
+    500 problem and then raises it again, and the server would log the traceback, whose
+    frames can hold request values (PHI). Here it ends as one line naming its type."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            route = scope.get("route")
+            logging.getLogger("engine.api").error(
+                "unexpected error on %s: %s", getattr(route, "path", "unmatched"),
+                describe_failure(exc),
+            )  # fmt: skip

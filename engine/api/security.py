@@ -35,6 +35,7 @@ __all__ = [
     "issue_api_key",
     "new_token",
     "new_totp_secret",
+    "normal_totp",
     "parse_api_key",
     "secret_digest",
     "totp_uri",
@@ -129,10 +130,19 @@ def totp_uri(secret: str, username: str, issuer: str = "Nightline") -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=issuer)
 
 
+_TOTP_CODE = re.compile(r"^[0-9]{6}$")
+
+
+def normal_totp(code: str) -> str | None:
+    """The code as six ASCII digits (spaces removed), or None: one spelling per code, so
+    a used code cannot come back as ``"123 456"`` or in full-width digits."""
+    digits = code.replace(" ", "").strip()
+    return digits if _TOTP_CODE.fullmatch(digits) else None
+
+
 def verify_totp(secret: str, code: str, at: float) -> bool:
-    """Whether ``code`` is the TOTP of ``secret`` at ``at`` (Unix seconds), one 30 s step
-    of drift allowed either way."""
-    digits = code.strip().replace(" ", "")
-    if not (digits.isdigit() and len(digits) == 6):
+    """Whether ``code`` (already :func:`normal_totp`) is the TOTP of ``secret`` at ``at``
+    (Unix seconds), one 30 s step of drift allowed either way."""
+    if normal_totp(code) != code:
         return False
-    return bool(pyotp.TOTP(secret).verify(digits, for_time=int(at), valid_window=1))
+    return bool(pyotp.TOTP(secret).verify(code, for_time=int(at), valid_window=1))

@@ -145,13 +145,21 @@ def list_accounts(as_json: bool) -> None:
     asyncio.run(run())
 
 
-def _update(username: str, **changes: object) -> None:
+def _update(username: str, *, end_sessions: bool = False, **changes: object) -> None:
+    from engine.api.services import build_api_services
+
     async def run() -> None:
-        async with _store() as store:
-            account = await store.by_username(username)
+        services = build_api_services(load_settings())
+        try:
+            account = await services.accounts.by_username(username)
             if account is None:
                 raise click.UsageError(f"no account {username!r}")
-            await store.save(type(account)(**{**account.__dict__, **changes}))
+            await services.accounts.save(type(account)(**{**account.__dict__, **changes}))
+            if end_sessions:
+                ended = await services.sessions.revoke_all(account.account_id)
+                click.echo(f"ended {ended} session(s)", err=True)
+        finally:
+            await services.redis.aclose()
 
     asyncio.run(run())
 
@@ -159,8 +167,8 @@ def _update(username: str, **changes: object) -> None:
 @accounts.command("disable")
 @click.argument("username")
 def disable(username: str) -> None:
-    """Disable an account: its sessions end at their next request."""
-    _update(username, disabled=True)
+    """Disable an account: its sessions end now."""
+    _update(username, end_sessions=True, disabled=True)
     click.echo(f"disabled {username}")
 
 
@@ -175,8 +183,8 @@ def enable(username: str) -> None:
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True)
 def reset_password(username: str, password_stdin: bool) -> None:
-    """Set a new password (an administrator's reset)."""
+    """Set a new password (an administrator's reset); every session of the account ends."""
     from engine.api.security import hash_password
 
-    _update(username, password_hash=hash_password(_new_password(password_stdin)))
+    _update(username, end_sessions=True, password_hash=hash_password(_new_password(password_stdin)))
     click.echo(f"password reset for {username}")

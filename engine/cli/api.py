@@ -57,6 +57,7 @@ def api_command(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from engine.api.app import create_api
+    from engine.api.middleware import QuietErrors
     from engine.api.services import build_api_services
 
     overrides: dict[str, object] = {}
@@ -71,7 +72,7 @@ def api_command(host: str | None, port: int | None) -> None:
     if tls is not None and tls[2] is not None:
         click.echo(f"  self-signed: trust {tls[2]} (curl --cacert)", err=True)
     uvicorn.run(
-        app,
+        QuietErrors(app),
         host=settings.api_host,
         port=settings.api_port,
         ssl_certfile=str(tls[0]) if tls else None,
@@ -79,6 +80,7 @@ def api_command(host: str | None, port: int | None) -> None:
         log_level=settings.log_level.lower(),
         access_log=False,  # paths hold ids; request metrics carry route templates only
         proxy_headers=True,
+        forwarded_allow_ips=settings.api_forwarded_allow_ips,
         server_header=False,
     )
 
@@ -162,7 +164,7 @@ def ensure_key(integration: str, practices: tuple[str, ...], key_file: Path) -> 
 )
 def rotate_key(key_id: str, grace_hours: float) -> None:
     """Issue a new key for the same integration; the old one ends after the grace."""
-    from engine.api.api_keys import UnknownKeyError
+    from engine.api.api_keys import EndedKeyError, UnknownKeyError
 
     settings = load_settings()
 
@@ -172,6 +174,10 @@ def rotate_key(key_id: str, grace_hours: float) -> None:
                 issued, record = await store.rotate(key_id, _now(), timedelta(hours=grace_hours))
         except UnknownKeyError:
             raise click.UsageError(f"no API key {key_id}") from None
+        except EndedKeyError:
+            raise click.UsageError(
+                f"API key {key_id} was revoked or has expired: create a new one"
+            ) from None
         click.echo(issued.token)
         click.echo(f"key id {record.key_id}; {key_id} ends in {grace_hours:g} h", err=True)
 

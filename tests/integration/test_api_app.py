@@ -149,3 +149,18 @@ async def test_a_phone_registers_reads_and_accepts_through_the_api(
         "the view in the audit",
     )
     assert viewed[0].actor == "dr-ash" and viewed[0].detail == f"device={phone.device_id}"
+
+
+async def test_a_device_key_that_is_no_curve_point_is_a_422(h: Harness, api: RunningApi) -> None:
+    phone = VirtualDevice("dr-ash", "ash-phone-2", "ios")
+    ash = await _clinician(api, "dr-ash", phone.device_id)
+    body = {
+        "device_id": phone.device_id,
+        "platform": "ios",
+        "push_token": phone.device.push_token,
+        "public_key": "A" * 87,
+        "auth_secret": phone.device.auth_secret,
+    }
+    answer = await api.client.post("/v1/app/devices", json=body, headers=ash)
+    assert answer.status_code == 422, answer.text
+    assert "A" * 20 not in answer.text

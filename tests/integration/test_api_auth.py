@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -161,3 +162,48 @@ async def test_an_address_that_tries_too_often_is_throttled(harness: Harness) ->
         ]  # fmt: skip
         await _forget_attempts(api)
     assert answers[:3] == [401, 401, 401] and answers[3] == 429
+
+
+async def test_a_used_code_does_not_come_back_spelled_differently(api: RunningApi) -> None:
+    name, secret = await create_account(
+        api.services, "admin", {"practice_admin"}, {"p-1"}, totp=True
+    )
+    assert secret is not None
+    code = pyotp.TOTP(secret).at(time.time())
+    await _sign_in(api, name, totp=code)
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in code)
+    for spelling in (code, f"{code[:3]} {code[3:]}", full_width):
+        again = await api.client.post(
+            "/v1/auth/sign-in", json={"username": name, "password": PASSWORD, "totp": spelling}
+        )
+        assert again.status_code == 401, spelling
+
+
+async def test_a_refresh_ends_the_previous_access_token(api: RunningApi) -> None:
+    name, _ = await create_account(api.services, "op", {"operator"}, {"p-1"}, desks={"d"})
+    first = await _sign_in(api, name)
+    second = (
+        await api.client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    ).json()
+    assert (await api.client.get("/v1/me", headers=_bearer(first))).status_code == 401
+    assert (await api.client.get("/v1/me", headers=_bearer(second))).status_code == 200
+
+
+async def test_ending_all_sessions_of_an_account(api: RunningApi) -> None:
+    name, _ = await create_account(api.services, "op", {"operator"}, {"p-1"}, desks={"d"})
+    one, two = await _sign_in(api, name), await _sign_in(api, name)
+    account = await api.services.accounts.by_username(name)
+    assert account is not None
+    assert await api.services.sessions.revoke_all(account.account_id) == 2
+    for tokens in (one, two):  # what a password reset or a disable does
+        assert (await api.client.get("/v1/me", headers=_bearer(tokens))).status_code == 401
+
+
+async def test_a_revoked_key_cannot_be_rotated_back_to_life(api: RunningApi) -> None:
+    from engine.api.api_keys import EndedKeyError
+
+    now = api.services.clock.now()
+    _, record = await api.services.api_keys.issue("pbx", frozenset({"p-1"}), now)
+    await api.services.api_keys.revoke(record.key_id, now)
+    with pytest.raises(EndedKeyError):
+        await api.services.api_keys.rotate(record.key_id, now, timedelta(hours=1))

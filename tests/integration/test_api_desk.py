@@ -106,8 +106,18 @@ async def test_an_unanswered_call_reaches_the_console_and_one_operator_claims_it
 
     won = await api.client.post(f"/v1/desk/alerts/{dispatch_id}/claim", headers=first)
     assert won.status_code == 200, won.text
+    assert won.json()["status"] == "claimed"  # the worker recorded the operator as owner
     lost = await api.client.post(f"/v1/desk/alerts/{dispatch_id}/claim", headers=second)
     assert lost.status_code == 409
+    again = await api.client.post(f"/v1/desk/alerts/{dispatch_id}/claim", headers=first)
+    assert again.status_code == 200 and again.json()["status"] == "claimed"
+    mine = (await api.client.get("/v1/desk/claims", headers=first)).json()
+    assert [c["dispatch_id"] for c in mine] == [dispatch_id]  # out of the queue, not of sight
+    assert (await api.client.get("/v1/desk/claims", headers=second)).json() == []
+    not_owner = await api.client.post(
+        f"/v1/desk/alerts/{dispatch_id}/resolve", json={"outcome": "other"}, headers=second
+    )
+    assert not_owner.status_code == 409
     await _eventually(
         lambda: [d for k, d in seen if k == "closed" and d["dispatch_id"] == dispatch_id],
         20,
@@ -136,6 +146,7 @@ async def test_an_unanswered_call_reaches_the_console_and_one_operator_claims_it
     )
     assert audit[0].detail.startswith("outcome=caller_advised_911")
     assert "synthetic" not in audit[0].detail
+    assert (await api.client.get("/v1/desk/claims", headers=first)).json() == []
     listener.cancel()
     watcher.cancel()
 
@@ -176,3 +187,18 @@ async def test_the_desk_is_for_operators(desk_harness: Harness, api: RunningApi)
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert (await api.client.get("/v1/desk/alerts", headers=headers)).status_code == 403
     assert (await api.client.get("/v1/desk/alerts")).status_code == 401
+
+
+async def test_a_stream_ends_with_its_session(
+    desk_harness: Harness, api: RunningApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.api.routers import desk
+
+    monkeypatch.setattr(desk, "_HEARTBEAT_S", 0.3)
+    operator = await _operator(api, {"p-desk"}, {"desk-1"})
+    seen: list[Any] = []
+    listening = asyncio.create_task(_collect(api.client, operator, seen))
+    await asyncio.sleep(1.0)
+    assert not listening.done()
+    assert (await api.client.post("/v1/auth/sign-out", headers=operator)).status_code == 204
+    await asyncio.wait_for(listening, 10)  # the server ended the stream

@@ -235,3 +235,27 @@ async def test_kafka_away_is_503_with_retry_after_and_nothing_is_kept(
         assert answer.status_code == 503
         assert answer.headers["retry-after"] == "5"
         assert await api.services.redis.get(api.services.keys.ingest(event["event_id"])) is None
+
+
+async def test_a_batch_of_the_wrong_shape_still_reaches_the_desk(
+    harness: Harness, api: RunningApi
+) -> None:
+    harness.load_practice(data.practice("p-api9", timeout_s=120), data.devices_for("dr-ash"))
+    key = {"X-Api-Key": await api.integration_key("p-api9")}
+    marker = str(uuid.uuid4())
+    body = {"events": [_event("p-api9")], "note": marker}
+    answer = await api.client.post("/v1/intake/batch", json=body, headers=key)
+    assert answer.status_code == 422
+    wait_for(
+        lambda: [d for d in harness.read("deadletter") if marker in harness.dead_letter_raw(d)],
+        15,
+        "the refused batch dead-lettered",
+    )
+
+
+async def test_deeply_nested_json_is_a_4xx(harness: Harness, api: RunningApi) -> None:
+    key = {"X-Api-Key": await api.integration_key("p-api9")}
+    for depth in (900, 952, 954, 956, 5000):
+        raw = b'{"a":' * depth + b"1" + b"}" * depth
+        answer = await api.client.post("/v1/intake", content=raw, headers=key)
+        assert 400 <= answer.status_code < 500, (depth, answer.status_code)

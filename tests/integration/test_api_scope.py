@@ -61,6 +61,7 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
         ("POST", "/v1/desk/alerts/{dispatch_id}/resolve"): {"outcome": "message_taken"},
         ("GET", "/v1/desk/alerts"): None,
         ("GET", "/v1/desk/stream"): None,
+        ("GET", "/v1/desk/claims"): None,
         ("GET", "/v1/desk/practices/{practice_id}/script"): None,
         ("POST", "/v1/app/devices"): {
             "device_id": d.device_id,

@@ -76,3 +76,20 @@ def test_forgetting_old_closes_keeps_memory_bounded() -> None:
     board.forget_closed_before(T0 + timedelta(hours=1))
     assert board.on_alert(_alert(1, T0 - timedelta(minutes=1), "d-old")) is not None
     assert board.on_alert(_alert(1, T0, "d-new")) is None
+
+
+def test_an_alert_read_again_is_no_change_for_consoles() -> None:
+    board = DeskBoard()
+    assert board.on_alert(_alert(1, T0)) is not None
+    assert board.on_alert(_alert(1, T0)) is None  # a replay after a reconnect
+
+
+async def test_a_console_that_stops_reading_is_closed_not_silently_dropped() -> None:
+    from engine.api.desk_feed import Subscription
+
+    sub = Subscription(size=2)
+    board = DeskBoard()
+    changes = [board.on_alert(_alert(1, T0, f"d-{i}")) for i in range(3)]
+    assert [sub.offer(c) for c in changes if c is not None] == [True, True, False]
+    assert sub.closed.is_set()
+    assert await sub.next(0.01) is None  # its stream ends; the console reconnects

@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from engine.api.deps import Principal, requires, services_of
 from engine.api.ingest import unavailable
-from engine.api.problems import ApiProblem, Problem
+from engine.api.problems import ApiProblem, Problem, field_problems
 from engine.api.publishing import KafkaUnavailableError
 from engine.api.services import ApiServices
 from engine.push.crypto import DeviceKeyError, b64url_encode, encrypt_for_device
@@ -36,6 +36,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code in (401, 403, 404, 409, 422, 503)
 }
 _OPEN = frozenset({"pending", "sent", "delivered", "read", "operator"})
+_DEVICE_FIELDS = frozenset(DeviceRegistration.model_fields)
 
 
 class DeviceIn(BaseModel):
@@ -121,13 +122,20 @@ async def _device_change(
     **fields: Any,
 ) -> Accepted:  # fmt: skip
     _own_device(principal, device_id)
-    change = DeviceRegistration(
-        clinician_id=_me(principal),
-        device_id=device_id,
-        action=action,
-        at=services.clock.now(),
-        **fields,
-    )
+    try:
+        change = DeviceRegistration(
+            clinician_id=_me(principal),
+            device_id=device_id,
+            action=action,
+            at=services.clock.now(),
+            **fields,
+        )
+    except ValidationError as exc:  # e.g. a public key that is no P-256 point
+        errors = field_problems(exc.errors(include_input=False), _DEVICE_FIELDS)
+        raise ApiProblem(
+            422, "Invalid request", "The device registration is not valid.",
+            kind="validation", errors=errors,
+        ) from None  # fmt: skip
     await _publish(services, "devices", change.clinician_id, encode(change))
     return Accepted()
 

@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from engine.api.deps import Principal, requires, services_of
-from engine.api.desk_board import DeskChange, DeskItem
+from engine.api.desk_board import DeskItem
 from engine.api.ingest import accept_event, unavailable
 from engine.api.problems import ApiProblem, Problem
 from engine.api.publishing import KafkaUnavailableError
@@ -42,7 +42,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
     for code in (401, 403, 404, 409, 422, 503)
 }
-_HEARTBEAT_S = 15.0
+_HEARTBEAT_S = 10.0
+_CONFIRM_S = 3.0  # how long a claim waits to see the worker record it
+_PENDING_CLAIM_S = 120  # a claim whose publish failed holds the alert this long
 
 
 class DeskAlert(BaseModel):
@@ -92,7 +94,7 @@ _URGENCY_ORDER = {"emergency": 0, "urgent": 1, "routine": 2}
 
 
 async def _view(services: ApiServices, item: DeskItem) -> DeskAlert:
-    claimed = await services.redis.get(services.keys.desk_claim(item.dispatch_id))
+    claimed, _ = _holder(await services.redis.get(services.keys.desk_claim(item.dispatch_id)))
     now = services.clock.now()
     return DeskAlert(
         dispatch_id=item.dispatch_id,
@@ -103,7 +105,7 @@ async def _view(services: ApiServices, item: DeskItem) -> DeskAlert:
         alerts=item.alerts,
         first_alerted_at=item.first_alerted_at,
         age_seconds=round(max(0.0, (now - item.first_alerted_at).total_seconds()), 1),
-        claimed_by=claimed.decode() if isinstance(claimed, bytes) else claimed,
+        claimed_by=claimed,
     )
 
 
@@ -122,26 +124,27 @@ async def list_alerts(services: Services, principal: Operator) -> DeskQueue:
 )
 async def stream(services: Services, principal: Operator) -> StreamingResponse:
     """``event: alert`` for each open alert now and each new or repeated one, ``event:
-    closed`` when one leaves the queue; a comment line every 15 s keeps proxies open."""
-    queue = services.desk.subscribe()
+    closed`` when one leaves the queue; a comment line every 10 s keeps proxies open. The
+    stream ends when the session does (sign-out, idle, disabled) or when the console
+    falls too far behind: reconnect for a fresh snapshot."""
+    subscription = services.desk.subscribe()
     snapshot = [i for i in services.desk.board.open.values() if _visible(principal, i)]
+    session = principal.session or ""
 
     async def events() -> AsyncIterator[str]:
         try:
             for item in snapshot:
                 yield _sse("alert", await _view(services, item))
-            while True:
-                try:
-                    change: DeskChange | None = await asyncio.wait_for(queue.get(), _HEARTBEAT_S)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
+            while not subscription.closed.is_set():
+                change = await subscription.next(_HEARTBEAT_S)
                 if change is None:
-                    return
-                if _visible(principal, change.item):
+                    if not await services.sessions.alive(session, services.clock.now()):
+                        return
+                    yield ": keep-alive\n\n"
+                elif _visible(principal, change.item):
                     yield _sse(change.kind, await _view(services, change.item))
         finally:
-            services.desk.unsubscribe(queue)
+            services.desk.unsubscribe(subscription)
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
@@ -152,27 +155,70 @@ def _sse(kind: str, alert: DeskAlert) -> str:
     return f"event: {kind}\nid: {alert.dispatch_id}\ndata: {alert.model_dump_json()}\n\n"
 
 
-def _open_item(services: ApiServices, principal: Principal, dispatch_id: str) -> DeskItem:
+def _open_item(services: ApiServices, principal: Principal, dispatch_id: str) -> DeskItem | None:
     item = services.desk.board.open.get(dispatch_id)
     if item is None or not _visible(principal, item):
-        raise ApiProblem(404, "Not found", "No open desk alert with that id.", kind="not-found")
+        return None
     if item.desk_id not in principal.desks and "service_admin" not in principal.roles:
         raise ApiProblem(403, "Forbidden", "You do not work that alert's desk.", kind="forbidden")
     return item
+
+
+def _not_found() -> ApiProblem:
+    return ApiProblem(404, "Not found", "No open desk alert with that id.", kind="not-found")
+
+
+def _holder(raw: bytes | str | None) -> tuple[str | None, str | None]:
+    """(operator, desk) of a claim record."""
+    if raw is None:
+        return None, None
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    operator, _, desk = text.partition("|")
+    return operator, desk or None
+
+
+async def _owned_at_desk(services: ApiServices, dispatch_id: str) -> dict[str, Any] | None:
+    stored = await services.dispatches.load(dispatch_id)
+    return None if stored is None else stored.state
+
+
+def _mine_at_desk(state: dict[str, Any] | None, me: str) -> bool:
+    return bool(
+        state
+        and state.get("status") == "accepted"
+        and state.get("accepted_at_desk")
+        and state.get("accepted_by") == me
+    )
 
 
 @router.post(
     "/alerts/{dispatch_id}/claim", response_model=Claimed, responses=_ERRORS, summary="Claim"
 )
 async def claim(dispatch_id: str, services: Services, principal: Operator) -> Claimed:
-    """Take the alert: the desk's acknowledgement, which stops its re-alerts. Claiming
-    again as the same operator is harmless; another operator's claim is 409."""
-    item = _open_item(services, principal, dispatch_id)
+    """Take the alert: the desk's acknowledgement, which stops its re-alerts. The answer
+    waits up to 3 s for the worker to record it: ``claimed`` (it did), 409 (another
+    operator, or a clinician, took it first), or ``claim_sent`` (not recorded yet: see
+    ``GET /v1/desk/claims``). Claiming again as the same operator is harmless."""
     me = _operator_id(principal)
+    item = _open_item(services, principal, dispatch_id)
+    if item is None:
+        state = await _owned_at_desk(services, dispatch_id)
+        if _mine_at_desk(state, me):
+            return Claimed(dispatch_id=dispatch_id, claimed_by=me, status="claimed")
+        holder, desk = _holder(await services.redis.get(services.keys.desk_claim(dispatch_id)))
+        visible = state is not None and (
+            principal.may_act_for(str(state.get("practice_id", ""))) or desk in principal.desks
+        )
+        if holder is not None and visible:
+            raise ApiProblem(
+                409, "Conflict", "Another operator has claimed this alert.", kind="claimed"
+            )
+        raise _not_found()
     key = services.keys.desk_claim(dispatch_id)
-    if not await services.redis.set(key, me, nx=True, ex=7 * 24 * 3600):
-        holder = await services.redis.get(key)
-        if (holder.decode() if isinstance(holder, bytes) else holder) != me:
+    record = f"{me}|{item.desk_id}"
+    if not await services.redis.set(key, record, nx=True, ex=_PENDING_CLAIM_S):
+        holder, _ = _holder(await services.redis.get(key))
+        if holder != me:
             raise ApiProblem(
                 409, "Conflict", "Another operator has claimed this alert.", kind="claimed"
             )
@@ -187,9 +233,62 @@ async def claim(dispatch_id: str, services: Services, principal: Operator) -> Cl
     try:
         await services.publisher.publish(services.settings.topic("acks"), dispatch_id, encode(ack))
     except KafkaUnavailableError:
-        await services.redis.delete(key)
+        # The record may still reach the broker: the claim stays yours for two minutes,
+        # so retrying is safe; if it never lands, another operator can claim after that.
         raise unavailable("Kafka") from None
-    return Claimed(dispatch_id=dispatch_id, claimed_by=me, status="claimed")
+    await services.redis.set(key, record, ex=7 * 24 * 3600)
+    await services.redis.sadd(services.keys.desk_claims(me), dispatch_id)
+    return await _confirmed(services, dispatch_id, me, key)
+
+
+async def _confirmed(services: ApiServices, dispatch_id: str, me: str, key: str) -> Claimed:
+    for _ in range(int(_CONFIRM_S / 0.1)):
+        state = await _owned_at_desk(services, dispatch_id)
+        if _mine_at_desk(state, me):
+            return Claimed(dispatch_id=dispatch_id, claimed_by=me, status="claimed")
+        if state and state.get("status") != "operator":
+            await services.redis.delete(key)
+            await services.redis.srem(services.keys.desk_claims(me), dispatch_id)
+            raise ApiProblem(
+                409,
+                "Conflict",
+                "Someone else took this dispatch first (a clinician accepted it, or another "
+                "operator claimed it).",
+                kind="claimed",
+            )
+        await asyncio.sleep(0.1)
+    return Claimed(dispatch_id=dispatch_id, claimed_by=me, status="claim_sent")
+
+
+class MyClaim(BaseModel):
+    dispatch_id: str
+    practice_id: str
+    urgency: str
+    claimed_at: datetime | None
+
+
+@router.get("/claims", response_model=list[MyClaim], responses=_ERRORS, summary="My claims")
+async def my_claims(services: Services, principal: Operator) -> list[MyClaim]:
+    """The dispatches the worker recorded you as owning at the desk and that you have not
+    resolved: a claimed alert leaves the queue, and must not leave your sight."""
+    me = _operator_id(principal)
+    key = services.keys.desk_claims(me)
+    out = []
+    for raw in sorted(await services.redis.smembers(key)):
+        dispatch_id = raw.decode() if isinstance(raw, bytes) else raw
+        state = await _owned_at_desk(services, dispatch_id)
+        if _mine_at_desk(state, me) and state is not None:
+            out.append(
+                MyClaim(
+                    dispatch_id=dispatch_id,
+                    practice_id=str(state["practice_id"]),
+                    urgency=str(state["urgency"]),
+                    claimed_at=state.get("updated_at"),
+                )
+            )
+        elif state is None or state.get("status") != "operator":
+            await services.redis.srem(key, dispatch_id)  # resolved, taken by others, or gone
+    return out
 
 
 @router.post(
@@ -198,28 +297,37 @@ async def claim(dispatch_id: str, services: Services, principal: Operator) -> Cl
 async def resolve(
     dispatch_id: str, body: Resolution, services: Services, principal: Operator
 ) -> Claimed:
-    """Close an alert you claimed, with its outcome (audited) and a note (kept sealed)."""
+    """Close a dispatch the worker recorded you as owning, with its outcome (audited) and
+    a note (kept sealed)."""
     me = _operator_id(principal)
-    holder = await services.redis.get(services.keys.desk_claim(dispatch_id))
-    if holder is None:
-        raise ApiProblem(404, "Not found", "You have not claimed that alert.", kind="not-found")
-    if (holder.decode() if isinstance(holder, bytes) else holder) != me:
-        raise ApiProblem(409, "Conflict", "Another operator claimed this alert.", kind="claimed")
-    practice_id = await _practice_of(services, dispatch_id)
+    state = await _owned_at_desk(services, dispatch_id)
+    if state is None or not principal.may_act_for(str(state.get("practice_id", ""))):
+        _, desk = _holder(await services.redis.get(services.keys.desk_claim(dispatch_id)))
+        if state is None or desk not in principal.desks:
+            raise _not_found()
+    if not _mine_at_desk(state, me):
+        raise ApiProblem(
+            409,
+            "Conflict",
+            "You do not own this dispatch at the desk (not claimed by you, not recorded yet, "
+            "or already resolved).",
+            kind="not-owner",
+        )
+    assert state is not None
+    _, desk_id = _holder(await services.redis.get(services.keys.desk_claim(dispatch_id)))
     now = services.clock.now()
-    desk_id = next(iter(sorted(principal.desks)), services.settings.default_operator_desk)
     close = Acknowledgement(
         event_id=derived_event_id("desk-resolve", dispatch_id, me),
         dispatch_id=dispatch_id,
         operator_id=me,
-        desk_id=desk_id,
+        desk_id=desk_id or services.settings.default_operator_desk,
         kind=AckKind.CALLBACK_COMPLETED,
         at=now,
     )
     audit = AuditEvent(
         event_id=derived_event_id("desk-outcome", dispatch_id, me),
         at=now,
-        practice_id=practice_id,
+        practice_id=str(state["practice_id"]),
         subject_type="dispatch",
         subject_id=dispatch_id,
         actor=me,
@@ -237,15 +345,8 @@ async def resolve(
         await services.publisher.publish(topic("audit"), dispatch_id, encode(audit))
     except KafkaUnavailableError:
         raise unavailable("Kafka") from None
+    await services.redis.srem(services.keys.desk_claims(me), dispatch_id)
     return Claimed(dispatch_id=dispatch_id, claimed_by=me, status="resolved")
-
-
-async def _practice_of(services: ApiServices, dispatch_id: str) -> str:
-    item = services.desk.board.open.get(dispatch_id)
-    if item is not None:
-        return item.practice_id
-    stored = await services.dispatches.load(dispatch_id)
-    return str(stored.state.get("practice_id", "unknown")) if stored is not None else "unknown"
 
 
 @router.post(

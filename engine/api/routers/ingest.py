@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
 from engine.api.deps import Principal, integration, services_of
-from engine.api.ingest import accept_event, parse_body
+from engine.api.ingest import accept_event, forward_unreadable, parse_body
 from engine.api.problems import ApiProblem, Problem
 from engine.api.services import ApiServices
 
@@ -101,9 +101,8 @@ async def submit_event(
 ) -> IntakeAccepted:
     """Accepted (202) once Kafka has it. A retry with the same ``event_id`` and body gets
     the same answer; the same ``event_id`` with another body gets 409."""
-    accepted = await accept_event(
-        services, principal, await parse_body(services, await request.body())
-    )
+    raw = await request.body()
+    accepted = await accept_event(services, principal, await parse_body(services, raw), raw)
     return IntakeAccepted(event_id=accepted.event_id, dispatch_id=accepted.dispatch_id)
 
 
@@ -119,13 +118,16 @@ async def submit_batch(
 ) -> IntakeBatchResult:
     """One result per event, each as if it had been sent alone: retry those whose
     status is 503, fix those with 422."""
-    body = await parse_body(services, await request.body())
+    raw = await request.body()
+    body = await parse_body(services, raw)
     events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH or len(body) != 1:
+        await forward_unreadable(services, None, raw)  # never lost: dead letter and desk
         raise ApiProblem(
             422,
             "Invalid batch",
-            f"The body must be an object with one field, 'events': 1 to {MAX_BATCH} events.",
+            f"The body must be an object with one field, 'events': 1 to {MAX_BATCH} events. "
+            "The operator desk was told of it.",
             kind="validation",
         )
 
