@@ -131,3 +131,11 @@ class Keys:
     def desk_claims(self, operator_id: str) -> str:
         """Set: the dispatches an operator claimed and has not resolved."""
         return f"{self.prefix}:desk-claims:{operator_id}"
+
+    def calendar_feed(self, digest: str) -> str:
+        """String: ``<account>|<clinician>|<practice>`` of a calendar feed's secret token."""
+        return f"{self.prefix}:calendar-feed:{digest}"
+
+    def calendar_feed_of(self, account_id: str, practice_id: str) -> str:
+        """String: the digest of an account's feed token for a practice (to revoke it)."""
+        return f"{self.prefix}:calendar-feed-of:{account_id}:{practice_id}"

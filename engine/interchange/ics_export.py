@@ -19,7 +19,7 @@ from engine.domain.practice import Practice
 from engine.domain.schedule import CoverageGroup, CoverageRole
 from engine.domain.schedule_resolution import Segment, group_for, render
 
-__all__ = ["PRODID", "clinician_feed", "group_feed", "shifts_calendar"]
+__all__ = ["PRODID", "clinician_feed", "clinician_shifts", "group_feed", "shifts_calendar"]
 
 PRODID = "-//Nightline//Nightline on-call//EN"
 _LOOKBACK = timedelta(days=14)
@@ -77,6 +77,22 @@ def _name(practice: Practice, clinician_id: str) -> str:
     return names.get(clinician_id, clinician_id)
 
 
+def clinician_shifts(
+    practice: Practice, clinician_id: str, start: datetime, end: datetime
+) -> list[Shift]:
+    """Every shift the clinician holds that overlaps [start, end), any group, any role;
+    back-to-back segments of the same group and role are one shift."""
+    runs: list[Shift] = []
+    for group, role, segment in _shifts(practice, practice.coverage_groups, start, end):
+        if clinician_id not in segment.clinicians:
+            continue
+        last = runs[-1] if runs else None
+        if last and last[0] is group and last[1] is role and last[2].end == segment.start:
+            segment = Segment(runs.pop()[2].start, segment.end, (clinician_id,))
+        runs.append((group, role, segment))
+    return runs
+
+
 def clinician_feed(
     practice: Practice,
     clinician_id: str,
@@ -92,14 +108,7 @@ def clinician_feed(
     """
     if clinician_id not in {c.clinician_id for c in practice.clinicians}:
         raise KeyError(f"practice {practice.practice_id!r} has no clinician {clinician_id!r}")
-    runs: list[Shift] = []
-    for group, role, segment in _shifts(practice, practice.coverage_groups, start, end):
-        if clinician_id not in segment.clinicians:
-            continue
-        last = runs[-1] if runs else None
-        if last and last[0] is group and last[1] is role and last[2].end == segment.start:
-            segment = Segment(runs.pop()[2].start, segment.end, (clinician_id,))
-        runs.append((group, role, segment))
+    runs = clinician_shifts(practice, clinician_id, start, end)
     title = f"{practice.name}: on call, {_name(practice, clinician_id)}"
     events = [(run, f"On call: {run[0].name} ({run[1].value})") for run in runs]
     return shifts_calendar(practice, title, events, now)

@@ -62,6 +62,11 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
         ("GET", "/v1/desk/alerts"): None,
         ("GET", "/v1/desk/stream"): None,
         ("GET", "/v1/desk/claims"): None,
+        ("GET", "/v1/app/shifts"): None,
+        ("GET", "/v1/app/on-call"): None,
+        ("POST", "/v1/app/calendar-feed/{practice_id}"): None,
+        ("DELETE", "/v1/app/calendar-feed/{practice_id}"): None,
+        ("GET", "/v1/feeds/{token}"): None,
         ("GET", "/v1/desk/practices/{practice_id}/script"): None,
         ("POST", "/v1/app/devices"): {
             "device_id": d.device_id,
@@ -116,13 +121,19 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "admin B": await _signed_in(api, {"practice_admin", "billing", "sre"}, "p-scope-b"),
         "integration B": {"X-Api-Key": await api.integration_key("p-scope-b")},
     }
-    real = {"dispatch_id": dispatch_a, "device_id": device_a.device_id, "practice_id": "p-scope-a"}
+    real = {
+        "dispatch_id": dispatch_a,
+        "device_id": device_a.device_id,
+        "practice_id": "p-scope-a",
+        "token": "A" * 43 + ".ics",
+    }
     guessed = {
         "dispatch_id": f"d-{uuid.uuid4()}",
         "device_id": "phone-" + uuid.uuid4().hex[:8],
         "practice_id": "p-" + uuid.uuid4().hex[:8],
+        "token": uuid.uuid4().hex + ".ics",
     }
-    sequential = {"dispatch_id": "d-1", "device_id": "1", "practice_id": "1"}
+    sequential = {"dispatch_id": "d-1", "device_id": "1", "practice_id": "1", "token": "1.ics"}
 
     paths = api.app.openapi()["paths"]  # every route the API serves, as documented
     tried = 0
