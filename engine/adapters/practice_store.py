@@ -30,7 +30,14 @@ from engine.schemas.audit import AuditEvent
 from engine.schemas.codec import encode
 from engine.schemas.practices import PracticeDefinitionChanged
 
-__all__ = ["HistoryEntry", "PracticePublisher", "PracticeStore", "PublishError", "summarize"]
+__all__ = [
+    "HistoryEntry",
+    "PracticePublisher",
+    "PracticeStore",
+    "PublishError",
+    "RevisionConflict",
+    "summarize",
+]
 
 _ACTOR: TypeAdapter[str] = TypeAdapter(Identifier)
 
@@ -50,6 +57,14 @@ class PublishError(RuntimeError):
             f"workers see it only on a cache miss. Retry: nightline schedule publish {practice_id}"
         )
         self.revision = revision
+
+
+class RevisionConflict(RuntimeError):
+    """The practice is at another revision than the writer expected (someone else saved)."""
+
+    def __init__(self, practice_id: str, expected: int, current: int) -> None:
+        super().__init__(f"{practice_id} is at revision {current}, not {expected}")
+        self.current = current
 
 
 @dataclass(frozen=True)
@@ -95,8 +110,10 @@ class PracticeStore:
         found = (self.get(pid) for pid in self.practice_ids())
         return [p for p in found if p is not None]
 
-    def put(self, practice: Practice, actor: str) -> int:
-        """Store ``practice`` as its next revision, publish it; return the revision."""
+    def put(self, practice: Practice, actor: str, expected_revision: int | None = None) -> int:
+        """Store ``practice`` as its next revision, publish it; return the revision. With
+        ``expected_revision`` (0: it must not exist yet), raise :class:`RevisionConflict`
+        instead when the stored revision is another one."""
         _ACTOR.validate_python(actor)
         if self._publisher is None:
             raise RuntimeError("PracticeStore.put needs a publisher")
@@ -107,6 +124,9 @@ class PracticeStore:
                     pipe.watch(keys.practice(pid))
                     previous_raw = pipe.get(keys.practice(pid))
                     previous, previous_rev = _previous(previous_raw)
+                    if expected_revision is not None and expected_revision != previous_rev:
+                        pipe.reset()
+                        raise RevisionConflict(pid, expected_revision, previous_rev)
                     stored = practice.model_copy(update={"revision": previous_rev + 1})
                     summary = summarize(previous, stored)
                     entry = HistoryEntry(stored.revision, self._now(), actor, summary)

@@ -32,8 +32,8 @@ from engine.api.problems import (
     problem_response,
 )
 from engine.api.publishing import KafkaUnavailableError
+from engine.api.routers import admin, auth, desk, health, ingest, schedule_views
 from engine.api.routers import app as app_routes
-from engine.api.routers import auth, desk, health, ingest, schedule_views
 from engine.api.services import ApiServices, build_api_services
 from engine.schemas.catalogue import spec
 from engine.settings import Settings, load_settings
@@ -81,6 +81,7 @@ def create_api(settings: Settings, services: ApiServices) -> FastAPI:
     app.include_router(app_routes.router)
     app.include_router(schedule_views.router)
     app.include_router(schedule_views.feeds)
+    app.include_router(admin.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from cryptography.fernet import Fernet, MultiFernet
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from engine.adapters.clocks import RedisOffsetClock, SystemClock
 from engine.adapters.deployment_keys import VAULT_KEY, deployment_key
 from engine.adapters.practice_cache import PracticeCache
+from engine.adapters.practice_store import PracticeStore
 from engine.adapters.push_setup import build_vault
 from engine.adapters.redis_client import connect_redis
 from engine.adapters.redis_directory import RedisDeviceDirectory
@@ -58,6 +60,18 @@ class ApiServices:
         return MultiFernet([Fernet(k.strip()) for k in configured.split(",") if k.strip()])
 
     @cached_property
+    def practice_store(self) -> PracticeStore:
+        """The authoritative practice store (synchronous: call it in a thread). It
+        publishes through the API's own producer, waiting for the broker's ack."""
+        sync_redis = SyncRedis.from_url(
+            self.settings.redis_dsn,
+            socket_timeout=self.settings.redis_socket_timeout_s,
+            socket_connect_timeout=self.settings.redis_connect_timeout_s,
+        )
+        bridge = _ThreadPublisher(self.publisher, self.settings, asyncio.get_running_loop())
+        return PracticeStore(sync_redis, self.keys, bridge, now=self.clock.now)
+
+    @cached_property
     def vault(self) -> MessageVault:
         """Message content, encrypted at rest (the worker fills it at intake)."""
         return build_vault(self.settings, self.redis)
@@ -95,6 +109,19 @@ class ApiServices:
                 await task
         await self.publisher.stop()
         await self.redis.aclose()
+
+
+class _ThreadPublisher:
+    """``PracticeStore``'s publisher, from its thread through the API's producer."""
+
+    def __init__(
+        self, publisher: ApiPublisher, settings: Settings, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._publisher, self._settings, self._loop = publisher, settings, loop
+
+    def send_raw(self, topic: str, key: str, value: bytes, timeout_s: float = 10.0) -> None:
+        call = self._publisher.publish(self._settings.topic(topic), key, value)
+        asyncio.run_coroutine_threadsafe(call, self._loop).result(timeout_s)
 
 
 def build_api_services(settings: Settings) -> ApiServices:
