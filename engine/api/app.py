@@ -27,6 +27,8 @@ from engine.api.ingest import unavailable
 from engine.api.middleware import ApiMetrics, BodyLimit, RequestMetrics, SecurityHeaders
 from engine.api.problems import (
     ApiProblem,
+    FieldProblem,
+    Problem,
     field_problems,
     install_problem_handlers,
     problem_response,
@@ -139,6 +141,10 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(intake.pop("$defs", {}))
     schemas["IntakeEvent"] = intake
+    for model in (Problem, FieldProblem):
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(found.pop("$defs", {}))
+        schemas[model.__name__] = found
     app.openapi_schema = document
     return document
 

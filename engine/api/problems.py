@@ -32,6 +32,7 @@ __all__ = [
     "field_problems",
     "install_problem_handlers",
     "problem_response",
+    "problem_responses",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,27 @@ class ApiProblem(Exception):
             errors=errors,
         )
         self.headers = dict(headers or {})
+
+
+_DESCRIPTIONS = {
+    400: "Bad request", 401: "Not signed in", 403: "Forbidden", 404: "Not found",
+    409: "Conflict", 412: "Precondition failed", 413: "Request too large",
+    422: "Invalid request", 428: "Precondition required", 429: "Too many requests",
+    503: "Unavailable: retry after Retry-After seconds",
+}  # fmt: skip
+_ALWAYS = (400, 401, 403, 413, 422, 503)
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problem details a route can answer: ``codes`` plus
+    those any route can (not signed in, forbidden, too large, invalid, unavailable)."""
+    return {
+        code: {
+            "description": _DESCRIPTIONS.get(code, "Error"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for code in sorted({*codes, *_ALWAYS})
+    }
 
 
 def problem_response(problem: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:

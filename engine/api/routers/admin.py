@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from engine.adapters.practice_store import PublishError, RevisionConflict
 from engine.api.deps import Principal, requires, services_of
 from engine.api.ingest import unavailable
-from engine.api.problems import ApiProblem, FieldProblem, Problem
+from engine.api.problems import ApiProblem, FieldProblem, problem_responses
 from engine.api.services import ApiServices
 from engine.domain.coverage_report import coverage_gaps
 from engine.domain.desk_script import desk_script
@@ -40,10 +40,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/admin/practices", tags=["admin"])
 Services = Annotated[ApiServices, Depends(services_of)]
 Admin = Annotated[Principal, Depends(requires("practice_admin", "service_admin"))]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 403, 404, 412, 422, 428, 503)
-}
+_ERRORS = problem_responses(404, 412, 428)
 IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", description="The ETag (revision) this change is based on."),

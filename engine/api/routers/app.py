@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from engine.api.deps import Principal, requires, services_of
 from engine.api.ingest import unavailable
-from engine.api.problems import ApiProblem, Problem, field_problems
+from engine.api.problems import ApiProblem, field_problems, problem_responses
 from engine.api.publishing import KafkaUnavailableError
 from engine.api.services import ApiServices
 from engine.push.crypto import DeviceKeyError, b64url_encode, encrypt_for_device
@@ -31,10 +31,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/app", tags=["app"])
 Services = Annotated[ApiServices, Depends(services_of)]
 Clinician = Annotated[Principal, Depends(requires("clinician"))]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 403, 404, 409, 422, 503)
-}
+_ERRORS = problem_responses(404, 409)
 _OPEN = frozenset({"pending", "sent", "delivered", "read", "operator"})
 _DEVICE_FIELDS = frozenset(DeviceRegistration.model_fields)
 

@@ -4,13 +4,13 @@ and ``/v1/me``. The rules (throttling, lockout, TOTP, rotation) are in
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
 from engine.api.deps import Principal, client_address, services_of, signed_in
-from engine.api.problems import ApiProblem, Problem
+from engine.api.problems import ApiProblem, problem_responses
 from engine.api.services import ApiServices
 from engine.api.sessions import SignInRefused, TokenPair, TooManyAttempts
 from engine.schemas._base import Identifier
@@ -19,10 +19,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 Services = Annotated[ApiServices, Depends(services_of)]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 422, 429, 503)
-}
+_ERRORS = problem_responses(429)
 
 
 class SignIn(BaseModel):

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from engine.api.deps import Principal, requires, services_of
 from engine.api.desk_board import DeskItem
 from engine.api.ingest import accept_event, unavailable
-from engine.api.problems import ApiProblem, Problem
+from engine.api.problems import ApiProblem, problem_responses
 from engine.api.publishing import KafkaUnavailableError
 from engine.api.routers.ingest import IntakeAccepted
 from engine.api.services import ApiServices
@@ -38,10 +38,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/desk", tags=["desk"])
 Services = Annotated[ApiServices, Depends(services_of)]
 Operator = Annotated[Principal, Depends(requires("operator", "service_admin"))]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 403, 404, 409, 422, 503)
-}
+_ERRORS = problem_responses(404, 409)
 _HEARTBEAT_S = 10.0
 _CONFIRM_S = 3.0  # how long a claim waits to see the worker record it
 _PENDING_CLAIM_S = 120  # a claim whose publish failed holds the alert this long

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from engine.api.deps import Principal, integration, services_of
 from engine.api.ingest import accept_event, forward_unreadable, parse_body
-from engine.api.problems import ApiProblem, Problem
+from engine.api.problems import ApiProblem, Problem, problem_responses
 from engine.api.services import ApiServices
 
 __all__ = ["MAX_BATCH", "router"]
@@ -79,10 +79,7 @@ _BATCH_BODY = {
         },
     }
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 409, 413, 422, 503)
-}
+_ERRORS = problem_responses(400, 409)
 
 Services = Annotated[ApiServices, Depends(services_of)]
 Integration = Annotated[Principal, Depends(integration)]

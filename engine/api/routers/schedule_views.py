@@ -8,14 +8,14 @@ Shifts come from the practices' coverage groups through the same resolution that
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from engine.api.deps import Principal, requires, services_of
-from engine.api.problems import ApiProblem, Problem
+from engine.api.problems import ApiProblem, problem_responses
 from engine.api.security import new_token, secret_digest
 from engine.api.services import ApiServices
 from engine.domain.oncall import resolve_chain
@@ -29,10 +29,7 @@ router = APIRouter(prefix="/v1/app", tags=["app"])
 feeds = APIRouter(prefix="/v1/feeds", tags=["app"])
 Services = Annotated[ApiServices, Depends(services_of)]
 Clinician = Annotated[Principal, Depends(requires("clinician"))]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (401, 403, 404, 422, 503)
-}
+_ERRORS = problem_responses(404)
 _FEED_BACK = timedelta(days=7)
 _FEED_AHEAD = timedelta(days=90)
 
@@ -153,7 +150,7 @@ async def _revoke(services: ApiServices, account: str, practice_id: str) -> None
 @feeds.get(
     "/{token}",
     name="calendar_feed",
-    responses={200: {"content": {"text/calendar": {}}}, 404: {"model": Problem}},
+    responses={200: {"content": {"text/calendar": {}}}, **problem_responses(404)},
     summary="A personal on-call calendar (the token is the secret)",
 )
 async def calendar_feed(token: str, services: Services) -> Response:
