@@ -139,3 +139,23 @@ class Keys:
     def calendar_feed_of(self, account_id: str, practice_id: str) -> str:
         """String: the digest of an account's feed token for a practice (to revoke it)."""
         return f"{self.prefix}:calendar-feed-of:{account_id}:{practice_id}"
+
+    def read_model_seen(self, topic: str, event_id: str) -> str:
+        """String: the read model applied this event already (a redelivery is skipped)."""
+        return f"{self.prefix}:read-model-seen:{topic}:{event_id}"
+
+    def usage(self, practice_id: str, day: str) -> str:
+        """Hash: counter name -> count, for one practice and one local day (YYYY-MM-DD)."""
+        return f"{self.prefix}:usage:{practice_id}:{day}"
+
+    def message_index(self, practice_id: str) -> str:
+        """Sorted set: a practice's dispatches by creation time (ms), for message history."""
+        return f"{self.prefix}:message-index:{practice_id}"
+
+    def message_meta(self, dispatch_id: str) -> str:
+        """Hash: a dispatch's history row (practice, urgency, status, level, dates)."""
+        return f"{self.prefix}:message-meta:{dispatch_id}"
+
+    def message_timeline(self, dispatch_id: str) -> str:
+        """List: a dispatch's audit entries as JSON, in order (no PHI)."""
+        return f"{self.prefix}:message-timeline:{dispatch_id}"

@@ -34,7 +34,16 @@ from engine.api.problems import (
     problem_response,
 )
 from engine.api.publishing import KafkaUnavailableError
-from engine.api.routers import admin, auth, desk, health, ingest, schedule_views
+from engine.api.routers import (
+    admin,
+    auth,
+    desk,
+    health,
+    history,
+    ingest,
+    schedule_views,
+    usage,
+)
 from engine.api.routers import app as app_routes
 from engine.api.services import ApiServices, build_api_services
 from engine.schemas.catalogue import spec
@@ -84,6 +93,8 @@ def create_api(settings: Settings, services: ApiServices) -> FastAPI:
     app.include_router(schedule_views.router)
     app.include_router(schedule_views.feeds)
     app.include_router(admin.router)
+    app.include_router(usage.router)
+    app.include_router(history.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

@@ -30,6 +30,7 @@ from engine.api.accounts import AccountStore
 from engine.api.api_keys import ApiKeyStore
 from engine.api.desk_feed import DeskFeed
 from engine.api.publishing import ApiPublisher
+from engine.api.read_model import ReadModel
 from engine.api.sessions import SessionStore
 from engine.ports import Clock
 from engine.push.message_vault import MessageVault
@@ -50,6 +51,7 @@ class ApiServices:
     dispatches: RedisDispatchStore
     held: RedisHeldStore
     desk: DeskFeed
+    read_model: ReadModel
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @cached_property
@@ -96,6 +98,7 @@ class ApiServices:
         self.publisher.start()
         self._tasks.append(loop.create_task(self.practices.run()))
         self._tasks.append(loop.create_task(self.desk.run()))
+        self._tasks.append(loop.create_task(self.read_model.run()))
         if isinstance(self.clock, RedisOffsetClock):  # the shared test clock
             await self.clock.sync()
             self._tasks.append(loop.create_task(self.clock.run()))
@@ -103,6 +106,7 @@ class ApiServices:
     async def stop(self) -> None:
         await self.practices.stop()
         await self.desk.stop()
+        await self.read_model.stop()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -132,13 +136,14 @@ def build_api_services(settings: Settings) -> ApiServices:
         if settings.clock == "redis-offset"
         else SystemClock()
     )
+    practices = PracticeCache(redis, keys, settings.kafka_servers, settings.topic("practices"))
     return ApiServices(
         settings=settings,
         redis=redis,
         keys=keys,
         clock=clock,
         publisher=ApiPublisher(settings.kafka_servers, deadline_s=settings.api_kafka_deadline_s),
-        practices=PracticeCache(redis, keys, settings.kafka_servers, settings.topic("practices")),
+        practices=practices,
         api_keys=ApiKeyStore(redis, keys),
         dispatches=RedisDispatchStore(redis, keys),
         held=RedisHeldStore(redis, keys),
@@ -149,4 +154,5 @@ def build_api_services(settings: Settings) -> ApiServices:
             clock,
             settings.desk_ack_timeout_s,
         ),
+        read_model=ReadModel(settings, redis, keys, practices),
     )

@@ -80,6 +80,9 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
         ("GET", "/v1/admin/practices/{practice_id}/on-call"): None,
         ("POST", "/v1/admin/practices/{practice_id}/triage-check"): {"message": "fever"},
         ("GET", "/v1/admin/practices/{practice_id}/history"): None,
+        ("GET", "/v1/admin/practices/{practice_id}/messages"): None,
+        ("GET", "/v1/admin/practices/{practice_id}/messages/{dispatch_id}"): None,
+        ("GET", "/v1/usage/practices/{practice_id}"): None,
         ("GET", "/v1/desk/practices/{practice_id}/script"): None,
         ("POST", "/v1/app/devices"): {
             "device_id": d.device_id,

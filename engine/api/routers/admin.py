@@ -51,7 +51,10 @@ def _etag(revision: int) -> str:
     return f'"{revision}"'
 
 
-async def _practice(services: ApiServices, principal: Principal, practice_id: str) -> Practice:
+async def practice_in_scope(
+    services: ApiServices, principal: Principal, practice_id: str
+) -> Practice:
+    """The practice, if the caller may act for it; else 404 (whether or not it exists)."""
     practice = None
     if principal.may_act_for(practice_id):
         practice = await asyncio.to_thread(services.practice_store.get, practice_id)
@@ -104,7 +107,7 @@ async def get_practice(
     practice_id: Identifier, services: Services, principal: Admin
 ) -> JSONResponse:
     """The practice definition; its ``ETag`` is the revision to send back in ``If-Match``."""
-    practice = await _practice(services, principal, practice_id)
+    practice = await practice_in_scope(services, principal, practice_id)
     return JSONResponse(
         practice.model_dump(mode="json"), headers={"ETag": _etag(practice.revision)}
     )
@@ -117,7 +120,7 @@ async def put_practice(
 ) -> JSONResponse:  # fmt: skip
     """The whole definition (as a practice file holds it, in JSON). Validated exactly like
     a practice file; saved as the next revision."""
-    await _practice(services, principal, practice_id)  # scope first: 404 tells nothing
+    await practice_in_scope(services, principal, practice_id)  # scope first: 404 tells nothing
     expected = _expected(if_match)
     raw = await request.body()
     try:
@@ -151,7 +154,7 @@ async def replace_on_call(
 ) -> JSONResponse:  # fmt: skip
     """The everyday change ("I'm sick, Dr. Lee covers tonight") as one call: an override
     of the coverage group, validated and saved like any other write."""
-    practice = await _practice(services, principal, practice_id)
+    practice = await practice_in_scope(services, principal, practice_id)
     expected = _expected(if_match)
     if body.end <= body.start:
         raise _invalid([("end", "must be after start")])
@@ -197,7 +200,7 @@ async def final_schedule(
 ) -> list[GroupSchedule]:  # fmt: skip
     """Who is primary and backup, per coverage group, from ``start`` (default now) for
     ``days``: overrides applied, gaps as segments with nobody."""
-    practice = await _practice(services, principal, practice_id)
+    practice = await practice_in_scope(services, principal, practice_id)
     begin = start or services.clock.now()
     end = begin + timedelta(days=days)
     return [
@@ -227,7 +230,7 @@ async def gaps(
     days: Annotated[int, Query(ge=1, le=93)] = 14,
 ) -> list[Gap]:  # fmt: skip
     """Times in the next ``days`` when a coverage group has no primary on call."""
-    practice = await _practice(services, principal, practice_id)
+    practice = await practice_in_scope(services, principal, practice_id)
     now = services.clock.now()
     return [
         Gap(group_id=g.group_id, role=g.role.value, start=g.start, end=g.end)
@@ -248,7 +251,7 @@ async def who_is_on_call(
     at: AwareDatetime | None = None,
 ) -> WhoAt:  # fmt: skip
     """Who is on call at ``at`` (default now): primary per group, and the urgent chain."""
-    practice = await _practice(services, principal, practice_id)
+    practice = await practice_in_scope(services, principal, practice_id)
     when = at or services.clock.now()
     script = desk_script(practice, when)
     return WhoAt(
@@ -292,7 +295,7 @@ async def triage_check(
 
     from engine.schemas.intake import IntakeEvent
 
-    practice = await _practice(services, principal, practice_id)
+    practice = await practice_in_scope(services, principal, practice_id)
     when = body.at or services.clock.now()
     event = TypeAdapter(IntakeEvent).validate_python({
         "kind": IntakeKind(body.channel).value, "event_id": secrets.token_hex(16),
@@ -319,7 +322,7 @@ async def history(
     practice_id: Identifier, services: Services, principal: Admin
 ) -> list[HistoryRow]:
     """Every saved revision: when, by whom, and what changed (counts, never content)."""
-    await _practice(services, principal, practice_id)
+    await practice_in_scope(services, principal, practice_id)
     rows = await asyncio.to_thread(services.practice_store.history, practice_id)
     return [
         HistoryRow(revision=r.revision, at=r.at, actor=r.actor, summary=r.summary) for r in rows

@@ -1,0 +1,154 @@
+"""The API's read model: usage counters for billing and each dispatch's history, kept in
+Redis from the topics the engine already publishes (never by scanning Kafka per request).
+
+One consumer group for all API processes reads ``intake``, ``dispatch.state``, ``audit``,
+``operator.alerts``, ``office.held`` and ``telephony.transfers``, applies each record,
+and commits its offsets after; a record applied before a crash and read again is
+skipped by its event id (remembered for two days), so nothing counts twice.
+
+Kept per practice: ``usage:<practice>:<local day>`` counters, ``message-index``
+(dispatches by creation time), and per dispatch its row (``message-meta``) and its
+timeline (``message-timeline``, the audit entries: actions, actors, statuses, never
+content). All of it is kept 400 days.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiokafka import AIOKafkaConsumer
+from redis.asyncio import Redis
+
+from engine.adapters.practice_cache import PracticeCache
+from engine.adapters.redis_keys import Keys
+from engine.api.usage_rules import intake_counters, local_day, transition_counters
+from engine.failures import describe_failure
+from engine.schemas.audit import AuditEvent
+from engine.schemas.catalogue import spec
+from engine.schemas.codec import DecodeError, decode
+from engine.schemas.dispatch import DispatchStateChanged
+from engine.schemas.outbound import HeldForOffice, LiveTransferInstruction, OperatorAlert
+from engine.settings import Settings
+
+__all__ = ["TOPICS", "ReadModel"]
+
+log = logging.getLogger(__name__)
+
+TOPICS = ("intake", "dispatch.state", "audit", "operator.alerts", "office.held",
+          "telephony.transfers")  # fmt: skip
+_SEEN_S = 2 * 24 * 3600
+_KEEP_S = 400 * 24 * 3600
+
+
+class ReadModel:
+    def __init__(
+        self, settings: Settings, redis: Redis, keys: Keys, practices: PracticeCache
+    ) -> None:
+        self._settings, self._redis, self._keys = settings, redis, keys
+        self._practices = practices
+        self._topics = {settings.topic(name): name for name in TOPICS}
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._follow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("read model lost Kafka or Redis: %s; retrying", describe_failure(exc))
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+
+    async def _follow(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._settings.kafka_servers,
+            group_id=f"{self._settings.app_id}-api-read-model",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id="nightline-api-read-model",
+        )
+        await consumer.start()
+        try:
+            while not self._stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                for tp, records in batches.items():
+                    for record in records:
+                        await self.apply(self._topics[tp.topic], record.value)
+                if batches:
+                    await consumer.commit()
+        finally:
+            await consumer.stop()
+
+    async def apply(self, name: str, value: bytes | None) -> None:
+        """Apply one record of the catalogue topic ``name`` (at most once per event)."""
+        try:
+            event = decode(spec(name).adapter, value)
+        except DecodeError:
+            return  # invalid intake is counted nowhere: the worker dead-letters it
+        seen = self._keys.read_model_seen(name, str(event.event_id))
+        if not await self._redis.set(seen, "1", nx=True, ex=_SEEN_S):
+            return
+        if name == "intake":
+            seconds = getattr(event, "duration_seconds", None)
+            await self._count(
+                event.practice_id, event.received_at, intake_counters(event.kind, seconds)
+            )
+        elif isinstance(event, DispatchStateChanged):
+            await self._state(event)
+        elif isinstance(event, AuditEvent) and event.subject_type == "dispatch":
+            await self._timeline(event)
+        elif isinstance(event, OperatorAlert) and event.alert == 1:
+            await self._count(event.practice_id, event.at, {"desk_alerts": 1})
+        elif isinstance(event, HeldForOffice):
+            await self._count(event.practice_id, event.at, {"held_messages": 1})
+        elif isinstance(event, LiveTransferInstruction):
+            await self._count(event.practice_id, event.at, {"live_transfers": 1})
+
+    async def _zone(self, practice_id: str) -> ZoneInfo | None:
+        practice = self._practices.cached(practice_id)
+        return practice.zone if practice is not None else None
+
+    async def _count(self, practice_id: str, at: Any, counts: dict[str, int]) -> None:
+        key = self._keys.usage(practice_id, local_day(at, await self._zone(practice_id)))
+        pipe = self._redis.pipeline(transaction=False)
+        for name, n in counts.items():
+            pipe.hincrby(key, name, n)
+        pipe.expire(key, _KEEP_S)
+        await pipe.execute()
+
+    async def _state(self, change: DispatchStateChanged) -> None:
+        meta_key = self._keys.message_meta(change.dispatch_id)
+        previous = await self._redis.hget(meta_key, "level")
+        level = previous.decode() if isinstance(previous, bytes) else previous
+        await self._count(change.practice_id, change.at, transition_counters(change, level))
+        fields = {"status": change.to_status, "level": change.level_name,
+                  "updated_at": change.at.isoformat(), "version": str(change.version)}  # fmt: skip
+        if change.from_status is None:
+            fields |= {"practice_id": change.practice_id, "urgency": str(change.urgency),
+                       "created_at": change.at.isoformat()}  # fmt: skip
+            created_ms = int(change.at.timestamp() * 1000)
+            await self._redis.zadd(
+                self._keys.message_index(change.practice_id), {change.dispatch_id: created_ms}
+            )
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hset(meta_key, mapping=fields)
+        pipe.expire(meta_key, _KEEP_S)
+        await pipe.execute()
+
+    async def _timeline(self, event: AuditEvent) -> None:
+        entry = {"at": event.at.isoformat(), "action": event.action, "actor": event.actor,
+                 "from_status": event.from_status, "to_status": event.to_status,
+                 "step": event.step, "detail": event.detail}  # fmt: skip
+        key = self._keys.message_timeline(event.subject_id)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.rpush(key, json.dumps(entry, separators=(",", ":")))
+        pipe.expire(key, _KEEP_S)
+        await pipe.execute()

@@ -1,0 +1,132 @@
+"""Message history for practice administrators: the practice's dispatches, newest first,
+filtered by date, urgency and outcome, and each one's timeline (who was paged and when,
+receipts, reads, accepts, declines, escalations, desk claims), from the read model
+(:mod:`engine.api.read_model`): fast for a year of history, and never the message."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from engine.api.deps import Principal, requires, services_of
+from engine.api.problems import ApiProblem, problem_responses
+from engine.api.routers.admin import practice_in_scope
+from engine.api.services import ApiServices
+from engine.schemas._base import AwareDatetime, Identifier
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/admin/practices", tags=["admin"])
+Services = Annotated[ApiServices, Depends(services_of)]
+Admin = Annotated[Principal, Depends(requires("practice_admin", "service_admin"))]
+_ERRORS = problem_responses(404)
+
+
+class MessageRow(BaseModel):
+    dispatch_id: str
+    urgency: str
+    status: str
+    level: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessagePage(BaseModel):
+    messages: list[MessageRow]
+    next_before: int | None = Field(
+        description="Pass as ``before`` for the next (older) page; null at the end."
+    )
+
+
+@router.get("/{practice_id}/messages", response_model=MessagePage, responses=_ERRORS)
+async def messages(
+    practice_id: Identifier, services: Services, principal: Admin,
+    since: AwareDatetime | None = None, until: AwareDatetime | None = None,
+    urgency: Literal["routine", "urgent", "emergency"] | None = None,
+    status: Literal["sent", "delivered", "read", "accepted", "operator", "completed",
+                    "cancelled", "pending"] | None = None,
+    before: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> MessagePage:  # fmt: skip
+    """The practice's dispatches, newest first, filtered by date, urgency and outcome
+    (its current status); page with ``before``."""
+    await practice_in_scope(services, principal, practice_id)
+    high = min(before - 1 if before is not None else 2**62,
+               int(until.timestamp() * 1000) if until else 2**62)  # fmt: skip
+    low = int(since.timestamp() * 1000) if since else 0
+    found: list[MessageRow] = []
+    cursor = high
+    while len(found) < limit and cursor >= low:
+        batch = await services.redis.zrevrangebyscore(
+            services.keys.message_index(practice_id), cursor, low, start=0, num=limit * 2,
+            withscores=True,
+        )  # fmt: skip
+        if not batch:
+            cursor = -1
+            break
+        for member, score in batch:
+            cursor = int(score) - 1
+            row = await _row(services, member.decode() if isinstance(member, bytes) else member)
+            if (
+                row
+                and (urgency is None or row.urgency == urgency)
+                and (status is None or row.status == status)
+            ):
+                found.append(row)
+                if len(found) == limit:
+                    break
+    more = len(found) == limit and cursor >= low
+    return MessagePage(messages=found, next_before=cursor + 1 if more else None)
+
+
+async def _row(services: ApiServices, dispatch_id: str) -> MessageRow | None:
+    raw = await services.redis.hgetall(services.keys.message_meta(dispatch_id))
+    f = {k.decode(): v.decode() for k, v in raw.items()}
+    if "created_at" not in f:
+        return None
+    created = datetime.fromisoformat(f["created_at"])
+    return MessageRow(
+        dispatch_id=dispatch_id,
+        urgency=f.get("urgency", ""),
+        status=f.get("status", ""),
+        level=f.get("level", ""),
+        created_at=created,
+        updated_at=datetime.fromisoformat(f["updated_at"]) if "updated_at" in f else created,
+    )
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    action: str
+    actor: str
+    from_status: str | None
+    to_status: str | None
+    step: int | None
+    detail: str
+
+
+class MessageDetail(BaseModel):
+    message: MessageRow
+    timeline: list[TimelineEntry]
+
+
+@router.get(
+    "/{practice_id}/messages/{dispatch_id}", response_model=MessageDetail, responses=_ERRORS
+)
+async def message_timeline(
+    practice_id: Identifier, dispatch_id: Identifier, services: Services, principal: Admin
+) -> MessageDetail:
+    """One dispatch's timeline: paged, received, read, re-paged, escalated, accepted,
+    desk claimed, callback done (who and when, never the message)."""
+    await practice_in_scope(services, principal, practice_id)
+    row = await _row(services, dispatch_id)
+    owner = await services.redis.hget(services.keys.message_meta(dispatch_id), "practice_id")
+    if row is None or owner is None or owner.decode() != practice_id:
+        raise ApiProblem(404, "Not found", "No message of this practice has that id.",
+                         kind="not-found")  # fmt: skip
+    raw = await services.redis.lrange(services.keys.message_timeline(dispatch_id), 0, -1)
+    return MessageDetail(message=row, timeline=[TimelineEntry(**json.loads(r)) for r in raw])
