@@ -159,3 +159,11 @@ class Keys:
     def message_timeline(self, dispatch_id: str) -> str:
         """List: a dispatch's audit entries as JSON, in order (no PHI)."""
         return f"{self.prefix}:message-timeline:{dispatch_id}"
+
+    def audit_chain(self, partition: int) -> str:
+        """Hash: the audit chain's head for one partition (offset, hash, count)."""
+        return f"{self.prefix}:audit-chain:{partition}"
+
+    def audit_checkpoints(self, partition: int) -> str:
+        """Sorted set: ``<offset>:<hash>`` checkpoints of a partition's chain, by offset."""
+        return f"{self.prefix}:audit-checkpoints:{partition}"

@@ -4,7 +4,8 @@ Redis from the topics the engine already publishes (never by scanning Kafka per 
 One consumer group for all API processes reads ``intake``, ``dispatch.state``, ``audit``,
 ``operator.alerts``, ``office.held`` and ``telephony.transfers``, applies each record,
 and commits its offsets after; a record applied before a crash and read again is
-skipped by its event id (remembered for two days), so nothing counts twice.
+skipped by its event id (remembered for two days), so nothing counts twice. Every audit
+record also extends the audit hash chain (:mod:`engine.api.audit_chain`).
 
 Kept per practice: ``usage:<practice>:<local day>`` counters, ``message-index``
 (dispatches by creation time), and per dispatch its row (``message-meta``) and its
@@ -25,6 +26,7 @@ from redis.asyncio import Redis
 
 from engine.adapters.practice_cache import PracticeCache
 from engine.adapters.redis_keys import Keys
+from engine.api.audit_chain import AuditChain
 from engine.api.usage_rules import intake_counters, local_day, transition_counters
 from engine.failures import describe_failure
 from engine.schemas.audit import AuditEvent
@@ -52,6 +54,7 @@ class ReadModel:
         self._practices = practices
         self._topics = {settings.topic(name): name for name in TOPICS}
         self._stopping = asyncio.Event()
+        self.chain = AuditChain(redis, keys)
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -80,8 +83,11 @@ class ReadModel:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 for tp, records in batches.items():
+                    name = self._topics[tp.topic]
                     for record in records:
-                        await self.apply(self._topics[tp.topic], record.value)
+                        if name == "audit":  # every record, in order, duplicates included
+                            await self.chain.add(tp.partition, record.offset, record.value or b"")
+                        await self.apply(name, record.value)
                 if batches:
                     await consumer.commit()
         finally:

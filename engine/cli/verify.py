@@ -44,9 +44,18 @@ def _span(text: str) -> timedelta:
     help="List dispatches nobody has taken after this long.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
-def verify(since: str, grace: str, unowned_after: str, as_json: bool) -> None:
+@click.option(
+    "--audit-chain",
+    is_flag=True,
+    help="Instead: recompute the audit topic's hash chain and compare it with the one kept.",
+)
+def verify(since: str, grace: str, unowned_after: str, as_json: bool, audit_chain: bool) -> None:
     """Report every intake record without a terminal outcome (dispatched, held, delivered
-    to the office, or dead-lettered with a desk alert), and unowned dispatches."""
+    to the office, or dead-lettered with a desk alert), and unowned dispatches; or, with
+    --audit-chain, whether the audit trail is the one that was written."""
+    if audit_chain:
+        _verify_audit_chain(as_json)
+        return
     from engine.adapters.topic_reader import read_since
     from engine.handlers.desk_alerts import peek_intake
     from engine.outcomes import IntakeRecord, collect_evidence
@@ -94,4 +103,48 @@ def verify(since: str, grace: str, unowned_after: str, as_json: bool) -> None:
             click.echo(f"unowned since {since_text}: {item.dispatch_id} ({item.status})")
         click.echo("ok" if report.ok else f"{len(report.violations)} record(s) without an outcome")
     if not report.ok:
+        raise SystemExit(1)
+
+
+def _verify_audit_chain(as_json: bool) -> None:
+    import asyncio
+    from collections import defaultdict
+
+    from engine.adapters.redis_client import connect_redis
+    from engine.adapters.redis_keys import Keys
+    from engine.adapters.topic_reader import read_since
+    from engine.api.audit_chain import AuditChain, verify_chain
+
+    s = load_settings()
+    records: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+    for r in read_since(s.kafka_servers, s.topic("audit"), datetime(1970, 1, 1, tzinfo=UTC)):
+        records[r.partition].append((r.offset, r.value or b""))
+
+    async def kept() -> dict[int, tuple[dict[int, str], tuple[int, str] | None]]:
+        redis = connect_redis(s)
+        try:
+            chain = AuditChain(redis, Keys(s.topic_prefix))
+            return {p: await chain.state(p) for p in records}
+        finally:
+            await redis.aclose()
+
+    state = asyncio.run(kept())
+    breaks = []
+    checked = 0
+    for partition, rows in sorted(records.items()):
+        rows.sort()
+        checkpoints, head = state[partition]
+        if head is not None:
+            rows = [(o, v) for o, v in rows if o <= head[0]]  # beyond the head: not yet chained
+        checked += len(rows)
+        breaks += verify_chain(partition, rows, checkpoints, head)
+    if as_json:
+        click.echo(json.dumps({"ok": not breaks, "records": checked,
+                               "breaks": [b.__dict__ for b in breaks]}))  # fmt: skip
+    else:
+        for b in breaks:
+            click.echo(f"BROKEN: audit partition {b.partition} offset {b.offset}: {b.reason}")
+        click.echo(f"audit chain: {checked} record(s) checked; " + ("ok" if not breaks else
+                   f"{len(breaks)} break(s)"))  # fmt: skip
+    if breaks:
         raise SystemExit(1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -110,3 +111,55 @@ async def test_usage_and_history_match_what_happened(harness: Harness, api: Runn
     other = await _signed_in(api, {"practice_admin"}, "p-elsewhere")
     assert (await api.client.get(f"{history}/{dispatch_id}", headers=other)).status_code == 404
     assert (await api.client.get(url, headers=other)).status_code == 404
+
+
+async def test_the_audit_chain_verifies_and_a_forged_checkpoint_is_found(
+    harness: Harness, api: RunningApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    harness.load_practice(data.practice("p-chain", timeout_s=60), data.devices_for("dr-ash"))
+    call = data.urgent_call("p-chain")
+    harness.producer.send_intake(call)
+    wait_for(lambda: harness.pushes(f"d-{call.event_id}"), 15, "the page")
+    chain = api.services.read_model.chain
+
+    async def chained() -> bool:  # the read model has chained every audit record so far
+        ends = wait_for(lambda: _audit_ends(harness), 10, "the audit topic")
+        for partition, end in ends.items():
+            _, head = await chain.state(partition)
+            if end and (head is None or head[0] < end - 1):
+                return False
+        return True
+
+    await _eventually(chained, 30, "the audit chain")
+    for name in [n for n in os.environ if n.startswith("NIGHTLINE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", harness.settings.kafka_servers)
+    monkeypatch.setenv("REDIS_URL", harness.settings.redis_dsn)
+    monkeypatch.setenv("NIGHTLINE_TOPIC_PREFIX", harness.prefix)
+    ok = await asyncio.to_thread(CliRunner().invoke, main, ["verify", "--audit-chain"])
+    assert ok.exit_code == 0 and "ok" in ok.output, ok.output
+
+    partition = next(p for p, end in _audit_ends(harness).items() if end)
+    checkpoints, _ = await chain.state(partition)
+    first = min(checkpoints)
+    key = api.services.keys.audit_checkpoints(partition)
+    await api.services.redis.zremrangebyscore(key, first, first)
+    await api.services.redis.zadd(key, {f"{first}:{'ab' * 32}": first})
+    broken = await asyncio.to_thread(CliRunner().invoke, main, ["verify", "--audit-chain"])
+    assert broken.exit_code == 1 and f"partition {partition} offset {first}" in broken.output
+
+
+def _audit_ends(h: Harness) -> dict[int, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=h.settings.kafka_servers)
+    try:
+        name = f"{h.prefix}.audit"
+        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or []]
+        return {tp.partition: end for tp, end in consumer.end_offsets(parts).items()}
+    finally:
+        consumer.close()

@@ -1,0 +1,112 @@
+"""A hash chain over the audit topic, so that a change to the audit trail is detectable.
+
+Per partition of ``audit``, in offset order, each record's bytes extend the chain:
+``hash(n) = SHA-256(hash(n-1) || SHA-256(record n))``, starting from 32 zero bytes. The
+API's read model (one consumer group) keeps each partition's head in Redis and a
+checkpoint every :data:`CHECKPOINT_EVERY` records; ``nightline verify --audit-chain``
+reads the topic again, recomputes the chain from the first checkpoint still in the log,
+and compares every checkpoint and the head. A record changed, removed or inserted in
+the log, or a checkpoint or head changed in Redis, shows as a mismatch at a named
+partition and offset. No route can change or delete an audit record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from engine.adapters.redis_keys import Keys
+
+__all__ = ["CHECKPOINT_EVERY", "GENESIS", "AuditChain", "ChainBreak", "extend", "verify_chain"]
+
+GENESIS = "00" * 32
+CHECKPOINT_EVERY = 100
+
+_ADVANCE = """
+local head = redis.call('HGET', KEYS[1], 'offset')
+if head and tonumber(head) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'offset', ARGV[1], 'hash', ARGV[2], 'count', ARGV[3])
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1] .. ':' .. ARGV[2]) end
+return 1
+"""
+
+
+def extend(previous_hash: str, record: bytes) -> str:
+    """The chain's hash after ``record``."""
+    return hashlib.sha256(
+        bytes.fromhex(previous_hash) + hashlib.sha256(record).digest()
+    ).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    partition: int
+    offset: int
+    reason: str
+
+
+def verify_chain(
+    partition: int,
+    records: Iterable[tuple[int, bytes]],
+    checkpoints: dict[int, str],
+    head: tuple[int, str] | None,
+) -> list[ChainBreak]:
+    """Recompute one partition's chain from ``records`` (offset order, starting right
+    after the first checkpoint they reach, or at offset 0) and compare."""
+    expected = dict(checkpoints)
+    if head is not None:
+        expected[head[0]] = head[1]
+    records = list(records)
+    if not records:
+        return []
+    first = records[0][0]
+    if first == 0:
+        current = GENESIS
+        start = 0
+    else:
+        anchors = [o for o in sorted(expected) if o >= first - 1]
+        if not anchors:
+            return [ChainBreak(partition, first, "no checkpoint within the retained log")]
+        start = anchors[0] + 1
+        current = expected[anchors[0]]
+    breaks = []
+    for offset, value in records:
+        if offset < start:
+            continue
+        current = extend(current, value)
+        if offset in expected and expected[offset] != current:
+            breaks.append(ChainBreak(partition, offset, "hash differs from the kept chain"))
+    return breaks
+
+
+class AuditChain:
+    """The chain's head and checkpoints in Redis, advanced by the read model."""
+
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def add(self, partition: int, offset: int, record: bytes) -> None:
+        head = await self._redis.hmget(self._keys.audit_chain(partition), "offset", "hash", "count")
+        if head[0] is not None and int(head[0]) >= offset:
+            return  # read again after a restart: already in the chain
+        previous = head[1].decode() if head[1] is not None else GENESIS
+        count = int(head[2]) + 1 if head[2] is not None else 1
+        new_hash = extend(previous, record)
+        checkpoint = "1" if count % CHECKPOINT_EVERY == 1 or offset == 0 else "0"
+        keys = [self._keys.audit_chain(partition), self._keys.audit_checkpoints(partition)]
+        await self._redis.eval(_ADVANCE, 2, *keys, offset, new_hash, count, checkpoint)
+
+    async def state(self, partition: int) -> tuple[dict[int, str], tuple[int, str] | None]:
+        raw = await self._redis.zrange(self._keys.audit_checkpoints(partition), 0, -1)
+        checkpoints = {}
+        for item in raw:
+            offset, _, value = (item.decode() if isinstance(item, bytes) else item).partition(":")
+            checkpoints[int(offset)] = value
+        head = await self._redis.hmget(self._keys.audit_chain(partition), "offset", "hash")
+        if head[0] is None:
+            return checkpoints, None
+        return checkpoints, (int(head[0]), head[1].decode())
