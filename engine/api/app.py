@@ -43,6 +43,7 @@ from engine.api.routers import (
     ingest,
     schedule_views,
     usage,
+    users,
 )
 from engine.api.routers import app as app_routes
 from engine.api.services import ApiServices, build_api_services
@@ -95,6 +96,7 @@ def create_api(settings: Settings, services: ApiServices) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(usage.router)
     app.include_router(history.router)
+    app.include_router(users.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

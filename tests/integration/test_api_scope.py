@@ -83,6 +83,14 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
         ("GET", "/v1/admin/practices/{practice_id}/messages"): None,
         ("GET", "/v1/admin/practices/{practice_id}/messages/{dispatch_id}"): None,
         ("GET", "/v1/usage/practices/{practice_id}"): None,
+        ("GET", "/v1/admin/users"): None,
+        ("POST", "/v1/admin/users"): {
+            "username": "new@a",
+            "roles": ["clinician"],
+            "practices": [practice_a],
+            "clinician_id": "dr-new",
+        },
+        ("PUT", "/v1/admin/users/{account_id}"): {"roles": ["clinician"], "disabled": True},
         ("GET", "/v1/desk/practices/{practice_id}/script"): None,
         ("POST", "/v1/app/devices"): {
             "device_id": d.device_id,
@@ -137,7 +145,13 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "admin B": await _signed_in(api, {"practice_admin", "billing", "sre"}, "p-scope-b"),
         "integration B": {"X-Api-Key": await api.integration_key("p-scope-b")},
     }
+    account_a, _ = await create_account(
+        api.services, "a", {"clinician"}, {"p-scope-a"}, clinician_id="dr-a"
+    )
+    found_a = await api.services.accounts.by_username(account_a)
+    assert found_a is not None
     real = {
+        "account_id": found_a.account_id,
         "dispatch_id": dispatch_a,
         "device_id": device_a.device_id,
         "practice_id": "p-scope-a",
@@ -148,8 +162,15 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "device_id": "phone-" + uuid.uuid4().hex[:8],
         "practice_id": "p-" + uuid.uuid4().hex[:8],
         "token": uuid.uuid4().hex + ".ics",
+        "account_id": "a-" + uuid.uuid4().hex[:16],
     }
-    sequential = {"dispatch_id": "d-1", "device_id": "1", "practice_id": "1", "token": "1.ics"}
+    sequential = {
+        "dispatch_id": "d-1",
+        "device_id": "1",
+        "practice_id": "1",
+        "token": "1.ics",
+        "account_id": "1",
+    }
 
     paths = api.app.openapi()["paths"]  # every route the API serves, as documented
     tried = 0

@@ -1,0 +1,149 @@
+"""People's accounts, administered over the API: invite (create with a one-time
+password to change), set roles, disable and enable, and see who signed in when.
+
+A practice administrator manages the accounts of their own practices and can give only
+the roles of a practice (practice admin, clinician, operator, billing); a service
+administrator manages every account and every role. Disabling an account ends all its
+sessions at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from engine.api.accounts import TOTP_ROLES, Account, Role, UsernameTakenError
+from engine.api.deps import Principal, requires, services_of
+from engine.api.problems import ApiProblem, problem_responses
+from engine.api.security import hash_password, new_totp_secret, totp_uri
+from engine.api.services import ApiServices
+from engine.schemas._base import Identifier
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/admin/users", tags=["admin"])
+Services = Annotated[ApiServices, Depends(services_of)]
+Admin = Annotated[Principal, Depends(requires("practice_admin", "service_admin"))]
+_ERRORS = problem_responses(404, 409)
+_PRACTICE_ROLES = frozenset({Role.PRACTICE_ADMIN, Role.CLINICIAN, Role.OPERATOR, Role.BILLING})
+
+
+class UserOut(BaseModel):
+    account_id: str
+    username: str
+    roles: list[str]
+    practices: list[str]
+    clinician_id: str | None
+    desks: list[str]
+    disabled: bool
+    totp: bool
+    last_sign_in_at: datetime | None
+    last_sign_in_from: str | None
+
+
+class Invite(BaseModel):
+    username: str = Field(min_length=3, max_length=128)
+    roles: list[Role] = Field(min_length=1)
+    practices: list[Identifier] = Field(min_length=1)
+    clinician_id: Identifier | None = None
+    desks: list[Identifier] = Field(default_factory=list)
+
+
+class Invited(BaseModel):
+    user: UserOut
+    one_time_password: str = Field(description="Give it to the person once; change it soon.")
+    totp_uri: str | None = Field(description="For administrators: scan once in an app.")
+
+
+class RoleChange(BaseModel):
+    roles: list[Role] = Field(min_length=1)
+    disabled: bool | None = None
+
+
+def _out(a: Account) -> UserOut:
+    return UserOut(
+        account_id=a.account_id, username=a.username, roles=sorted(a.roles),
+        practices=sorted(a.practices), clinician_id=a.clinician_id, desks=sorted(a.desks),
+        disabled=a.disabled, totp=a.totp_secret is not None,
+        last_sign_in_at=a.last_sign_in_at, last_sign_in_from=a.last_sign_in_from,
+    )  # fmt: skip
+
+
+def _manages(principal: Principal, account: Account) -> bool:
+    if principal.all_practices:
+        return True
+    return bool(account.practices) and all(principal.may_act_for(p) for p in account.practices)
+
+
+def _allowed(principal: Principal, roles: set[Role], practices: set[str]) -> None:
+    if principal.all_practices:
+        return
+    if not roles <= _PRACTICE_ROLES or not all(principal.may_act_for(p) for p in practices):
+        raise ApiProblem(
+            403, "Forbidden", "You can give only a practice's roles, in your practices.",
+            kind="forbidden",
+        )  # fmt: skip
+
+
+async def _managed(services: ApiServices, principal: Principal, account_id: str) -> Account:
+    account = await services.accounts.get(account_id)
+    if account is None or not _manages(principal, account):
+        raise ApiProblem(404, "Not found", "No account of yours has that id.", kind="not-found")
+    return account
+
+
+@router.get("", response_model=list[UserOut], responses=_ERRORS, summary="Accounts")
+async def list_users(services: Services, principal: Admin) -> list[UserOut]:
+    """Accounts of my practices (all, for a service administrator), with their last
+    sign-in (time and address)."""
+    return [_out(a) for a in await services.accounts.all() if _manages(principal, a)]
+
+
+@router.post("", response_model=Invited, status_code=201, responses=_ERRORS, summary="Invite")
+async def invite(body: Invite, services: Services, principal: Admin) -> Invited:
+    roles, practices = set(body.roles), set(body.practices)
+    _allowed(principal, roles, practices)
+    if Role.CLINICIAN in roles and not body.clinician_id:
+        raise ApiProblem(422, "Invalid request", "A clinician needs a clinician_id.",
+                         kind="validation")  # fmt: skip
+    password = secrets.token_urlsafe(12)
+    secret = new_totp_secret() if roles & TOTP_ROLES else None
+    try:
+        account = await services.accounts.create(
+            Account(
+                account_id="", username=body.username, roles=frozenset(roles),
+                practices=frozenset(practices), clinician_id=body.clinician_id,
+                desks=frozenset(body.desks), password_hash=hash_password(password),
+                totp_secret=secret, created_at=services.clock.now(),
+            )
+        )  # fmt: skip
+    except UsernameTakenError:
+        raise ApiProblem(409, "Conflict", "That username is taken.", kind="taken") from None
+    return Invited(
+        user=_out(account),
+        one_time_password=password,
+        totp_uri=totp_uri(secret, body.username) if secret else None,
+    )
+
+
+@router.put("/{account_id}", response_model=UserOut, responses=_ERRORS, summary="Roles")
+async def set_roles(
+    account_id: Identifier, body: RoleChange, services: Services, principal: Admin
+) -> UserOut:
+    """Set an account's roles, and disable or enable it (disabling ends its sessions)."""
+    account = await _managed(services, principal, account_id)
+    roles = set(body.roles)
+    _allowed(principal, roles, set(account.practices))
+    if roles & TOTP_ROLES and account.totp_secret is None:
+        raise ApiProblem(409, "Conflict", "An administrator needs TOTP: invite a new account.",
+                         kind="totp-required")  # fmt: skip
+    disabled = account.disabled if body.disabled is None else body.disabled
+    changed = Account(**{**account.__dict__, "roles": frozenset(roles), "disabled": disabled})
+    await services.accounts.save(changed)
+    if disabled or roles != set(account.roles):
+        await services.sessions.revoke_all(account.account_id)
+    return _out(changed)

@@ -1,0 +1,93 @@
+"""Accounts administered over the API: a practice administrator invites a clinician of
+their practice, who signs in; roles are bounded by the administrator's own; disabling
+ends the sessions; another practice's administrator sees none of it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pyotp
+import pytest
+
+from tests.integration.api_client import RunningApi, api_settings, create_account, running_api
+from tests.integration.harness import Harness
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture()
+async def api(harness: Harness) -> AsyncIterator[RunningApi]:
+    async with running_api(api_settings(harness.settings, harness.log_dir)) as running:
+        yield running
+
+
+async def _admin(api: RunningApi, practice: str) -> dict[str, str]:
+    name, secret = await create_account(api.services, "adm", {"practice_admin"}, {practice},
+                                        totp=True)  # fmt: skip
+    assert secret is not None
+    body: dict[str, Any] = {"username": name, "password": PASSWORD,
+                            "totp": pyotp.TOTP(secret).now()}  # fmt: skip
+    answer = await api.client.post("/v1/auth/sign-in", json=body)
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+async def test_invite_sign_in_list_and_disable(api: RunningApi) -> None:
+    admin = await _admin(api, "p-users")
+    invited = await api.client.post(
+        "/v1/admin/users",
+        json={"username": "lee@p-users-test", "roles": ["clinician"], "practices": ["p-users"],
+              "clinician_id": "dr-lee"},
+        headers=admin,
+    )  # fmt: skip
+    assert invited.status_code == 201, invited.text
+    body = invited.json()
+    assert body["totp_uri"] is None and len(body["one_time_password"]) >= 12
+    signed = await api.client.post(
+        "/v1/auth/sign-in",
+        json={"username": "lee@p-users-test", "password": body["one_time_password"]},
+    )
+    assert signed.status_code == 200
+    lee = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+
+    listed = (await api.client.get("/v1/admin/users", headers=admin)).json()
+    row = next(u for u in listed if u["username"] == "lee@p-users-test")
+    assert row["last_sign_in_at"] and row["roles"] == ["clinician"]
+    again = await api.client.post(
+        "/v1/admin/users",
+        json={"username": "lee@p-users-test", "roles": ["clinician"], "practices": ["p-users"],
+              "clinician_id": "dr-lee"},
+        headers=admin,
+    )  # fmt: skip
+    assert again.status_code == 409
+
+    too_much = await api.client.post(
+        "/v1/admin/users",
+        json={"username": "root@p-users", "roles": ["service_admin"], "practices": ["p-users"]},
+        headers=admin,
+    )
+    assert too_much.status_code == 403
+    elsewhere = await api.client.post(
+        "/v1/admin/users",
+        json={"username": "x@p-other", "roles": ["operator"], "practices": ["p-other"]},
+        headers=admin,
+    )
+    assert elsewhere.status_code == 403
+
+    stranger = await _admin(api, "p-other")
+    assert "lee@p-users-test" not in str(
+        (await api.client.get("/v1/admin/users", headers=stranger)).json()
+    )
+    hidden = await api.client.put(
+        f"/v1/admin/users/{row['account_id']}", json={"roles": ["clinician"], "disabled": True},
+        headers=stranger,
+    )  # fmt: skip
+    assert hidden.status_code == 404
+
+    disabled = await api.client.put(
+        f"/v1/admin/users/{row['account_id']}", json={"roles": ["clinician"], "disabled": True},
+        headers=admin,
+    )  # fmt: skip
+    assert disabled.status_code == 200 and disabled.json()["disabled"]
+    assert (await api.client.get("/v1/me", headers=lee)).status_code == 401
