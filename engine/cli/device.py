@@ -15,6 +15,7 @@ is for operators: it pushes to phones again that a provider's answers deactivate
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
 import time
@@ -57,6 +58,43 @@ def _identifier(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 _DEVICE = click.option("--device", "device_id", required=True, callback=_identifier)
+_API = click.option(
+    "--api",
+    "api_url",
+    default=None,
+    help="Speak the API at this URL as the real app does (sign in, register, acknowledge, "
+    "fetch) instead of the topics. With --username; the password comes from "
+    "NIGHTLINE_DEVICE_PASSWORD or is asked for.",
+)
+_USERNAME = click.option("--username", default=None, help="The clinician's login (with --api).")
+_CACERT = click.option(
+    "--cacert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="CA to trust for --api (default: the local stack's, when it exists).",
+)  # fmt: skip
+
+
+def _api_phone(s: Settings, phone: VirtualDevice, url: str, username: str | None,
+               cacert: Path | None) -> Any:  # fmt: skip
+    """A signed-in :class:`~engine.standins.api_phone.ApiPhone` for ``phone``."""
+    import os
+
+    from engine.standins.api_phone import ApiPhone, ApiPhoneError
+
+    if not username:
+        raise click.UsageError("--api needs --username")
+    password = os.environ.get("NIGHTLINE_DEVICE_PASSWORD") or click.prompt(
+        "Password", hide_input=True
+    )
+    local_ca = s.state_dir / "api-tls" / "ca.pem"
+    client = ApiPhone(url, phone, cacert or (local_ca if local_ca.exists() else None))
+    try:
+        client.sign_in(username, password)
+    except ApiPhoneError as exc:
+        client.close()
+        raise click.ClickException(str(exc)) from None
+    return client
+
+
 _DIRECT = click.option(
     "--direct", is_flag=True, help="Write the registry in Redis directly (no worker needed)."
 )
@@ -205,12 +243,30 @@ def _now() -> datetime:
 @click.option("--app-version", default="virtual-1.0", show_default=True)
 @_DIRECT
 @_WAIT
+@_API
+@_USERNAME
+@_CACERT
 def register(clinician: str, device_id: str, platform: str, critical_alerts: bool,
-             token: str | None, app_version: str, direct: bool, wait: float) -> None:  # fmt: skip
+             token: str | None, app_version: str, direct: bool, wait: float,
+             api_url: str | None, username: str | None, cacert: Path | None) -> None:  # fmt: skip
     """Install a phone: make new keys, save them here, register the public half."""
     s = load_settings()
     phone = VirtualDevice(clinician, device_id, platform, push_token=token,
                           app_version=app_version, critical_alerts=critical_alerts)  # fmt: skip
+    if api_url:
+        from engine.standins.api_phone import ApiPhoneError
+
+        client = _api_phone(s, phone, api_url, username, cacert)
+        try:
+            client.register()
+        except ApiPhoneError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            client.close()
+        path = state_path(s.state_dir, s.topic_prefix, device_id)
+        phone.save(path)
+        click.echo(f"registered {platform} phone {device_id} through the API; state {path}")
+        return
     public = phone.device
     change = DeviceRegistration(
         clinician_id=clinician, device_id=device_id, action=DeviceAction.REGISTER,
@@ -397,8 +453,12 @@ def inbox(device_id: str) -> None:
 @click.option("--once", is_flag=True, help="Exit after the first new push.")
 @click.option("--timeout", type=float, default=None, help="Stop after S seconds.")
 @click.option("--every", type=float, default=0.2, show_default=True, help="Poll interval (s).")
+@_API
+@_USERNAME
+@_CACERT
 def listen(device_id: str, decision: Decision | None, read: bool, once: bool,
-           timeout: float | None, every: float) -> None:  # fmt: skip
+           timeout: float | None, every: float, api_url: str | None, username: str | None,
+           cacert: Path | None) -> None:  # fmt: skip
     """Acknowledge every new push: received, then read, accepted or declined if asked.
 
     Exits 1 when --timeout passes without a new push.
@@ -409,8 +469,10 @@ def listen(device_id: str, decision: Decision | None, read: bool, once: bool,
     phone, path = _load_phone(s, device_id)
     deadline = None if timeout is None else time.monotonic() + timeout
     handled, warned = 0, False
-    producer = _producer(s)
-    with producer, _fake_inbox(s, phone.platform) as received:
+    client = _api_phone(s, phone, api_url, username, cacert) if api_url else None
+    producer = _producer(s) if client is None else None
+    closing = contextlib.closing(client) if client is not None else contextlib.nullcontext()
+    with producer or contextlib.nullcontext(), closing, _fake_inbox(s, phone.platform) as received:
         while True:
             try:
                 bodies = select_bodies(phone.platform, phone.push_token, received())
@@ -422,13 +484,19 @@ def listen(device_id: str, decision: Decision | None, read: bool, once: bool,
                 first = push.dispatch_id not in phone.handled  # a re-page: the receipt only
                 acks = acks_for(phone, push, _now(), read=read and first,
                                 decision=decision if first else None)  # fmt: skip
+                fetched = ""
+                if client is not None and push.fetch and first:  # too big for a push
+                    fetched = " (message fetched)" if client.fetch(push.dispatch_id) else ""
                 for ack in acks:
-                    producer.send_ack(ack)
+                    if client is not None:
+                        client.acknowledge(ack)
+                    elif producer is not None:
+                        producer.send_ack(ack)
                 phone.handled.update({push.dispatch_id, push.key})
                 phone.save(path)
                 handled += 1
                 kinds = ", ".join(a.kind.value for a in acks)
-                click.echo(f"{push.dispatch_id} ({push.urgency or '-'}): sent {kinds}")
+                click.echo(f"{push.dispatch_id} ({push.urgency or '-'}): sent {kinds}{fetched}")
                 if once:
                     return
             if deadline is not None and time.monotonic() >= deadline:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -164,3 +165,62 @@ async def test_a_device_key_that_is_no_curve_point_is_a_422(h: Harness, api: Run
     answer = await api.client.post("/v1/app/devices", json=body, headers=ash)
     assert answer.status_code == 422, answer.text
     assert "A" * 20 not in answer.text
+
+
+async def test_the_virtual_phone_in_api_mode_registers_and_accepts_through_the_api(
+    h: Harness, fakes: PushFakes, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from engine.cli import main
+    from tests.integration.api_client import serving_api
+
+    h.load_practice(data.practice("p-app-cli", timeout_s=30, repeats=1), [])
+    async with serving_api(api_settings(h.settings, h.log_dir)) as api:
+        name, _ = await create_account(
+            api.services, "clin", {"clinician"}, {"p-app-cli"}, clinician_id="dr-ash"
+        )
+        for key in [k for k in os.environ if k.startswith("NIGHTLINE_")]:
+            monkeypatch.delenv(key)
+        env = {
+            **fakes.env(),
+            "KAFKA_BOOTSTRAP_SERVERS": h.settings.kafka_servers,
+            "REDIS_URL": h.settings.redis_dsn,
+            "NIGHTLINE_TOPIC_PREFIX": h.prefix,
+            "NIGHTLINE_STATE_DIR": str(tmp_path),
+            "NIGHTLINE_DEVICE_PASSWORD": PASSWORD,
+        }
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        api_flags = ["--api", str(api.client.base_url), "--username", name]
+        runner = CliRunner()
+        registered = await asyncio.to_thread(
+            runner.invoke, main,
+            ["device", "register", "--clinician", "dr-ash", "--device", "ash-cli", "--platform",
+             "ios", *api_flags],
+        )  # fmt: skip
+        assert registered.exit_code == 0, registered.output
+        assert "through the API" in registered.output
+
+        async def known() -> bool:
+            return await api.services.devices.get("dr-ash", "ash-cli") is not None
+
+        await _eventually(known, 15, "the worker registering the phone")
+        call = data.urgent_call("p-app-cli")
+        h.producer.send_intake(call)
+        dispatch_id = f"d-{call.event_id}"
+        listened = await asyncio.to_thread(
+            runner.invoke, main,
+            ["device", "listen", "--device", "ash-cli", "--accept", "--once", "--timeout", "20",
+             *api_flags],
+        )  # fmt: skip
+        assert listened.exit_code == 0, listened.output
+        assert dispatch_id in listened.output and "accepted" in listened.output
+
+        def accepted() -> Any:
+            found = [s for s in h.read("dispatch.state") if s.dispatch_id == dispatch_id]
+            return found and found[-1].to_status == "accepted"
+
+        wait_for(accepted, 15, "the acceptance sent through the API")
+        acks = [a for a in h.read("acks") if a.dispatch_id == dispatch_id]
+        assert {a.device_id for a in acks} == {"ash-cli"}
