@@ -87,7 +87,7 @@ class ApiProblem(Exception):
 
 _DESCRIPTIONS = {
     400: "Bad request", 401: "Not signed in", 403: "Forbidden", 404: "Not found",
-    409: "Conflict", 412: "Precondition failed", 413: "Request too large",
+    409: "Conflict", 410: "Gone", 412: "Precondition failed", 413: "Request too large",
     422: "Invalid request", 428: "Precondition required", 429: "Too many requests",
     503: "Unavailable: retry after Retry-After seconds",
 }  # fmt: skip

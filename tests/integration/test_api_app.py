@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import pyotp
 import pytest
 
 from engine.settings import Settings
@@ -150,6 +151,35 @@ async def test_a_phone_registers_reads_and_accepts_through_the_api(
         "the view in the audit",
     )
     assert viewed[0].actor == "dr-ash" and viewed[0].detail == f"device={phone.device_id}"
+
+    name, secret = await create_account(
+        api.services, "admin", {"practice_admin"}, {"p-app"}, totp=True
+    )
+    assert secret is not None
+    signed = await api.client.post(
+        "/v1/auth/sign-in",
+        json={"username": name, "password": PASSWORD, "totp": pyotp.TOTP(secret).now()},
+    )
+    admin = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+    content_url = f"/v1/admin/practices/p-app/messages/{dispatch_id}/content"
+
+    async def shown() -> Any:
+        answer = await api.client.get(content_url, headers=admin)
+        return answer if answer.status_code == 200 else None
+
+    content = await _eventually(shown, 15, "the read model knowing the dispatch")
+    assert content.json()["patient_name"] == data.SYNTHETIC_PATIENT
+    account = await api.services.accounts.by_username(name)
+    assert account is not None
+    wait_for(
+        lambda: [
+            a for a in h.read("audit")
+            if a.subject_id == dispatch_id and a.actor == account.account_id
+            and a.action == "message_viewed"
+        ],
+        15,
+        "the administrator's view in the audit",
+    )  # fmt: skip
 
 
 async def test_a_device_key_that_is_no_curve_point_is_a_422(h: Harness, api: RunningApi) -> None:

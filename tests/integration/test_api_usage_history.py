@@ -108,6 +108,8 @@ async def test_usage_and_history_match_what_happened(harness: Harness, api: Runn
     actions = [e["action"] for e in timeline["timeline"]]
     assert actions[0] == "page_sent" and "handed_to_operator" in actions
     assert data.SYNTHETIC_PATIENT not in str(timeline)
+    purged = await api.client.get(f"{history}/{dispatch_id}/content", headers=admin)
+    assert purged.status_code == 410  # the recording gateway keeps no content
     other = await _signed_in(api, {"practice_admin"}, "p-elsewhere")
     assert (await api.client.get(f"{history}/{dispatch_id}", headers=other)).status_code == 404
     assert (await api.client.get(url, headers=other)).status_code == 404

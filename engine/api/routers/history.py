@@ -130,3 +130,51 @@ async def message_timeline(
                          kind="not-found")  # fmt: skip
     raw = await services.redis.lrange(services.keys.message_timeline(dispatch_id), 0, -1)
     return MessageDetail(message=row, timeline=[TimelineEntry(**json.loads(r)) for r in raw])
+
+
+class MessageContent(BaseModel):
+    """The message itself (PHI): shown to the practice's administrators while the
+    practice's retention keeps it; every view is audited."""
+
+    dispatch_id: str
+    patient_name: str
+    callback_number: str
+    message: str
+
+
+@router.get(
+    "/{practice_id}/messages/{dispatch_id}/content",
+    response_model=MessageContent,
+    responses=problem_responses(404, 410),
+)
+async def message_content(
+    practice_id: Identifier, dispatch_id: Identifier, services: Services, principal: Admin
+) -> MessageContent:
+    """The message of one dispatch, while it is retained (410 once purged). Audited as
+    ``message_viewed`` with the viewer and no content."""
+    from engine.schemas._base import new_event_id
+    from engine.schemas.audit import AuditEvent
+    from engine.schemas.codec import encode
+
+    await practice_in_scope(services, principal, practice_id)
+    owner = await services.redis.hget(services.keys.message_meta(dispatch_id), "practice_id")
+    if owner is None or owner.decode() != practice_id:
+        raise ApiProblem(404, "Not found", "No message of this practice has that id.",
+                         kind="not-found")  # fmt: skip
+    content = await services.vault.get(dispatch_id)
+    viewer = principal.subject.removeprefix("account:")
+    audit = AuditEvent(
+        event_id=new_event_id(), at=services.clock.now(), practice_id=practice_id,
+        subject_type="dispatch", subject_id=dispatch_id, actor=viewer,
+        action="message_viewed" if content else "message_view_purged", detail="portal",
+    )  # fmt: skip
+    await services.publisher.publish(services.settings.topic("audit"), dispatch_id, encode(audit))
+    if content is None:
+        raise ApiProblem(410, "Gone", "The practice's retention has purged this message's "
+                         "content; its history remains.", kind="purged")  # fmt: skip
+    return MessageContent(
+        dispatch_id=dispatch_id,
+        patient_name=content.patient_name,
+        callback_number=content.callback_number,
+        message=content.message,
+    )
