@@ -14,7 +14,10 @@ class AuditEvent(Event):
 
     at: AwareDatetime
     practice_id: Identifier
-    subject_type: str = Field(pattern=r"^(dispatch|held_message|intake|practice)$")
+    subject_type: str = Field(
+        pattern=r"^(dispatch|held_message|intake|practice|account)$",
+        description="What the entry is about; 'account': a person's account was changed.",
+    )
     subject_id: Identifier
     actor: Identifier = Field(description="'engine', a clinician id, or an operator id.")
     action: str = Field(max_length=64, pattern=r"^[a-z0-9_]+$")

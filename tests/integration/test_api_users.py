@@ -11,7 +11,7 @@ import pyotp
 import pytest
 
 from tests.integration.api_client import RunningApi, api_settings, create_account, running_api
-from tests.integration.harness import Harness
+from tests.integration.harness import Harness, wait_for
 
 PASSWORD = "correct horse battery staple"
 
@@ -33,7 +33,7 @@ async def _admin(api: RunningApi, practice: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-async def test_invite_sign_in_list_and_disable(api: RunningApi) -> None:
+async def test_invite_sign_in_list_and_disable(harness: Harness, api: RunningApi) -> None:
     admin = await _admin(api, "p-users")
     invited = await api.client.post(
         "/v1/admin/users",
@@ -91,3 +91,10 @@ async def test_invite_sign_in_list_and_disable(api: RunningApi) -> None:
     )  # fmt: skip
     assert disabled.status_code == 200 and disabled.json()["disabled"]
     assert (await api.client.get("/v1/me", headers=lee)).status_code == 401
+    audit = wait_for(
+        lambda: [a for a in harness.read("audit") if a.subject_id == row["account_id"]],
+        15,
+        "the account changes in the audit",
+    )
+    assert [a.action for a in audit] == ["account_invited", "account_changed"]
+    assert all(a.subject_type == "account" and a.practice_id == "p-users" for a in audit)

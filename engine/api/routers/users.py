@@ -4,7 +4,8 @@ password to change), set roles, disable and enable, and see who signed in when.
 A practice administrator manages the accounts of their own practices and can give only
 the roles of a practice (practice admin, clinician, operator, billing); a service
 administrator manages every account and every role. Disabling an account ends all its
-sessions at once.
+sessions at once. Every change is audited (``account_invited``, ``account_changed``, one
+entry per practice of the account).
 """
 
 from __future__ import annotations
@@ -89,6 +90,26 @@ def _allowed(principal: Principal, roles: set[Role], practices: set[str]) -> Non
         )  # fmt: skip
 
 
+async def _audit(
+    services: ApiServices, principal: Principal, account: Account, action: str, detail: str
+) -> None:
+    """One audit entry per practice of the changed account: who changed what, no secrets."""
+    from engine.schemas._base import new_event_id
+    from engine.schemas.audit import AuditEvent
+    from engine.schemas.codec import encode
+
+    actor = principal.subject.removeprefix("account:")
+    for practice_id in sorted(account.practices) or ["all"]:
+        event = AuditEvent(
+            event_id=new_event_id(), at=services.clock.now(), practice_id=practice_id,
+            subject_type="account", subject_id=account.account_id, actor=actor,
+            action=action, detail=detail[:300],
+        )  # fmt: skip
+        await services.publisher.publish(
+            services.settings.topic("audit"), account.account_id, encode(event)
+        )
+
+
 async def _managed(services: ApiServices, principal: Principal, account_id: str) -> Account:
     account = await services.accounts.get(account_id)
     if account is None or not _manages(principal, account):
@@ -123,6 +144,8 @@ async def invite(body: Invite, services: Services, principal: Admin) -> Invited:
         )  # fmt: skip
     except UsernameTakenError:
         raise ApiProblem(409, "Conflict", "That username is taken.", kind="taken") from None
+    await _audit(services, principal, account, "account_invited",
+                 f"roles={','.join(sorted(account.roles))}")  # fmt: skip
     return Invited(
         user=_out(account),
         one_time_password=password,
@@ -146,4 +169,6 @@ async def set_roles(
     await services.accounts.save(changed)
     if disabled or roles != set(account.roles):
         await services.sessions.revoke_all(account.account_id)
+    await _audit(services, principal, changed, "account_changed",
+                 f"roles={','.join(sorted(roles))} disabled={str(disabled).lower()}")  # fmt: skip
     return _out(changed)
