@@ -180,11 +180,15 @@ class MemoryVault:
     """Fake :class:`engine.ports.ContentVault` (and the gateway's message source)."""
 
     contents: dict[str, PushContent] = field(default_factory=dict)
+    ttls: dict[str, int | None] = field(default_factory=dict)  # None: the vault's default
 
-    async def put(self, content: PushContent, replace: bool = True) -> bool:
+    async def put(
+        self, content: PushContent, replace: bool = True, ttl_s: int | None = None
+    ) -> bool:
         if not replace and content.dispatch_id in self.contents:
             return False
         self.contents[content.dispatch_id] = content
+        self.ttls[content.dispatch_id] = ttl_s
         return True
 
     async def get(self, dispatch_id: str) -> PushContent | None:

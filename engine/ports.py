@@ -120,8 +120,11 @@ class DeviceRegistry(Protocol):
 class ContentVault(Protocol):
     """Message content (PHI) kept encrypted for pages and re-pages of a dispatch."""
 
-    async def put(self, content: PushContent, replace: bool = True) -> bool:
-        """Store ``content``; with ``replace=False`` keep an existing record (False then)."""
+    async def put(
+        self, content: PushContent, replace: bool = True, ttl_s: int | None = None
+    ) -> bool:
+        """Store ``content`` for ``ttl_s`` (default: the vault's own); with
+        ``replace=False`` keep an existing record (False then)."""
         ...
 
 

@@ -237,6 +237,15 @@ class Practice(_Config):
     operator_desk: Identifier = Field(
         default="operator-desk", description="The answering service's human fallback."
     )
+    content_retention_hours: int | None = Field(
+        default=None,
+        ge=24,
+        le=24 * 366 * 7,
+        description="How long message content is kept (encrypted) for pages, the app and "
+        "administrators; then it is purged and the history remains. At least a day, so a "
+        "running escalation never loses its message. Default: the deployment's "
+        "NIGHTLINE_VAULT_TTL_S.",
+    )
     revision: int = Field(default=1, ge=1, description="Bumped on every change.")
 
     @field_validator("timezone")

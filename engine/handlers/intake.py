@@ -115,7 +115,9 @@ async def _dispatch(
     dispatch_id = dispatch_id_for(event.event_id)
     if svc.vault is not None:  # before the commit: the first page right after it reads this
         content = push_content(dispatch_id, event, practice, result)
-        await svc.vault.put(content, replace=False)  # never swap a running dispatch's message
+        retention = practice.content_retention_hours
+        ttl_s = retention * 3600 if retention else None
+        await svc.vault.put(content, replace=False, ttl_s=ttl_s)  # never swap a running one
     live = result.action is TriageAction.LIVE_TRANSFER and isinstance(event, VoiceCall)
     call_id = event.call_id if live and isinstance(event, VoiceCall) else None
 

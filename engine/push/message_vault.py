@@ -52,13 +52,15 @@ class MessageVault:
     def _key(self, dispatch_id: str) -> str:
         return f"{self._prefix}:vault:{dispatch_id}"
 
-    async def put(self, content: PushContent, replace: bool = True) -> bool:
-        """Seal and store ``content`` with a fresh TTL. With ``replace=False`` an existing
-        record is kept (and False returned): a reused event id never swaps the message of
-        a running dispatch."""
+    async def put(
+        self, content: PushContent, replace: bool = True, ttl_s: int | None = None
+    ) -> bool:
+        """Seal and store ``content`` with a fresh TTL (``ttl_s``, a practice's retention,
+        or the vault's own). With ``replace=False`` an existing record is kept (and False
+        returned): a reused event id never swaps the message of a running dispatch."""
         token = self._fernet.encrypt(content.model_dump_json().encode())
         stored = await self._redis.set(
-            self._key(content.dispatch_id), token, ex=self._ttl_s, nx=not replace
+            self._key(content.dispatch_id), token, ex=ttl_s or self._ttl_s, nx=not replace
         )
         return bool(stored)
 

@@ -49,6 +49,13 @@ async def test_round_trip_never_stores_clear_text(redis: tuple[Redis, str]) -> N
     assert await vault.get("dsp-unknown") is None
 
 
+async def test_a_practice_retention_sets_the_ttl(redis: tuple[Redis, str]) -> None:
+    client, prefix = redis
+    vault = MessageVault(client, prefix, MessageVault.generate_key(), ttl_s=600)
+    await vault.put(CONTENT, ttl_s=48 * 3600)
+    assert 48 * 3600 - 10 <= await client.ttl(f"{prefix}:vault:dsp-vault-1") <= 48 * 3600
+
+
 async def test_forget(redis: tuple[Redis, str]) -> None:
     client, prefix = redis
     vault = MessageVault(client, prefix, MessageVault.generate_key(), ttl_s=60)
