@@ -118,7 +118,13 @@ async def test_an_administrator_edits_the_practice_with_optimistic_concurrency(
     views = {
         "schedule": await api.client.get(f"{url}/schedule?days=2", headers=me),
         "gaps": await api.client.get(f"{url}/gaps?days=7", headers=me),
+        "double-bookings": await api.client.get(f"{url}/double-bookings?days=2", headers=me),
     }
+    # maple-peds and its copy maple-cover have the same people on call: double-booked,
+    # and the other practice is counted, not named
+    booked = views["double-bookings"].json()
+    assert booked and all(b["other_practices"] >= 1 for b in booked)
+    assert "maple-peds" not in views["double-bookings"].text
     assert all(v.status_code == 200 for v in views.values())
     segments = views["schedule"].json()[0]["segments"]
     assert any(cover in s["clinicians"] for s in segments)

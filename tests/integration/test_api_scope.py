@@ -77,6 +77,7 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
         },
         ("GET", "/v1/admin/practices/{practice_id}/schedule"): None,
         ("GET", "/v1/admin/practices/{practice_id}/gaps"): None,
+        ("GET", "/v1/admin/practices/{practice_id}/double-bookings"): None,
         ("GET", "/v1/admin/practices/{practice_id}/on-call"): None,
         ("POST", "/v1/admin/practices/{practice_id}/triage-check"): {"message": "fever"},
         ("GET", "/v1/admin/practices/{practice_id}/history"): None,

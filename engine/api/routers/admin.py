@@ -25,7 +25,7 @@ from engine.api.deps import Principal, requires, services_of
 from engine.api.ingest import unavailable
 from engine.api.problems import ApiProblem, FieldProblem, problem_responses
 from engine.api.services import ApiServices
-from engine.domain.coverage_report import coverage_gaps
+from engine.domain.coverage_report import coverage_gaps, double_bookings
 from engine.domain.desk_script import desk_script
 from engine.domain.practice import Practice
 from engine.domain.schedule import CoverageRole, Override, OverrideKind
@@ -236,6 +236,36 @@ async def gaps(
         Gap(group_id=g.group_id, role=g.role.value, start=g.start, end=g.end)
         for g in coverage_gaps(practice, now, now + timedelta(days=days))
     ]
+
+
+class DoubleBookingOut(BaseModel):
+    clinician_id: str
+    start: datetime
+    end: datetime
+    other_practices: int = Field(
+        description="How many other practices have this clinician on call then (which "
+        "ones is not shown: they are other tenants')."
+    )
+
+
+@router.get("/{practice_id}/double-bookings", response_model=list[DoubleBookingOut],
+            responses=_ERRORS)  # fmt: skip
+async def double_booked(
+    practice_id: Identifier, services: Services, principal: Admin,
+    days: Annotated[int, Query(ge=1, le=93)] = 14,
+) -> list[DoubleBookingOut]:  # fmt: skip
+    """Times in the next ``days`` when one of this practice's on-call clinicians is also
+    on call for another practice of the answering service."""
+    practice = await practice_in_scope(services, principal, practice_id)
+    everyone = await asyncio.to_thread(services.practice_store.all)
+    now = services.clock.now()
+    found = double_bookings([practice, *everyone], now, now + timedelta(days=days))
+    return [
+        DoubleBookingOut(clinician_id=b.clinician_id, start=b.start, end=b.end,
+                         other_practices=len(b.practice_ids) - 1)
+        for b in found
+        if practice_id in b.practice_ids
+    ]  # fmt: skip
 
 
 class WhoAt(BaseModel):
