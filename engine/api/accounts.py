@@ -83,6 +83,11 @@ class AccountStore:
         await self._redis.hset(self._keys.account(account_id), mapping=self._fields(stored))
         return stored
 
+    async def remove(self, account: Account) -> None:
+        """Undo a ``create`` whose audit entry could not be written."""
+        await self._redis.hdel(self._keys.account_names, account.username.lower())
+        await self._redis.delete(self._keys.account(account.account_id))
+
     async def save(self, account: Account) -> None:
         await self._redis.hset(
             self._keys.account(account.account_id), mapping=self._fields(account)

@@ -56,28 +56,28 @@ def verify_chain(
 ) -> list[ChainBreak]:
     """Recompute one partition's chain from ``records`` (offset order, starting right
     after the first checkpoint they reach, or at offset 0) and compare."""
-    expected = dict(checkpoints)
+    kept: dict[int, list[str]] = {offset: [value] for offset, value in checkpoints.items()}
     if head is not None:
-        expected[head[0]] = head[1]
+        kept.setdefault(head[0], []).append(head[1])  # the head may sit on a checkpoint
     records = list(records)
     if not records:
         return []
     first = records[0][0]
     if first == 0:
-        current = GENESIS
-        start = 0
+        current, start = GENESIS, 0
     else:
-        anchors = [o for o in sorted(expected) if o >= first - 1]
+        anchors = [o for o in sorted(kept) if o >= first - 1]
         if not anchors:
             return [ChainBreak(partition, first, "no checkpoint within the retained log")]
-        start = anchors[0] + 1
-        current = expected[anchors[0]]
+        if len(set(kept[anchors[0]])) > 1:
+            return [ChainBreak(partition, anchors[0], "the kept hashes disagree")]
+        start, current = anchors[0] + 1, kept[anchors[0]][0]
     breaks = []
     for offset, value in records:
         if offset < start:
             continue
         current = extend(current, value)
-        if offset in expected and expected[offset] != current:
+        if any(hash_ != current for hash_ in kept.get(offset, ())):
             breaks.append(ChainBreak(partition, offset, "hash differs from the kept chain"))
     return breaks
 

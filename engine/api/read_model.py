@@ -70,6 +70,7 @@ class ReadModel:
         self._stopping.set()
 
     async def _follow(self) -> None:
+        await self._practices.caught_up.wait()  # days are the practices' own
         consumer = AIOKafkaConsumer(
             *self._topics,
             bootstrap_servers=self._settings.kafka_servers,
@@ -94,67 +95,69 @@ class ReadModel:
             await consumer.stop()
 
     async def apply(self, name: str, value: bytes | None) -> None:
-        """Apply one record of the catalogue topic ``name`` (at most once per event)."""
+        """Apply one record of the catalogue topic ``name`` once: its writes and the mark
+        that it was applied go to Redis in one transaction (MULTI), so a crash or a
+        cancellation leaves either both or neither, and a redelivery is skipped."""
         try:
             event = decode(spec(name).adapter, value)
         except DecodeError:
             return  # invalid intake is counted nowhere: the worker dead-letters it
         seen = self._keys.read_model_seen(name, str(event.event_id))
-        if not await self._redis.set(seen, "1", nx=True, ex=_SEEN_S):
+        if await self._redis.exists(seen):
             return
+        pipe = self._redis.pipeline(transaction=True)
         if name == "intake":
             seconds = getattr(event, "duration_seconds", None)
             await self._count(
-                event.practice_id, event.received_at, intake_counters(event.kind, seconds)
+                pipe, event.practice_id, event.received_at, intake_counters(event.kind, seconds)
             )
         elif isinstance(event, DispatchStateChanged):
-            await self._state(event)
+            await self._state(pipe, event)
         elif isinstance(event, AuditEvent) and event.subject_type == "dispatch":
-            await self._timeline(event)
+            self._timeline(pipe, event)
         elif isinstance(event, OperatorAlert) and event.alert == 1:
-            await self._count(event.practice_id, event.at, {"desk_alerts": 1})
+            await self._count(pipe, event.practice_id, event.at, {"desk_alerts": 1})
         elif isinstance(event, HeldForOffice):
-            await self._count(event.practice_id, event.at, {"held_messages": 1})
+            await self._count(pipe, event.practice_id, event.at, {"held_messages": 1})
         elif isinstance(event, LiveTransferInstruction):
-            await self._count(event.practice_id, event.at, {"live_transfers": 1})
+            await self._count(pipe, event.practice_id, event.at, {"live_transfers": 1})
+        pipe.set(seen, "1", ex=_SEEN_S)
+        await pipe.execute()
 
     async def _zone(self, practice_id: str) -> ZoneInfo | None:
-        practice = self._practices.cached(practice_id)
+        practice = await self._practices.get(practice_id)  # the cache, else Redis
         return practice.zone if practice is not None else None
 
-    async def _count(self, practice_id: str, at: Any, counts: dict[str, int]) -> None:
+    async def _count(self, pipe: Any, practice_id: str, at: Any, counts: dict[str, int]) -> None:
         key = self._keys.usage(practice_id, local_day(at, await self._zone(practice_id)))
-        pipe = self._redis.pipeline(transaction=False)
         for name, n in counts.items():
             pipe.hincrby(key, name, n)
         pipe.expire(key, _KEEP_S)
-        await pipe.execute()
 
-    async def _state(self, change: DispatchStateChanged) -> None:
+    async def _state(self, pipe: Any, change: DispatchStateChanged) -> None:
         meta_key = self._keys.message_meta(change.dispatch_id)
-        previous = await self._redis.hget(meta_key, "level")
-        level = previous.decode() if isinstance(previous, bytes) else previous
-        await self._count(change.practice_id, change.at, transition_counters(change, level))
-        fields = {"status": change.to_status, "level": change.level_name,
-                  "updated_at": change.at.isoformat(), "version": str(change.version)}  # fmt: skip
+        before = await self._redis.hmget(meta_key, "level", "version")
+        level = before[0].decode() if before[0] is not None else None
+        newer = before[1] is not None and int(before[1]) >= change.version
+        await self._count(pipe, change.practice_id, change.at, transition_counters(change, level))
         if change.from_status is None:
-            fields |= {"practice_id": change.practice_id, "urgency": str(change.urgency),
+            created = {"practice_id": change.practice_id, "urgency": str(change.urgency),
                        "created_at": change.at.isoformat()}  # fmt: skip
+            pipe.hset(meta_key, mapping=created)
             created_ms = int(change.at.timestamp() * 1000)
-            await self._redis.zadd(
-                self._keys.message_index(change.practice_id), {change.dispatch_id: created_ms}
-            )
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hset(meta_key, mapping=fields)
+            index = self._keys.message_index(change.practice_id)
+            pipe.zadd(index, {change.dispatch_id: created_ms})
+            pipe.zremrangebyscore(index, "-inf", created_ms - _KEEP_S * 1000)
+        if not newer:  # a rebalance can hand over an older change after a newer one
+            pipe.hset(meta_key, mapping={"status": change.to_status, "level": change.level_name,
+                                         "updated_at": change.at.isoformat(),
+                                         "version": str(change.version)})  # fmt: skip
         pipe.expire(meta_key, _KEEP_S)
-        await pipe.execute()
 
-    async def _timeline(self, event: AuditEvent) -> None:
+    def _timeline(self, pipe: Any, event: AuditEvent) -> None:
         entry = {"at": event.at.isoformat(), "action": event.action, "actor": event.actor,
                  "from_status": event.from_status, "to_status": event.to_status,
                  "step": event.step, "detail": event.detail}  # fmt: skip
         key = self._keys.message_timeline(event.subject_id)
-        pipe = self._redis.pipeline(transaction=False)
         pipe.rpush(key, json.dumps(entry, separators=(",", ":")))
         pipe.expire(key, _KEEP_S)
-        await pipe.execute()

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
+from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet, MultiFernet
 from redis import Redis as SyncRedis
@@ -32,11 +36,15 @@ from engine.api.desk_feed import DeskFeed
 from engine.api.publishing import ApiPublisher
 from engine.api.read_model import ReadModel
 from engine.api.sessions import SessionStore
+from engine.failures import describe_failure
 from engine.ports import Clock
 from engine.push.message_vault import MessageVault
 from engine.settings import Settings
 
 __all__ = ["ApiServices", "build_api_services"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -60,6 +68,33 @@ class ApiServices:
         Read on first use, so building the app (for its OpenAPI document) needs no key."""
         configured = deployment_key(self.settings, VAULT_KEY, self.settings.vault_key)
         return MultiFernet([Fernet(k.strip()) for k in configured.split(",") if k.strip()])
+
+    @cached_property
+    def _store_threads(self) -> ThreadPoolExecutor:
+        """The practice store's own threads: its publishes wait on this event loop, so
+        they must not hold the default executor that sign-ins and DNS lookups need."""
+        return ThreadPoolExecutor(max_workers=2, thread_name_prefix="practice-store")
+
+    async def run_store(self, call: Callable[..., T], *args: Any) -> T:
+        """Run a practice-store call on its own threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._store_threads, partial(call, *args))
+
+    def republish_later(self, practice_id: str) -> None:
+        """A revision was stored but not published: publish it again until the broker
+        has it, so the workers page from it (the client's retry would only get 412)."""
+
+        async def until_published() -> None:
+            while True:
+                try:
+                    await self.run_store(self.practice_store.republish, practice_id)
+                    return
+                except Exception as exc:
+                    log.warning("practice %s not yet republished: %s", practice_id,
+                                describe_failure(exc))  # fmt: skip
+                    await asyncio.sleep(2.0)
+
+        self._tasks.append(asyncio.get_running_loop().create_task(until_published()))
 
     @cached_property
     def practice_store(self) -> PracticeStore:
@@ -112,6 +147,8 @@ class ApiServices:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.publisher.stop()
+        if "_store_threads" in self.__dict__:
+            self._store_threads.shutdown(wait=False)
         await self.redis.aclose()
 
 

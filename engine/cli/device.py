@@ -471,6 +471,8 @@ def listen(device_id: str, decision: Decision | None, read: bool, once: bool,
     handled, warned = 0, False
     client = _api_phone(s, phone, api_url, username, cacert) if api_url else None
     producer = _producer(s) if client is None else None
+    from engine.standins.api_phone import ApiPhoneError
+
     closing = contextlib.closing(client) if client is not None else contextlib.nullcontext()
     with producer or contextlib.nullcontext(), closing, _fake_inbox(s, phone.platform) as received:
         while True:
@@ -485,13 +487,18 @@ def listen(device_id: str, decision: Decision | None, read: bool, once: bool,
                 acks = acks_for(phone, push, _now(), read=read and first,
                                 decision=decision if first else None)  # fmt: skip
                 fetched = ""
-                if client is not None and push.fetch and first:  # too big for a push
-                    fetched = " (message fetched)" if client.fetch(push.dispatch_id) else ""
-                for ack in acks:
-                    if client is not None:
-                        client.acknowledge(ack)
-                    elif producer is not None:
-                        producer.send_ack(ack)
+                try:
+                    if client is not None and push.fetch and first:  # too big for a push
+                        fetched = " (message fetched)" if client.fetch(push.dispatch_id) else ""
+                    for ack in acks:
+                        if client is not None:
+                            client.acknowledge(ack)
+                        elif producer is not None:
+                            producer.send_ack(ack)
+                except ApiPhoneError as exc:  # e.g. the session went idle: sign in, retry
+                    click.echo(f"{push.dispatch_id}: {exc}; signing in again", err=True)
+                    client = _api_phone(s, phone, api_url or "", username, cacert)
+                    continue
                 phone.handled.update({push.dispatch_id, push.key})
                 phone.save(path)
                 handled += 1

@@ -9,6 +9,7 @@ than a less urgent one.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -248,6 +249,19 @@ class Practice(_Config):
     )
     revision: int = Field(default=1, ge=1, description="Bumped on every change.")
 
+    @model_validator(mode="after")
+    def _retention_outlasts_escalation(self) -> Practice:
+        """Content must outlive the longest escalation, or its last pages carry nothing."""
+        if self.content_retention_hours is None:
+            return self
+        longest = longest_escalation_s(self)
+        if self.content_retention_hours * 3600 < longest + 3600:
+            raise ValueError(
+                f"content_retention_hours must be at least {math.ceil(longest / 3600) + 1}: "
+                "the longest escalation pages for that long"
+            )
+        return self
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -293,3 +307,17 @@ class Practice(_Config):
 
     def local(self, instant: datetime) -> datetime:
         return instant.astimezone(self.zone)
+
+
+def longest_escalation_s(practice: Practice) -> float:
+    """The longest time any urgency's escalation pages before it reaches the desk: every
+    level's timeout times its pages (the flat policy pages primary, then backup)."""
+    totals = [
+        policy.ack_timeout_seconds * (policy.repeats + 1) * 2
+        for policy in practice.escalation.values()
+    ]
+    totals += [
+        sum(level.ack_timeout_seconds * (level.repeats + 1) for level in policy.levels)
+        for policy in practice.escalation_policies.values()
+    ]
+    return max(totals, default=0.0)

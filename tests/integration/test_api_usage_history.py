@@ -152,7 +152,8 @@ async def test_the_audit_chain_verifies_and_a_forged_checkpoint_is_found(
     await api.services.redis.zremrangebyscore(key, first, first)
     await api.services.redis.zadd(key, {f"{first}:{'ab' * 32}": first})
     broken = await asyncio.to_thread(CliRunner().invoke, main, ["verify", "--audit-chain"])
-    assert broken.exit_code == 1 and f"partition {partition} offset {first}" in broken.output
+    assert broken.exit_code == 1, (broken.output, checkpoints)
+    assert f"partition {partition} offset {first}" in broken.output
 
 
 def _audit_ends(h: Harness) -> dict[int, int]:
@@ -165,3 +166,32 @@ def _audit_ends(h: Harness) -> dict[int, int]:
         return {tp.partition: end for tp, end in consumer.end_offsets(parts).items()}
     finally:
         consumer.close()
+
+
+async def test_history_pages_do_not_skip_dispatches_of_the_same_millisecond(
+    harness: Harness, api: RunningApi
+) -> None:
+    harness.load_practice(data.practice("p-pages"), [])
+    keys, redis = api.services.keys, api.services.redis
+    at = datetime(2026, 12, 5, 3, tzinfo=UTC)
+    ms = int(at.timestamp() * 1000)
+    ids = [f"d-same-{i}" for i in range(5)]
+    for dispatch_id in ids:
+        await redis.zadd(keys.message_index("p-pages"), {dispatch_id: ms})
+        await redis.hset(keys.message_meta(dispatch_id), mapping={
+            "practice_id": "p-pages", "urgency": "urgent", "status": "accepted",
+            "level": "primary", "created_at": at.isoformat(), "updated_at": at.isoformat(),
+        })  # fmt: skip
+    admin = await _signed_in(api, {"practice_admin"}, "p-pages")
+    seen: list[str] = []
+    before = None
+    for _ in range(10):
+        query = "limit=2" + (f"&before={before}" if before else "")
+        page = (
+            await api.client.get(f"/v1/admin/practices/p-pages/messages?{query}", headers=admin)
+        ).json()
+        seen += [m["dispatch_id"] for m in page["messages"]]
+        before = page["next_before"]
+        if before is None:
+            break
+    assert sorted(seen) == ids and len(seen) == len(set(seen))

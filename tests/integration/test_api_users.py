@@ -34,6 +34,10 @@ async def _admin(api: RunningApi, practice: str) -> dict[str, str]:
 
 
 async def test_invite_sign_in_list_and_disable(harness: Harness, api: RunningApi) -> None:
+    from tests.integration import scenario_data as data
+
+    harness.load_practice(data.practice("p-users", primary=("dr-lee",)), [])
+    harness.load_practice(data.practice("p-users-other", primary=("dr-shared",)), [])
     admin = await _admin(api, "p-users")
     invited = await api.client.post(
         "/v1/admin/users",
@@ -62,6 +66,15 @@ async def test_invite_sign_in_list_and_disable(harness: Harness, api: RunningApi
     )  # fmt: skip
     assert again.status_code == 409
 
+    for attempt in (
+        {"username": "grab@p-users", "roles": ["clinician"], "practices": ["p-users"],
+         "clinician_id": "dr-shared"},  # another practice's clinician: their pages, phones
+        {"username": "desk@p-users", "roles": ["clinician"], "practices": ["p-users"],
+         "clinician_id": "dr-lee", "desks": ["operator-desk"]},  # desks serve many practices
+        {"username": "op@p-users", "roles": ["operator"], "practices": ["p-users"]},
+    ):  # fmt: skip
+        refused = await api.client.post("/v1/admin/users", json=attempt, headers=admin)
+        assert refused.status_code == 403, attempt
     too_much = await api.client.post(
         "/v1/admin/users",
         json={"username": "root@p-users", "roles": ["service_admin"], "practices": ["p-users"]},

@@ -43,3 +43,10 @@ def test_a_log_whose_start_expired_is_checked_from_the_first_checkpoint_in_it() 
     checkpoints, head = _kept(RECORDS)
     assert verify_chain(0, RECORDS[4:], checkpoints, head) == []  # offset 3 anchors it
     assert verify_chain(0, RECORDS[5:], {}, None)[0].reason.startswith("no checkpoint")
+
+
+def test_a_forged_checkpoint_under_the_head_is_still_found() -> None:
+    one = RECORDS[:1]
+    checkpoints, head = _kept(one)  # checkpoint and head both at offset 0
+    assert verify_chain(0, one, checkpoints, head) == []
+    assert [b.offset for b in verify_chain(0, one, {0: "ab" * 32}, head)] == [0]

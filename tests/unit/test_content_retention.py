@@ -34,3 +34,12 @@ def test_a_retention_shorter_than_a_day_is_refused() -> None:
         Practice.model_validate(
             {"practice_id": "p-x", "name": "X", "timezone": "UTC", "content_retention_hours": 6}
         )
+
+
+def test_a_retention_shorter_than_the_longest_escalation_is_refused() -> None:
+    slow = {"ack_timeout_seconds": 8 * 3600, "repeats": 2}  # 3 pages x 8 h, twice: 48 h
+    base = {"practice_id": "p-x", "name": "X", "timezone": "UTC",
+            "escalation": {"routine": slow, "urgent": slow, "emergency": slow}}  # fmt: skip
+    with pytest.raises(ValidationError, match="at least 49"):
+        Practice.model_validate({**base, "content_retention_hours": 24})
+    assert Practice.model_validate({**base, "content_retention_hours": 49})

@@ -22,7 +22,6 @@ from pydantic import BaseModel, Field
 
 from engine.adapters.practice_store import PublishError, RevisionConflict
 from engine.api.deps import Principal, requires, services_of
-from engine.api.ingest import unavailable
 from engine.api.problems import ApiProblem, FieldProblem, problem_responses
 from engine.api.services import ApiServices
 from engine.domain.coverage_report import coverage_gaps, double_bookings
@@ -57,7 +56,7 @@ async def practice_in_scope(
     """The practice, if the caller may act for it; else 404 (whether or not it exists)."""
     practice = None
     if principal.may_act_for(practice_id):
-        practice = await asyncio.to_thread(services.practice_store.get, practice_id)
+        practice = await services.run_store(services.practice_store.get, practice_id)
     if practice is None:
         raise ApiProblem(404, "Not found", "No practice of yours has that id.", kind="not-found")
     return practice
@@ -81,15 +80,22 @@ async def _save(
 ) -> JSONResponse:
     actor = principal.subject.removeprefix("account:")
     try:
-        revision = await asyncio.to_thread(services.practice_store.put, practice, actor, expected)
+        revision = await services.run_store(services.practice_store.put, practice, actor, expected)
     except RevisionConflict as conflict:
         raise ApiProblem(
             412, "Precondition failed",
             f"Someone saved revision {conflict.current} meanwhile: read it again, then retry.",
             kind="stale",
         ) from None  # fmt: skip
-    except PublishError:
-        raise unavailable("Kafka") from None
+    except PublishError as failed:
+        services.republish_later(practice.practice_id)  # saved: make sure workers get it
+        raise ApiProblem(
+            503, "Unavailable",
+            f"Saved as revision {failed.revision}, but not yet sent to the workers: Nightline "
+            "keeps sending it. Read the practice again before another change.",
+            kind="saved-not-live",
+            headers={"Retry-After": "5", "ETag": _etag(failed.revision)},
+        ) from None  # fmt: skip
     return JSONResponse({"practice_id": practice.practice_id, "revision": revision},
                         headers={"ETag": _etag(revision)})  # fmt: skip
 
@@ -257,9 +263,11 @@ async def double_booked(
     """Times in the next ``days`` when one of this practice's on-call clinicians is also
     on call for another practice of the answering service."""
     practice = await practice_in_scope(services, principal, practice_id)
-    everyone = await asyncio.to_thread(services.practice_store.all)
+    everyone = await services.run_store(services.practice_store.all)
     now = services.clock.now()
-    found = double_bookings([practice, *everyone], now, now + timedelta(days=days))
+    found = await asyncio.to_thread(
+        double_bookings, [practice, *everyone], now, now + timedelta(days=days)
+    )  # CPU work off the event loop
     return [
         DoubleBookingOut(clinician_id=b.clinician_id, start=b.start, end=b.end,
                          other_practices=len(b.practice_ids) - 1)
@@ -353,7 +361,7 @@ async def history(
 ) -> list[HistoryRow]:
     """Every saved revision: when, by whom, and what changed (counts, never content)."""
     await practice_in_scope(services, principal, practice_id)
-    rows = await asyncio.to_thread(services.practice_store.history, practice_id)
+    rows = await services.run_store(services.practice_store.history, practice_id)
     return [
         HistoryRow(revision=r.revision, at=r.at, actor=r.actor, summary=r.summary) for r in rows
     ]

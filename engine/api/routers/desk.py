@@ -27,6 +27,7 @@ from engine.api.publishing import KafkaUnavailableError
 from engine.api.routers.ingest import IntakeAccepted
 from engine.api.services import ApiServices
 from engine.domain.desk_script import desk_script
+from engine.handlers.desk_alerts import UNKNOWN_PRACTICE
 from engine.schemas._base import Identifier, derived_event_id
 from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.audit import AuditEvent
@@ -80,7 +81,11 @@ class Claimed(BaseModel):
 
 
 def _visible(principal: Principal, item: DeskItem) -> bool:
-    return principal.may_act_for(item.practice_id) or item.desk_id in principal.desks
+    """An alert of a practice in my scope; or, for input that named no readable practice
+    (the deployment's default desk), an alert of a desk I work."""
+    if item.practice_id == UNKNOWN_PRACTICE:
+        return item.desk_id in principal.desks or principal.all_practices
+    return principal.may_act_for(item.practice_id)
 
 
 def _operator_id(principal: Principal) -> str:
@@ -203,8 +208,10 @@ async def claim(dispatch_id: str, services: Services, principal: Operator) -> Cl
         if _mine_at_desk(state, me):
             return Claimed(dispatch_id=dispatch_id, claimed_by=me, status="claimed")
         holder, desk = _holder(await services.redis.get(services.keys.desk_claim(dispatch_id)))
+        practice = str(state.get("practice_id", "")) if state is not None else ""
         visible = state is not None and (
-            principal.may_act_for(str(state.get("practice_id", ""))) or desk in principal.desks
+            principal.may_act_for(practice)
+            or (practice == UNKNOWN_PRACTICE and desk in principal.desks)
         )
         if holder is not None and visible:
             raise ApiProblem(
@@ -298,9 +305,10 @@ async def resolve(
     a note (kept sealed)."""
     me = _operator_id(principal)
     state = await _owned_at_desk(services, dispatch_id)
-    if state is None or not principal.may_act_for(str(state.get("practice_id", ""))):
+    practice = str(state.get("practice_id", "")) if state is not None else ""
+    if state is None or not principal.may_act_for(practice):
         _, desk = _holder(await services.redis.get(services.keys.desk_claim(dispatch_id)))
-        if state is None or desk not in principal.desks:
+        if state is None or practice != UNKNOWN_PRACTICE or desk not in principal.desks:
             raise _not_found()
     if not _mine_at_desk(state, me):
         raise ApiProblem(

@@ -37,7 +37,7 @@ class MessageRow(BaseModel):
 
 class MessagePage(BaseModel):
     messages: list[MessageRow]
-    next_before: int | None = Field(
+    next_before: str | None = Field(
         description="Pass as ``before`` for the next (older) page; null at the end."
     )
 
@@ -49,28 +49,38 @@ async def messages(
     urgency: Literal["routine", "urgent", "emergency"] | None = None,
     status: Literal["sent", "delivered", "read", "accepted", "operator", "completed",
                     "cancelled", "pending"] | None = None,
-    before: Annotated[int | None, Query(ge=0)] = None,
+    before: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> MessagePage:  # fmt: skip
     """The practice's dispatches, newest first, filtered by date, urgency and outcome
     (its current status); page with ``before``."""
     await practice_in_scope(services, principal, practice_id)
-    high = min(before - 1 if before is not None else 2**62,
-               int(until.timestamp() * 1000) if until else 2**62)  # fmt: skip
+    after: tuple[int, str] | None = None
+    if before is not None:
+        ms, _, member = before.partition(":")
+        if not ms.isdigit() or not member:
+            raise ApiProblem(422, "Invalid request", "'before' is the next_before of a page.",
+                             kind="validation")  # fmt: skip
+        after = (int(ms), member)
+    high = min(after[0] if after else 2**62, int(until.timestamp() * 1000) if until else 2**62)
     low = int(since.timestamp() * 1000) if since else 0
     found: list[MessageRow] = []
-    cursor = high
-    while len(found) < limit and cursor >= low:
+    offset, last = 0, None
+    key = services.keys.message_index(practice_id)
+    while len(found) < limit:
         batch = await services.redis.zrevrangebyscore(
-            services.keys.message_index(practice_id), cursor, low, start=0, num=limit * 2,
-            withscores=True,
-        )  # fmt: skip
+            key, high, low, start=offset, num=limit * 2, withscores=True
+        )
         if not batch:
-            cursor = -1
+            last = None
             break
-        for member, score in batch:
-            cursor = int(score) - 1
-            row = await _row(services, member.decode() if isinstance(member, bytes) else member)
+        offset += len(batch)
+        for raw, score in batch:
+            member = raw.decode() if isinstance(raw, bytes) else raw
+            if after and int(score) == after[0] and member >= after[1]:
+                continue  # same millisecond, already on an earlier page
+            last = (int(score), member)
+            row = await _row(services, member)
             if (
                 row
                 and (urgency is None or row.urgency == urgency)
@@ -79,8 +89,10 @@ async def messages(
                 found.append(row)
                 if len(found) == limit:
                     break
-    more = len(found) == limit and cursor >= low
-    return MessagePage(messages=found, next_before=cursor + 1 if more else None)
+    more = len(found) == limit and last is not None
+    return MessagePage(
+        messages=found, next_before=f"{last[0]}:{last[1]}" if more and last else None
+    )
 
 
 async def _row(services: ApiServices, dispatch_id: str) -> MessageRow | None:

@@ -166,7 +166,13 @@ async def calendar_feed(token: str, services: Services) -> Response:
     ).split("|")
     account = await services.accounts.get(account_id)
     practice = await services.practices.get(practice_id)
-    if account is None or account.disabled or practice is None:
+    still = account is not None and (
+        not account.disabled
+        and "clinician" in account.roles
+        and account.clinician_id == clinician_id
+        and practice_id in account.practices
+    )  # the link ends with the access it was made for
+    if not still or practice is None:
         raise ApiProblem(404, "Not found", "No calendar feed has that link.", kind="not-found")
     now = services.clock.now()
     try:

@@ -19,9 +19,12 @@ from pydantic import BaseModel, Field
 
 from engine.api.accounts import TOTP_ROLES, Account, Role, UsernameTakenError
 from engine.api.deps import Principal, requires, services_of
+from engine.api.ingest import unavailable
 from engine.api.problems import ApiProblem, problem_responses
+from engine.api.publishing import KafkaUnavailableError
 from engine.api.security import hash_password, new_totp_secret, totp_uri
 from engine.api.services import ApiServices
+from engine.domain.people import people_of
 from engine.schemas._base import Identifier
 
 __all__ = ["router"]
@@ -30,7 +33,9 @@ router = APIRouter(prefix="/v1/admin/users", tags=["admin"])
 Services = Annotated[ApiServices, Depends(services_of)]
 Admin = Annotated[Principal, Depends(requires("practice_admin", "service_admin"))]
 _ERRORS = problem_responses(404, 409)
-_PRACTICE_ROLES = frozenset({Role.PRACTICE_ADMIN, Role.CLINICIAN, Role.OPERATOR, Role.BILLING})
+_PRACTICE_ROLES = frozenset({Role.PRACTICE_ADMIN, Role.CLINICIAN, Role.BILLING})
+"""What a practice administrator may give. Operators work the answering service's desks,
+which serve many practices: only a service administrator creates them."""
 
 
 class UserOut(BaseModel):
@@ -75,9 +80,12 @@ def _out(a: Account) -> UserOut:
 
 
 def _manages(principal: Principal, account: Account) -> bool:
+    """A service administrator manages everyone; a practice administrator only accounts
+    wholly inside their practices that hold nothing but a practice's roles."""
     if principal.all_practices:
         return True
-    return bool(account.practices) and all(principal.may_act_for(p) for p in account.practices)
+    inside = bool(account.practices) and all(principal.may_act_for(p) for p in account.practices)
+    return inside and account.roles <= _PRACTICE_ROLES
 
 
 def _allowed(principal: Principal, roles: set[Role], practices: set[str]) -> None:
@@ -110,6 +118,23 @@ async def _audit(
         )
 
 
+async def _require_own_clinician(
+    services: ApiServices, principal: Principal, clinician_id: str, practices: set[str]
+) -> None:
+    """A practice administrator ties an account only to a clinician of their practices
+    who works for no practice outside their reach (else the account would receive, and
+    could unregister, another practice's pages)."""
+    everyone = await services.run_store(services.practice_store.all)
+    works_for = {p.practice_id for p in everyone if clinician_id in people_of(p)}
+    if not works_for & practices or not all(principal.may_act_for(p) for p in works_for):
+        raise ApiProblem(
+            403, "Forbidden",
+            "That clinician is not one of your practices' alone: a service administrator "
+            "creates this account.",
+            kind="forbidden",
+        )  # fmt: skip
+
+
 async def _managed(services: ApiServices, principal: Principal, account_id: str) -> Account:
     account = await services.accounts.get(account_id)
     if account is None or not _manages(principal, account):
@@ -131,6 +156,11 @@ async def invite(body: Invite, services: Services, principal: Admin) -> Invited:
     if Role.CLINICIAN in roles and not body.clinician_id:
         raise ApiProblem(422, "Invalid request", "A clinician needs a clinician_id.",
                          kind="validation")  # fmt: skip
+    if body.desks and not principal.all_practices:
+        raise ApiProblem(403, "Forbidden", "Only a service administrator assigns desks.",
+                         kind="forbidden")  # fmt: skip
+    if body.clinician_id and not principal.all_practices:
+        await _require_own_clinician(services, principal, body.clinician_id, practices)
     password = secrets.token_urlsafe(12)
     secret = new_totp_secret() if roles & TOTP_ROLES else None
     try:
@@ -144,8 +174,12 @@ async def invite(body: Invite, services: Services, principal: Admin) -> Invited:
         )  # fmt: skip
     except UsernameTakenError:
         raise ApiProblem(409, "Conflict", "That username is taken.", kind="taken") from None
-    await _audit(services, principal, account, "account_invited",
-                 f"roles={','.join(sorted(account.roles))}")  # fmt: skip
+    try:
+        await _audit(services, principal, account, "account_invited",
+                     f"roles={','.join(sorted(account.roles))}")  # fmt: skip
+    except KafkaUnavailableError:
+        await services.accounts.remove(account)  # no unaudited account; the retry is clean
+        raise unavailable("Kafka") from None
     return Invited(
         user=_out(account),
         one_time_password=password,
@@ -166,9 +200,9 @@ async def set_roles(
                          kind="totp-required")  # fmt: skip
     disabled = account.disabled if body.disabled is None else body.disabled
     changed = Account(**{**account.__dict__, "roles": frozenset(roles), "disabled": disabled})
-    await services.accounts.save(changed)
-    if disabled or roles != set(account.roles):
-        await services.sessions.revoke_all(account.account_id)
     await _audit(services, principal, changed, "account_changed",
                  f"roles={','.join(sorted(roles))} disabled={str(disabled).lower()}")  # fmt: skip
+    await services.accounts.save(changed)  # after its audit entry: never an unaudited change
+    if disabled or roles != set(account.roles):
+        await services.sessions.revoke_all(account.account_id)
     return _out(changed)
