@@ -58,6 +58,7 @@ class Account:
     password_hash: str = field(default="", repr=False)
     totp_secret: str | None = field(default=None, repr=False)
     disabled: bool = False
+    must_change_password: bool = False  # invited: the first sign-in sets one's own
     created_at: datetime | None = None
     last_sign_in_at: datetime | None = None
     last_sign_in_from: str | None = None
@@ -127,6 +128,7 @@ class AccountStore:
             "password_hash": a.password_hash,
             "totp_sealed": sealed,
             "disabled": "1" if a.disabled else "",
+            "must_change": "1" if a.must_change_password else "",
             "created_at": a.created_at.isoformat() if a.created_at else "",
         }
 
@@ -143,6 +145,7 @@ class AccountStore:
             password_hash=f.get("password_hash", ""),
             totp_secret=self._sealer.decrypt(sealed.encode()).decode() if sealed else None,
             disabled=bool(f.get("disabled")),
+            must_change_password=bool(f.get("must_change")),
             created_at=_when(f.get("created_at")),
             last_sign_in_at=_when(f.get("last_sign_in_at")),
             last_sign_in_from=f.get("last_sign_in_from") or None,

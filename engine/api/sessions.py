@@ -29,6 +29,7 @@ from engine.api.security import (
     check_password,
     hash_password,
     new_token,
+    new_totp_secret,
     normal_totp,
     secret_digest,
     verify_totp,
@@ -36,6 +37,7 @@ from engine.api.security import (
 from engine.settings import Settings
 
 __all__ = [
+    "PasswordChangeRequired",
     "Session",
     "SessionStore",
     "SignInRefused",
@@ -51,6 +53,10 @@ class SignInRefused(Exception):
     def __init__(self, totp_required: bool = False) -> None:
         super().__init__("sign-in refused")
         self.totp_required = totp_required
+
+
+class PasswordChangeRequired(Exception):
+    """The password was right, but it is a one-time password: set one's own first."""
 
 
 class TooManyAttempts(Exception):
@@ -89,33 +95,9 @@ class SessionStore:
         address: str,
         now: datetime,
     ) -> tuple[TokenPair, Account]:
-        await self._throttle(address)
-        account = await self._accounts.by_username(username)
-        locked = account is not None and bool(
-            await self._redis.exists(self._keys.sign_in_lock(account.account_id))
-        )
-        stored_hash = account.password_hash if account and not locked else _DUMMY_HASH
-        # Argon2 takes a third of a second: off the event loop, and the same work for an
-        # unknown username or a locked account, so the answer's timing tells nothing.
-        checked = await asyncio.to_thread(check_password, password, stored_hash)
-        if account is None or locked:
-            raise SignInRefused()
-        if not checked.ok or account.disabled:
-            await self._failed(account)
-            raise SignInRefused()
-        if account.needs_totp or account.totp_secret:
-            code = normal_totp(totp or "")
-            if not account.totp_secret or not totp:
-                raise SignInRefused(totp_required=True)
-            fresh = code is not None and await self._redis.set(
-                self._keys.totp_used(account.account_id, code), "1", nx=True, ex=120
-            )
-            if not fresh or not verify_totp(account.totp_secret, code or "", now.timestamp()):
-                await self._failed(account)
-                raise SignInRefused(totp_required=True)
-        await self._redis.delete(self._keys.sign_in_failures(account.account_id))
-        if checked.new_hash:
-            await self._accounts.set_password_hash(account.account_id, checked.new_hash)
+        account, new_hash = await self._verify(username, password, totp, address, now)
+        if new_hash:
+            await self._accounts.set_password_hash(account.account_id, new_hash)
         await self._accounts.note_sign_in(account.account_id, now, address)
         family = secrets.token_hex(16)
         session_key = self._keys.session(family)
@@ -133,6 +115,61 @@ class SessionStore:
         pipe.expire(self._keys.account_sessions(account.account_id), self._s.session_max_s)
         await pipe.execute()
         return await self._issue(family), account
+
+    async def change_password(
+        self, username: str, password: str, totp: str | None, new_password: str,
+        address: str, now: datetime,
+    ) -> str | None:  # fmt: skip
+        """Set one's own password (the one-time one from an invite, or the current one).
+        An invited administrator enrols TOTP here, so the inviter never knew the seed:
+        the new secret is returned once. Every session of the account ends."""
+        account, _ = await self._verify(username, password, totp, address, now, changing=True)
+        new_secret = None
+        if account.needs_totp and account.must_change_password and account.totp_secret is None:
+            new_secret = new_totp_secret()
+        new_hash = await asyncio.to_thread(hash_password, new_password)
+        changed = {"password_hash": new_hash, "must_change_password": False}
+        if new_secret:
+            changed["totp_secret"] = new_secret
+        await self._accounts.save(Account(**{**account.__dict__, **changed}))
+        await self.revoke_all(account.account_id)
+        return new_secret
+
+    async def _verify(
+        self, username: str, password: str, totp: str | None, address: str, now: datetime,
+        *, changing: bool = False,
+    ) -> tuple[Account, str | None]:  # fmt: skip
+        """The account whose credentials these are (and a rehash, if due), else
+        :class:`SignInRefused`; throttled and counted like every sign-in."""
+        await self._throttle(address)
+        account = await self._accounts.by_username(username)
+        locked = account is not None and bool(
+            await self._redis.exists(self._keys.sign_in_lock(account.account_id))
+        )
+        stored_hash = account.password_hash if account and not locked else _DUMMY_HASH
+        # Argon2 takes a third of a second: off the event loop, and the same work for an
+        # unknown username or a locked account, so the answer's timing tells nothing.
+        checked = await asyncio.to_thread(check_password, password, stored_hash)
+        if account is None or locked:
+            raise SignInRefused()
+        if not checked.ok or account.disabled:
+            await self._failed(account)
+            raise SignInRefused()
+        if account.must_change_password and not changing:
+            raise PasswordChangeRequired()  # the password was right: say what comes next
+        enrolling = changing and account.must_change_password and account.totp_secret is None
+        if (account.needs_totp or account.totp_secret) and not enrolling:
+            code = normal_totp(totp or "")
+            if not account.totp_secret or not totp:
+                raise SignInRefused(totp_required=True)
+            fresh = code is not None and await self._redis.set(
+                self._keys.totp_used(account.account_id, code), "1", nx=True, ex=120
+            )
+            if not fresh or not verify_totp(account.totp_secret, code or "", now.timestamp()):
+                await self._failed(account)
+                raise SignInRefused(totp_required=True)
+        await self._redis.delete(self._keys.sign_in_failures(account.account_id))
+        return account, checked.new_hash
 
     async def authenticate(
         self, access_token: str, device_id: str | None, now: datetime

@@ -21,7 +21,9 @@ from tests.integration.api_client import RunningApi, api_settings, create_accoun
 from tests.integration.harness import Harness, wait_for
 
 PASSWORD = "correct horse battery staple"
-UNSCOPED = {"/v1/auth/sign-in", "/v1/auth/refresh", "/v1/auth/sign-out", "/v1/me"}
+UNSCOPED = {
+    "/v1/auth/sign-in", "/v1/auth/refresh", "/v1/auth/sign-out", "/v1/auth/password", "/v1/me",
+}  # fmt: skip
 """Routes about the caller's own session, not a practice's resources."""
 
 

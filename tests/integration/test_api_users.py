@@ -47,10 +47,19 @@ async def test_invite_sign_in_list_and_disable(harness: Harness, api: RunningApi
     )  # fmt: skip
     assert invited.status_code == 201, invited.text
     body = invited.json()
-    assert body["totp_uri"] is None and len(body["one_time_password"]) >= 12
+    assert len(body["one_time_password"]) >= 12 and "totp_uri" not in body
+    one_time = {"username": "lee@p-users-test", "password": body["one_time_password"]}
+    first = await api.client.post("/v1/auth/sign-in", json=one_time)
+    assert first.status_code == 403  # the one-time password only sets one's own
+    assert first.json()["type"].endswith("password-change-required")
+    weak = await api.client.post("/v1/auth/password", json={**one_time, "new_password": "short"})
+    assert weak.status_code == 422
+    own = "lee's own long passphrase"
+    changed = await api.client.post("/v1/auth/password", json={**one_time, "new_password": own})
+    assert changed.status_code == 200 and changed.json()["totp_uri"] is None
+    assert (await api.client.post("/v1/auth/sign-in", json=one_time)).status_code == 401
     signed = await api.client.post(
-        "/v1/auth/sign-in",
-        json={"username": "lee@p-users-test", "password": body["one_time_password"]},
+        "/v1/auth/sign-in", json={"username": "lee@p-users-test", "password": own}
     )
     assert signed.status_code == 200
     lee = {"Authorization": f"Bearer {signed.json()['access_token']}"}
@@ -111,3 +120,33 @@ async def test_invite_sign_in_list_and_disable(harness: Harness, api: RunningApi
     )
     assert [a.action for a in audit] == ["account_invited", "account_changed"]
     assert all(a.subject_type == "account" and a.practice_id == "p-users" for a in audit)
+
+
+async def test_an_invited_administrator_enrols_totp_unseen_by_the_inviter(
+    harness: Harness, api: RunningApi
+) -> None:
+    admin = await _admin(api, "p-users2")
+    invited = (
+        await api.client.post(
+            "/v1/admin/users",
+            json={"username": "ada@p-users2", "roles": ["practice_admin"],
+                  "practices": ["p-users2"]},
+            headers=admin,
+        )
+    ).json()  # fmt: skip
+    one_time = {"username": "ada@p-users2", "password": invited["one_time_password"]}
+    own = "ada's own long passphrase"
+    changed = await api.client.post("/v1/auth/password", json={**one_time, "new_password": own})
+    assert changed.status_code == 200
+    uri = changed.json()["totp_uri"]
+    assert uri and uri.startswith("otpauth://totp/")
+    secret = uri.split("secret=")[1].split("&")[0]
+    without = await api.client.post(
+        "/v1/auth/sign-in", json={"username": "ada@p-users2", "password": own}
+    )
+    assert without.status_code == 401 and without.json()["type"].endswith("totp-required")
+    signed = await api.client.post(
+        "/v1/auth/sign-in",
+        json={"username": "ada@p-users2", "password": own, "totp": pyotp.TOTP(secret).now()},
+    )
+    assert signed.status_code == 200

@@ -11,8 +11,14 @@ from pydantic import BaseModel, Field
 
 from engine.api.deps import Principal, client_address, services_of, signed_in
 from engine.api.problems import ApiProblem, problem_responses
+from engine.api.security import totp_uri, weak_password_reason
 from engine.api.services import ApiServices
-from engine.api.sessions import SignInRefused, TokenPair, TooManyAttempts
+from engine.api.sessions import (
+    PasswordChangeRequired,
+    SignInRefused,
+    TokenPair,
+    TooManyAttempts,
+)
 from engine.schemas._base import Identifier
 
 __all__ = ["router"]
@@ -88,7 +94,52 @@ async def sign_in(body: SignIn, request: Request, services: Services) -> Tokens:
         request.app.state.metrics.auth_failures.labels("password").inc()
         kind = "totp-required" if refused.totp_required else "sign-in-refused"
         raise ApiProblem(401, "Not signed in", _REFUSED, kind=kind) from None
+    except PasswordChangeRequired:
+        raise ApiProblem(
+            403, "Forbidden", "Set your own password first: POST /v1/auth/password.",
+            kind="password-change-required",
+        ) from None  # fmt: skip
     return _tokens(pair)
+
+
+class PasswordChange(BaseModel):
+    username: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=256, repr=False)
+    new_password: str = Field(min_length=1, max_length=256, repr=False)
+    totp: str | None = Field(default=None, max_length=16)
+
+
+class PasswordChanged(BaseModel):
+    totp_uri: str | None = Field(
+        description="For a newly invited administrator: the TOTP to scan, shown this once."
+    )
+
+
+@router.post(
+    "/auth/password", response_model=PasswordChanged, responses=_ERRORS,
+    summary="Set my password",
+)  # fmt: skip
+async def change_password(
+    body: PasswordChange, request: Request, services: Services
+) -> PasswordChanged:
+    """Set your own password: after an invite (with the one-time password) or at any
+    time (with the current one, and TOTP if you have it). Every session of yours ends."""
+    weak = weak_password_reason(body.new_password)
+    if weak:
+        raise ApiProblem(422, "Invalid request", weak[0].upper() + weak[1:] + ".",
+                         kind="weak-password")  # fmt: skip
+    try:
+        secret = await services.sessions.change_password(
+            body.username, body.password, body.totp, body.new_password,
+            client_address(request), services.clock.now(),
+        )  # fmt: skip
+    except TooManyAttempts:
+        raise ApiProblem(429, "Too many requests", "Too many attempts; wait a minute.",
+                         kind="throttled", headers={"Retry-After": "60"}) from None  # fmt: skip
+    except SignInRefused as refused:
+        kind = "totp-required" if refused.totp_required else "sign-in-refused"
+        raise ApiProblem(401, "Not signed in", _REFUSED, kind=kind) from None
+    return PasswordChanged(totp_uri=totp_uri(secret, body.username) if secret else None)
 
 
 @router.post("/auth/refresh", response_model=Tokens, responses=_ERRORS, summary="Refresh")

@@ -22,7 +22,7 @@ from engine.api.deps import Principal, requires, services_of
 from engine.api.ingest import unavailable
 from engine.api.problems import ApiProblem, problem_responses
 from engine.api.publishing import KafkaUnavailableError
-from engine.api.security import hash_password, new_totp_secret, totp_uri
+from engine.api.security import hash_password
 from engine.api.services import ApiServices
 from engine.domain.people import people_of
 from engine.schemas._base import Identifier
@@ -61,8 +61,10 @@ class Invite(BaseModel):
 
 class Invited(BaseModel):
     user: UserOut
-    one_time_password: str = Field(description="Give it to the person once; change it soon.")
-    totp_uri: str | None = Field(description="For administrators: scan once in an app.")
+    one_time_password: str = Field(
+        description="Give it to the person once: it only lets them set their own password "
+        "(POST /v1/auth/password), where an administrator also enrols TOTP."
+    )
 
 
 class RoleChange(BaseModel):
@@ -162,14 +164,13 @@ async def invite(body: Invite, services: Services, principal: Admin) -> Invited:
     if body.clinician_id and not principal.all_practices:
         await _require_own_clinician(services, principal, body.clinician_id, practices)
     password = secrets.token_urlsafe(12)
-    secret = new_totp_secret() if roles & TOTP_ROLES else None
     try:
         account = await services.accounts.create(
             Account(
                 account_id="", username=body.username, roles=frozenset(roles),
                 practices=frozenset(practices), clinician_id=body.clinician_id,
                 desks=frozenset(body.desks), password_hash=hash_password(password),
-                totp_secret=secret, created_at=services.clock.now(),
+                must_change_password=True, created_at=services.clock.now(),
             )
         )  # fmt: skip
     except UsernameTakenError:
@@ -180,11 +181,7 @@ async def invite(body: Invite, services: Services, principal: Admin) -> Invited:
     except KafkaUnavailableError:
         await services.accounts.remove(account)  # no unaudited account; the retry is clean
         raise unavailable("Kafka") from None
-    return Invited(
-        user=_out(account),
-        one_time_password=password,
-        totp_uri=totp_uri(secret, body.username) if secret else None,
-    )
+    return Invited(user=_out(account), one_time_password=password)
 
 
 @router.put("/{account_id}", response_model=UserOut, responses=_ERRORS, summary="Roles")
