@@ -61,6 +61,10 @@ async def test_an_administrator_edits_the_practice_with_optimistic_concurrency(
     )
     assert bad.status_code == 422 and any(e["field"] == "timezone" for e in bad.json()["errors"])
 
+    desk = await api.client.put(
+        url, json={**body, "operator_desk": "nobody-staffs-this"}, headers={**me, "If-Match": etag}
+    )
+    assert desk.status_code == 403  # the desk is the answering service's, not the practice's
     saved = await api.client.put(
         url,
         json={**body, "name": "Maple Pediatrics (after hours)"},

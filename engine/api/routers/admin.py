@@ -126,7 +126,7 @@ async def put_practice(
 ) -> JSONResponse:  # fmt: skip
     """The whole definition (as a practice file holds it, in JSON). Validated exactly like
     a practice file; saved as the next revision."""
-    await practice_in_scope(services, principal, practice_id)  # scope first: 404 tells nothing
+    current = await practice_in_scope(services, principal, practice_id)  # 404 tells nothing
     expected = _expected(if_match)
     raw = await request.body()
     try:
@@ -138,6 +138,11 @@ async def put_practice(
         raise _invalid([(i.where, i.message) for i in exc.issues]) from None
     if loaded.practice_id != practice_id:
         raise _invalid([("practice_id", "must be the practice of the URL")])
+    if loaded.operator_desk != current.operator_desk and not principal.all_practices:
+        raise ApiProblem(  # the last level of every escalation is the answering service's
+            403, "Forbidden", "Only a service administrator changes the operator desk.",
+            kind="forbidden",
+        )  # fmt: skip
     return await _save(services, principal, loaded, expected)
 
 
