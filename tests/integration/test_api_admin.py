@@ -139,3 +139,53 @@ async def test_an_administrator_edits_the_practice_with_optimistic_concurrency(
     )
     assert check.status_code == 200 and check.json()["urgency"] == "emergency"
     assert json.dumps(check.json()).count("not breathing") == 0  # rules by id, not text
+
+
+async def test_parts_of_the_practice_and_single_overrides(
+    harness: Harness, api: RunningApi
+) -> None:
+    practice = load_practice_file(MAPLE).practice.model_copy(update={"practice_id": "maple-parts"})
+    harness.load_practice(practice, [])
+    me = await _admin(api, "maple-parts")
+    url = "/v1/admin/practices/maple-parts"
+    etag = (await api.client.get(url, headers=me)).headers["etag"]
+    triage = practice.triage.model_dump(mode="json")
+    triage["emergency_keywords"] = [*triage["emergency_keywords"], "purple toes"]
+    saved = await api.client.put(
+        f"{url}/sections/triage", json=triage, headers={**me, "If-Match": etag}
+    )
+    assert saved.status_code == 200, saved.text
+    etag = saved.headers["etag"]
+    check = await api.client.post(
+        f"{url}/triage-check", json={"message": "he has purple toes", "reason": "symptoms"},
+        headers=me,
+    )  # fmt: skip
+    assert check.json()["urgency"] == "emergency"
+    bad = await api.client.put(
+        f"{url}/sections/office_hours", json={"weekly": {"mon": [{"start": "25:00"}]}},
+        headers={**me, "If-Match": etag},
+    )  # fmt: skip
+    assert bad.status_code == 422 and any(
+        "office_hours" in e["field"] for e in bad.json()["errors"]
+    )
+    not_a_part = await api.client.put(
+        f"{url}/sections/operator_desk", json="elsewhere", headers={**me, "If-Match": etag}
+    )
+    assert not_a_part.status_code == 422
+
+    now = api.services.clock.now()
+    added = await api.client.post(
+        f"{url}/groups/peds-after-hours/overrides",
+        json={"clinician_id": "dr-castellanos", "start": now.isoformat(),
+              "end": (now + timedelta(hours=3)).isoformat(), "note": "covers"},
+        headers={**me, "If-Match": etag},
+    )  # fmt: skip
+    assert added.status_code == 200, added.text
+    location = added.headers["location"]
+    assert location.startswith(f"{url}/groups/peds-after-hours/overrides/ovr-")
+    gone = await api.client.delete(location, headers={**me, "If-Match": added.headers["etag"]})
+    assert gone.status_code == 200
+    again = await api.client.delete(location, headers={**me, "If-Match": gone.headers["etag"]})
+    assert again.status_code == 404
+    groups = (await api.client.get(url, headers=me)).json()["coverage_groups"]
+    assert all(not o["override_id"].startswith("ovr-") for g in groups for o in g["overrides"])

@@ -78,6 +78,16 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
             "end": "2026-12-06T00:00:00Z",
         },
         ("GET", "/v1/admin/practices/{practice_id}/schedule"): None,
+        ("PUT", "/v1/admin/practices/{practice_id}/sections/{section}"): {"weekly": {}},
+        ("POST", "/v1/admin/practices/{practice_id}/groups/{group_id}/overrides"): {
+            "clinician_id": "dr-b",
+            "start": "2026-12-05T00:00:00Z",
+            "end": "2026-12-06T00:00:00Z",
+        },
+        (
+            "DELETE",
+            "/v1/admin/practices/{practice_id}/groups/{group_id}/overrides/{override_id}",
+        ): None,
         ("GET", "/v1/admin/practices/{practice_id}/gaps"): None,
         ("GET", "/v1/admin/practices/{practice_id}/double-bookings"): None,
         ("GET", "/v1/admin/practices/{practice_id}/on-call"): None,
@@ -155,6 +165,9 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
     found_a = await api.services.accounts.by_username(account_a)
     assert found_a is not None
     real = {
+        "section": "office_hours",
+        "group_id": "main",
+        "override_id": "ovr-1",
         "account_id": found_a.account_id,
         "dispatch_id": dispatch_a,
         "device_id": device_a.device_id,
@@ -167,6 +180,9 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "practice_id": "p-" + uuid.uuid4().hex[:8],
         "token": uuid.uuid4().hex + ".ics",
         "account_id": "a-" + uuid.uuid4().hex[:16],
+        "section": "office_hours",
+        "group_id": "g-" + uuid.uuid4().hex[:6],
+        "override_id": "ovr-" + uuid.uuid4().hex[:6],
     }
     sequential = {
         "dispatch_id": "d-1",
@@ -174,6 +190,9 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "practice_id": "1",
         "token": "1.ics",
         "account_id": "1",
+        "section": "office_hours",
+        "group_id": "1",
+        "override_id": "1",
     }
 
     paths = api.app.openapi()["paths"]  # every route the API serves, as documented

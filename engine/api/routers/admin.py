@@ -12,6 +12,7 @@ missing ``If-Match`` 428. The answer comes once the broker has the new revision.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -144,6 +145,101 @@ async def put_practice(
             kind="forbidden",
         )  # fmt: skip
     return await _save(services, principal, loaded, expected)
+
+
+SECTIONS = (
+    "office_hours", "triage", "escalation", "escalation_policies", "schedule", "clinicians",
+    "coverage_groups", "default_group", "content_retention_hours", "name", "timezone",
+)  # fmt: skip
+"""The parts of a practice an administrator replaces one at a time (the desk is not one)."""
+
+
+@router.put("/{practice_id}/sections/{section}", responses=_ERRORS, summary="Replace a part")
+async def put_section(
+    practice_id: Identifier, section: Literal[SECTIONS], request: Request,  # type: ignore[valid-type]
+    services: Services, principal: Admin, if_match: IfMatch = None,
+) -> JSONResponse:  # fmt: skip
+    """One part of the practice (``clinicians``, ``coverage_groups`` with their layers
+    and overrides, ``escalation_policies``, ``triage`` rules, ``office_hours`` and closed
+    days, ...): its new value as JSON, validated with the whole practice like a file."""
+    current = await practice_in_scope(services, principal, practice_id)
+    expected = _expected(if_match)
+    try:
+        value = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _invalid([(section, "the body is not JSON")]) from None
+    document = {**current.model_dump(mode="json", exclude={"revision"}), section: value}
+    try:
+        loaded = load_practice_text(json.dumps(document), "request").practice
+    except (PracticeFileError, RecursionError, ValueError) as exc:
+        issues = getattr(exc, "issues", [])
+        raise _invalid([(i.where, i.message) for i in issues] or [(section, "not valid")]) from None
+    return await _save(services, principal, loaded, expected)
+
+
+class NewOverride(BaseModel):
+    """An override of one coverage group: who (``clinician_id``), how (``kind``: replace,
+    add or remove), which role, and when."""
+
+    clinician_id: Identifier
+    start: AwareDatetime
+    end: AwareDatetime
+    kind: OverrideKind = OverrideKind.REPLACE
+    role: CoverageRole = CoverageRole.PRIMARY
+    note: str = Field(default="", max_length=300)
+
+
+def _with_overrides(practice: Practice, group_id: str, change: Any) -> Practice:
+    groups = []
+    found = False
+    for group in practice.coverage_groups:
+        if group.group_id == group_id:
+            found = True
+            group = group.model_copy(update={"overrides": change(list(group.overrides))})
+        groups.append(group)
+    if not found:
+        raise ApiProblem(404, "Not found", "No coverage group has that id.", kind="not-found")
+    changed = practice.model_copy(update={"coverage_groups": groups})
+    problems = check_practice(changed)
+    if problems:
+        raise _invalid([("", p) for p in problems])
+    return Practice.model_validate(changed.model_dump())
+
+
+@router.post("/{practice_id}/groups/{group_id}/overrides", responses=_ERRORS,
+             summary="Add an override")  # fmt: skip
+async def add_override(
+    practice_id: Identifier, group_id: Identifier, body: NewOverride, services: Services,
+    principal: Admin, if_match: IfMatch = None,
+) -> JSONResponse:  # fmt: skip
+    practice = await practice_in_scope(services, principal, practice_id)
+    expected = _expected(if_match)
+    if body.end <= body.start:
+        raise _invalid([("end", "must be after start")])
+    override = Override(override_id=f"ovr-{secrets.token_hex(4)}", **body.model_dump())
+    changed = _with_overrides(practice, group_id, lambda found: [*found, override])
+    answer = await _save(services, principal, changed, expected)
+    answer.headers["Location"] = (
+        f"/v1/admin/practices/{practice_id}/groups/{group_id}/overrides/{override.override_id}"
+    )
+    return answer
+
+
+@router.delete("/{practice_id}/groups/{group_id}/overrides/{override_id}", responses=_ERRORS,
+               summary="Remove an override")  # fmt: skip
+async def remove_override(
+    practice_id: Identifier, group_id: Identifier, override_id: Identifier,
+    services: Services, principal: Admin, if_match: IfMatch = None,
+) -> JSONResponse:  # fmt: skip
+    practice = await practice_in_scope(services, principal, practice_id)
+    expected = _expected(if_match)
+    group = next((g for g in practice.coverage_groups if g.group_id == group_id), None)
+    if group is None or all(o.override_id != override_id for o in group.overrides):
+        raise ApiProblem(404, "Not found", "No override has that id.", kind="not-found")
+    changed = _with_overrides(
+        practice, group_id, lambda found: [o for o in found if o.override_id != override_id]
+    )
+    return await _save(services, principal, changed, expected)
 
 
 class ReplaceOnCall(BaseModel):
