@@ -36,6 +36,8 @@ from engine.api.problems import (
 from engine.api.publishing import KafkaUnavailableError
 from engine.api.routers import (
     admin,
+    admin_items,
+    admin_views,
     auth,
     desk,
     health,
@@ -94,6 +96,8 @@ def create_api(settings: Settings, services: ApiServices) -> FastAPI:
     app.include_router(schedule_views.router)
     app.include_router(schedule_views.feeds)
     app.include_router(admin.router)
+    app.include_router(admin_items.router)
+    app.include_router(admin_views.router)
     app.include_router(usage.router)
     app.include_router(history.router)
     app.include_router(users.router)

@@ -112,3 +112,16 @@ def _overlaps(spans: list[_Span]) -> list[tuple[datetime, datetime, frozenset[in
         if len(present) >= 2:
             result.append((when, following, present))
     return result
+
+
+def shared_clinicians(practice: Practice, other: Practice) -> frozenset[str]:
+    """Clinicians that both practices say belong to the other as well (each lists the
+    other's id in that clinician's ``practices``). One practice alone cannot claim a
+    clinician of another, so a made-up id never reveals another practice's schedule."""
+    ours = {c.clinician_id: set(c.practices) for c in practice.clinicians}
+    theirs = {c.clinician_id: set(c.practices) for c in other.clinicians}
+    return frozenset(
+        clinician
+        for clinician, memberships in ours.items()
+        if other.practice_id in memberships and practice.practice_id in theirs.get(clinician, set())
+    )

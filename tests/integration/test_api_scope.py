@@ -55,6 +55,7 @@ def _event(practice_id: str) -> dict[str, Any]:
 def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any:
     """A valid body for each route that takes one, naming practice A's resources."""
     d = device.device
+    admin = "/v1/admin/practices/{practice_id}"
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/v1/intake"): _event(practice_a),
         ("POST", "/v1/intake/batch"): {"events": [_event(practice_a)]},
@@ -88,6 +89,36 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
             "DELETE",
             "/v1/admin/practices/{practice_id}/groups/{group_id}/overrides/{override_id}",
         ): None,
+        ("PUT", f"{admin}/clinicians/{{clinician_id}}"): {
+            "clinician_id": "dr-a",
+            "display_name": "Dr. A",
+        },
+        ("DELETE", f"{admin}/clinicians/{{clinician_id}}"): None,
+        ("PUT", f"{admin}/groups/{{group_id}}"): {"group_id": "main", "name": "Main"},
+        ("DELETE", f"{admin}/groups/{{group_id}}"): None,
+        ("PUT", f"{admin}/groups/{{group_id}}/layers/{{layer_id}}"): {
+            "layer_id": "l1",
+            "participants": ["dr-a"],
+            "shift_length": 1,
+            "start_date": "2026-01-05",
+        },
+        ("DELETE", f"{admin}/groups/{{group_id}}/layers/{{layer_id}}"): None,
+        ("PUT", f"{admin}/groups/{{group_id}}/overrides/{{override_id}}"): {
+            "clinician_id": "dr-b",
+            "start": "2026-12-05T00:00:00Z",
+            "end": "2026-12-06T00:00:00Z",
+        },
+        ("PUT", f"{admin}/escalation-policies/{{urgency}}"): {
+            "levels": [
+                {
+                    "targets": [{"kind": "clinician", "clinician_id": "dr-a"}],
+                    "ack_timeout_seconds": 60,
+                }
+            ]
+        },
+        ("DELETE", f"{admin}/escalation-policies/{{urgency}}"): None,
+        ("PUT", f"{admin}/closed-dates/{{day}}"): None,
+        ("DELETE", f"{admin}/closed-dates/{{day}}"): None,
         ("GET", "/v1/admin/practices/{practice_id}/gaps"): None,
         ("GET", "/v1/admin/practices/{practice_id}/double-bookings"): None,
         ("GET", "/v1/admin/practices/{practice_id}/on-call"): None,
@@ -165,6 +196,10 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
     found_a = await api.services.accounts.by_username(account_a)
     assert found_a is not None
     real = {
+        "clinician_id": "dr-a",
+        "layer_id": "l1",
+        "urgency": "urgent",
+        "day": "2026-12-24",
         "section": "office_hours",
         "group_id": "main",
         "override_id": "ovr-1",
@@ -175,6 +210,10 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "token": "A" * 43 + ".ics",
     }
     guessed = {
+        "clinician_id": "dr-" + uuid.uuid4().hex[:6],
+        "layer_id": "l-" + uuid.uuid4().hex[:6],
+        "urgency": "urgent",
+        "day": "2026-12-24",
         "dispatch_id": f"d-{uuid.uuid4()}",
         "device_id": "phone-" + uuid.uuid4().hex[:8],
         "practice_id": "p-" + uuid.uuid4().hex[:8],
@@ -185,6 +224,10 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "override_id": "ovr-" + uuid.uuid4().hex[:6],
     }
     sequential = {
+        "clinician_id": "1",
+        "layer_id": "1",
+        "urgency": "urgent",
+        "day": "2026-12-24",
         "dispatch_id": "d-1",
         "device_id": "1",
         "practice_id": "1",

@@ -232,3 +232,20 @@ def test_double_bookings_sorted_by_clinician_then_time() -> None:
         ("dr-a", at("2026-03-04 12:00")),
         ("dr-b", WED),
     ]
+
+
+def test_only_clinicians_both_practices_list_as_members_are_shared() -> None:
+    from engine.domain.coverage_report import shared_clinicians
+    from engine.domain.schedule import Clinician
+
+    def with_members(practice_id: str, members: dict[str, list[str]]) -> Practice:
+        clinicians = [Clinician(clinician_id=c, display_name=c, practices=p)
+                      for c, p in members.items()]  # fmt: skip
+        return Practice(practice_id=practice_id, name=practice_id, timezone="UTC",
+                        clinicians=clinicians)  # fmt: skip
+
+    north = with_members("north", {"dr-both": ["south"], "dr-claimed": ["south"], "dr-n": []})
+    south = with_members("south", {"dr-both": ["north"], "dr-claimed": [], "dr-s": ["north"]})
+    assert shared_clinicians(north, south) == {"dr-both"}  # dr-claimed: only north says so
+    assert shared_clinicians(south, north) == {"dr-both"}
+    assert shared_clinicians(north, with_members("elsewhere", {"dr-both": ["north"]})) == set()

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from engine.api.deps import Principal, requires, services_of
+from engine.api.practice_edits import practice_in_scope
 from engine.api.problems import ApiProblem, problem_responses
-from engine.api.routers.admin import practice_in_scope
 from engine.api.services import ApiServices
 from engine.schemas._base import AwareDatetime, Identifier
 
