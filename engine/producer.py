@@ -19,6 +19,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from engine.schemas.acks import Acknowledgement
+from engine.schemas.audit import AuditEvent
 from engine.schemas.catalogue import CATALOGUE
 from engine.schemas.codec import encode
 from engine.schemas.devices import DeviceRegistration
@@ -48,6 +49,10 @@ class NightlineProducer:
 
     def send_cancel(self, command: CancelDispatch, timeout_s: float = 10.0) -> None:
         self._send("dispatch.commands", command.dispatch_id, encode(command), timeout_s)
+
+    def send_audit(self, event: AuditEvent, timeout_s: float = 10.0) -> None:
+        """An audit entry of a change made outside the engine (accounts, API keys)."""
+        self._send("audit", event.subject_id, encode(event), timeout_s)
 
     def send_raw(self, topic: str, key: str, value: bytes, timeout_s: float = 10.0) -> None:
         """Send bytes as they are (for tests of the dead-letter path)."""

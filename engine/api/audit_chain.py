@@ -20,7 +20,10 @@ from redis.asyncio import Redis
 
 from engine.adapters.redis_keys import Keys
 
-__all__ = ["CHECKPOINT_EVERY", "GENESIS", "AuditChain", "ChainBreak", "extend", "verify_chain"]
+__all__ = [
+    "CHECKPOINT_EVERY", "GENESIS", "AuditChain", "ChainBreak", "PartitionCheck", "extend",
+    "verify_chain",
+]  # fmt: skip
 
 GENESIS = "00" * 32
 CHECKPOINT_EVERY = 100
@@ -48,38 +51,91 @@ class ChainBreak:
     reason: str
 
 
+class PartitionCheck:
+    """One partition's chain recomputed record by record (offset order), so the whole
+    topic is never in memory, and compared with the checkpoints and head kept."""
+
+    def __init__(
+        self, partition: int, checkpoints: dict[int, str], head: tuple[int, str] | None
+    ) -> None:
+        self.partition = partition
+        self.head = head
+        self.kept: dict[int, list[str]] = {o: [value] for o, value in checkpoints.items()}
+        if head is not None:
+            self.kept.setdefault(head[0], []).append(head[1])  # it may sit on a checkpoint
+        self.breaks: list[ChainBreak] = []
+        self.checked = 0
+        self.pending = 0  # written after the head: not chained yet
+        self._current: str | None = None
+        self._start = 0
+        self._last = -1
+        self._stopped = False
+
+    def feed(self, offset: int, value: bytes) -> None:
+        if self._stopped:
+            return
+        if self.head is not None and offset > self.head[0]:
+            self.pending += 1
+            return
+        if self._current is None and not self._anchor(offset):
+            return
+        self._last = offset
+        if offset < self._start:
+            return
+        assert self._current is not None
+        self._current = extend(self._current, value)
+        self.checked += 1
+        if any(hash_ != self._current for hash_ in self.kept.get(offset, ())):
+            self.breaks.append(
+                ChainBreak(self.partition, offset, "hash differs from the kept chain")
+            )
+
+    def _anchor(self, first: int) -> bool:
+        """Where the recomputation starts: offset 0, or the first checkpoint in the log."""
+        if first == 0:
+            self._current, self._start = GENESIS, 0
+            return True
+        anchors = [o for o in sorted(self.kept) if o >= first - 1]
+        reason = "no checkpoint within the retained log"
+        if anchors and len(set(self.kept[anchors[0]])) == 1:
+            self._start, self._current = anchors[0] + 1, self.kept[anchors[0]][0]
+            return True
+        if anchors:
+            first, reason = anchors[0], "the kept hashes disagree"
+        self.breaks.append(ChainBreak(self.partition, first, reason))
+        self._stopped = True
+        return False
+
+    def finish(self) -> list[ChainBreak]:
+        """Every break found, including a log that stops short of the kept head and records
+        for which no chain is kept at all (never chained, or the chain was removed)."""
+        if self._stopped:
+            return self.breaks
+        if self.head is None and self.checked:
+            self.breaks.append(
+                ChainBreak(
+                    self.partition,
+                    0,
+                    "no chain is kept for this log (removed, or the API's read model never ran)",
+                )
+            )
+        elif self.head is not None and self._last < self.head[0]:
+            self.breaks.append(ChainBreak(self.partition, max(self._last, 0),
+                                          "the log ends before the kept head"))  # fmt: skip
+        return self.breaks
+
+
 def verify_chain(
     partition: int,
     records: Iterable[tuple[int, bytes]],
     checkpoints: dict[int, str],
     head: tuple[int, str] | None,
 ) -> list[ChainBreak]:
-    """Recompute one partition's chain from ``records`` (offset order, starting right
-    after the first checkpoint they reach, or at offset 0) and compare."""
-    kept: dict[int, list[str]] = {offset: [value] for offset, value in checkpoints.items()}
-    if head is not None:
-        kept.setdefault(head[0], []).append(head[1])  # the head may sit on a checkpoint
-    records = list(records)
-    if not records:
-        return []
-    first = records[0][0]
-    if first == 0:
-        current, start = GENESIS, 0
-    else:
-        anchors = [o for o in sorted(kept) if o >= first - 1]
-        if not anchors:
-            return [ChainBreak(partition, first, "no checkpoint within the retained log")]
-        if len(set(kept[anchors[0]])) > 1:
-            return [ChainBreak(partition, anchors[0], "the kept hashes disagree")]
-        start, current = anchors[0] + 1, kept[anchors[0]][0]
-    breaks = []
+    """Recompute one partition's chain from ``records`` (offset order) and compare."""
+    check = PartitionCheck(partition, checkpoints, head)
     for offset, value in records:
-        if offset < start:
-            continue
-        current = extend(current, value)
-        if any(hash_ != current for hash_ in kept.get(offset, ())):
-            breaks.append(ChainBreak(partition, offset, "hash differs from the kept chain"))
-    return breaks
+        check.feed(offset, value)
+    return check.finish()
 
 
 class AuditChain:

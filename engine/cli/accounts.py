@@ -100,8 +100,17 @@ def create(
     )
 
     async def run() -> str:
+        from engine.cli.change_audit import audit_change
+
         async with _store() as store:
-            return (await store.create(account)).account_id
+            created = await store.create(account)
+            try:
+                audit_change("account", created.account_id, created.practices, "account_invited",
+                             f"roles={','.join(sorted(created.roles))}")  # fmt: skip
+            except click.ClickException:
+                await store.remove(created)  # no unaudited account
+                raise
+            return created.account_id
 
     try:
         account_id = asyncio.run(run())
@@ -145,8 +154,9 @@ def list_accounts(as_json: bool) -> None:
     asyncio.run(run())
 
 
-def _update(username: str, *, end_sessions: bool = False, **changes: object) -> None:
+def _update(username: str, action: str, *, end_sessions: bool = False, **changes: object) -> None:
     from engine.api.services import build_api_services
+    from engine.cli.change_audit import audit_change
 
     async def run() -> None:
         services = build_api_services(load_settings())
@@ -154,6 +164,7 @@ def _update(username: str, *, end_sessions: bool = False, **changes: object) -> 
             account = await services.accounts.by_username(username)
             if account is None:
                 raise click.UsageError(f"no account {username!r}")
+            audit_change("account", account.account_id, account.practices, action)  # first
             await services.accounts.save(type(account)(**{**account.__dict__, **changes}))
             if end_sessions:
                 ended = await services.sessions.revoke_all(account.account_id)
@@ -168,14 +179,14 @@ def _update(username: str, *, end_sessions: bool = False, **changes: object) -> 
 @click.argument("username")
 def disable(username: str) -> None:
     """Disable an account: its sessions end now."""
-    _update(username, end_sessions=True, disabled=True)
+    _update(username, "account_disabled", end_sessions=True, disabled=True)
     click.echo(f"disabled {username}")
 
 
 @accounts.command("enable")
 @click.argument("username")
 def enable(username: str) -> None:
-    _update(username, disabled=False)
+    _update(username, "account_enabled", disabled=False)
     click.echo(f"enabled {username}")
 
 
@@ -186,5 +197,6 @@ def reset_password(username: str, password_stdin: bool) -> None:
     """Set a new password (an administrator's reset); every session of the account ends."""
     from engine.api.security import hash_password
 
-    _update(username, end_sessions=True, password_hash=hash_password(_new_password(password_stdin)))
+    password = hash_password(_new_password(password_stdin))
+    _update(username, "password_reset", end_sessions=True, password_hash=password)
     click.echo(f"password reset for {username}")

@@ -21,7 +21,8 @@ import click
 from engine.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from engine.api.api_keys import ApiKeyStore
+    from engine.api.api_keys import ApiKeyRecord, ApiKeyStore
+    from engine.api.security import IssuedKey
 
 __all__ = ["api_command", "api_keys"]
 
@@ -107,6 +108,32 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _audited_issue(
+    store: ApiKeyStore, integration: str, practices: tuple[str, ...]
+) -> tuple[IssuedKey, ApiKeyRecord]:
+    """Issue a key and audit it; a key whose audit entry cannot be written is revoked."""
+    from engine.cli.change_audit import audit_change
+
+    issued, record = await store.issue(integration, frozenset(practices), _now())
+    try:
+        audit_change("api_key", record.key_id, record.practices, "api_key_issued",
+                     f"integration={integration}"[:300])  # fmt: skip
+    except click.ClickException:
+        await store.revoke(record.key_id, _now())
+        raise
+    return issued, record
+
+
+async def _audit_key(store: ApiKeyStore, key_id: str, action: str, detail: str = "") -> None:
+    """Audit a change of an existing key before it is made."""
+    from engine.cli.change_audit import audit_change
+
+    record = await store.get(key_id)
+    if record is None:
+        raise click.UsageError(f"no API key {key_id}")
+    audit_change("api_key", key_id, record.practices, action, detail)
+
+
 @api_keys.command("create")
 @click.option("--integration", required=True, help="Which system uses it, e.g. acme-pbx.")
 @click.option("--practice", "practices", multiple=True, required=True, help="A practice it serves.")
@@ -119,7 +146,7 @@ def create_key(integration: str, practices: tuple[str, ...]) -> None:
             missing = [p for p in practices if not await store.practice_exists(p)]
             if missing:
                 raise click.UsageError(f"no such practice: {', '.join(missing)}")
-            issued, record = await store.issue(integration, frozenset(practices), _now())
+            issued, record = await _audited_issue(store, integration, practices)
         click.echo(issued.token)
         served = ", ".join(sorted(practices))
         click.echo(f"key id {record.key_id} for {integration}: {served}", err=True)
@@ -148,7 +175,7 @@ def ensure_key(integration: str, practices: tuple[str, ...], key_file: Path) -> 
                 record = await store.authenticate(key_file.read_text().strip(), _now())
                 if record is not None and set(practices) <= record.practices:
                     return key_file.read_text().strip()
-            issued, _ = await store.issue(integration, frozenset(practices), _now())
+            issued, _ = await _audited_issue(store, integration, practices)
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.touch(mode=0o600)
         key_file.write_text(issued.token + "\n")
@@ -171,6 +198,7 @@ def rotate_key(key_id: str, grace_hours: float) -> None:
     async def run() -> None:
         try:
             async with _store(settings) as store:
+                await _audit_key(store, key_id, "api_key_rotated", f"grace_hours={grace_hours:g}")
                 issued, record = await store.rotate(key_id, _now(), timedelta(hours=grace_hours))
         except UnknownKeyError:
             raise click.UsageError(f"no API key {key_id}") from None
@@ -195,6 +223,7 @@ def revoke_key(key_id: str) -> None:
     async def run() -> None:
         try:
             async with _store(settings) as store:
+                await _audit_key(store, key_id, "api_key_revoked")
                 await store.revoke(key_id, _now())
         except UnknownKeyError:
             raise click.UsageError(f"no API key {key_id}") from None

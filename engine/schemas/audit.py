@@ -15,8 +15,9 @@ class AuditEvent(Event):
     at: AwareDatetime
     practice_id: Identifier
     subject_type: str = Field(
-        pattern=r"^(dispatch|held_message|intake|practice|account)$",
-        description="What the entry is about; 'account': a person's account was changed.",
+        pattern=r"^(dispatch|held_message|intake|practice|account|api_key)$",
+        description="What the entry is about; 'account': a person's account was changed; "
+        "'api_key': an integration's key was issued, rotated or revoked.",
     )
     subject_id: Identifier
     actor: Identifier = Field(description="'engine', a clinician id, or an operator id.")

@@ -131,3 +131,42 @@ def test_api_key_commands_print_a_secret_once_and_never_list_it(
     assert kept.stat().st_mode & 0o077 == 0
     runner.invoke(main, ["api-keys", "revoke", first.split("_")[1]])
     assert runner.invoke(main, args).stdout.strip() != first  # a revoked one is replaced
+
+
+def test_command_line_changes_to_keys_and_accounts_are_audited(
+    harness: Harness, api_env: Settings
+) -> None:
+    harness.load_practice(data.practice("p-cli-audit", timeout_s=120), [])
+    runner = CliRunner()
+    key_id = _key("p-cli-audit").split("_")[1]
+    assert runner.invoke(main, ["api-keys", "rotate", key_id]).exit_code == 0
+    assert runner.invoke(main, ["api-keys", "revoke", key_id]).exit_code == 0
+    username = f"nurse-{uuid.uuid4().hex[:6]}@p"
+    created = runner.invoke(
+        main,
+        ["accounts", "create", "--username", username, "--role", "billing",
+         "--practice", "p-cli-audit", "--password-stdin"],
+        input="a long enough pass phrase\n",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    account_id = created.stdout.strip()
+    assert runner.invoke(main, ["accounts", "disable", username]).exit_code == 0
+
+    def entries() -> list[tuple[str, str]]:
+        return [
+            (a.subject_id, a.action)
+            for a in harness.read("audit")
+            if a.practice_id == "p-cli-audit" and a.subject_type in ("api_key", "account")
+        ]
+
+    expected = [
+        (key_id, "api_key_issued"), (key_id, "api_key_rotated"), (key_id, "api_key_revoked"),
+        (account_id, "account_invited"), (account_id, "account_disabled"),
+    ]  # fmt: skip
+    found = wait_for(lambda: entries() if len(entries()) >= 5 else None, 15, "the audit")
+    assert found == expected
+    actors = {a.actor for a in harness.read("audit") if a.subject_id in (key_id, account_id)}
+    assert len(actors) == 1 and actors.pop().startswith("cli:")
+    assert "pass phrase" not in json.dumps(
+        [a.model_dump(mode="json") for a in harness.read("audit")]
+    )

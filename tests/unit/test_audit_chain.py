@@ -50,3 +50,20 @@ def test_a_forged_checkpoint_under_the_head_is_still_found() -> None:
     checkpoints, head = _kept(one)  # checkpoint and head both at offset 0
     assert verify_chain(0, one, checkpoints, head) == []
     assert [b.offset for b in verify_chain(0, one, {0: "ab" * 32}, head)] == [0]
+
+
+def test_records_without_a_kept_chain_or_a_log_cut_short_are_breaks() -> None:
+    assert verify_chain(0, RECORDS, {}, None)[0].reason.startswith("no chain is kept")
+    checkpoints, head = _kept(RECORDS)
+    cut = verify_chain(0, RECORDS[:7], checkpoints, head)  # the last three removed
+    assert [(b.offset, b.reason) for b in cut] == [(6, "the log ends before the kept head")]
+
+
+def test_records_after_the_head_are_counted_as_not_yet_chained() -> None:
+    from engine.api.audit_chain import PartitionCheck
+
+    checkpoints, head = _kept(RECORDS[:6])
+    check = PartitionCheck(0, checkpoints, head)
+    for offset, value in RECORDS:
+        check.feed(offset, value)
+    assert check.finish() == [] and (check.checked, check.pending) == (6, 4)

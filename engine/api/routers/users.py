@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from engine.api.accounts import TOTP_ROLES, Account, Role, UsernameTakenError
+from engine.api.audit_entries import change_entries
 from engine.api.deps import Principal, requires, services_of
 from engine.api.ingest import unavailable
 from engine.api.problems import ApiProblem, problem_responses
@@ -26,6 +27,7 @@ from engine.api.security import hash_password
 from engine.api.services import ApiServices
 from engine.domain.people import people_of
 from engine.schemas._base import Identifier
+from engine.schemas.codec import encode
 
 __all__ = ["router"]
 
@@ -104,17 +106,9 @@ async def _audit(
     services: ApiServices, principal: Principal, account: Account, action: str, detail: str
 ) -> None:
     """One audit entry per practice of the changed account: who changed what, no secrets."""
-    from engine.schemas._base import new_event_id
-    from engine.schemas.audit import AuditEvent
-    from engine.schemas.codec import encode
-
     actor = principal.subject.removeprefix("account:")
-    for practice_id in sorted(account.practices) or ["all"]:
-        event = AuditEvent(
-            event_id=new_event_id(), at=services.clock.now(), practice_id=practice_id,
-            subject_type="account", subject_id=account.account_id, actor=actor,
-            action=action, detail=detail[:300],
-        )  # fmt: skip
+    for event in change_entries("account", account.account_id, account.practices, actor,
+                                action, detail, services.clock.now()):  # fmt: skip
         await services.publisher.publish(
             services.settings.topic("audit"), account.account_id, encode(event)
         )
