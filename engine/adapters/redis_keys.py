@@ -90,11 +90,13 @@ class Keys:
         """Hash: username (lower case) -> account id."""
         return f"{self.prefix}:account-names"
 
-    def sign_in_failures(self, account_id: str) -> str:
-        return f"{self.prefix}:sign-in-failures:{account_id}"
+    def sign_in_failures(self, account_id: str, address: str = "*") -> str:
+        """Failed sign-ins of an account from one address (``*``: from anywhere)."""
+        return f"{self.prefix}:sign-in-failures:{account_id}:{address}"
 
-    def sign_in_lock(self, account_id: str) -> str:
-        return f"{self.prefix}:sign-in-lock:{account_id}"
+    def sign_in_lock(self, account_id: str, address: str = "*") -> str:
+        """An account locked for one address (``*``: for every address)."""
+        return f"{self.prefix}:sign-in-lock:{account_id}:{address}"
 
     def sign_in_address(self, address: str) -> str:
         return f"{self.prefix}:sign-in-address:{address}"

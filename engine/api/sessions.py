@@ -8,10 +8,13 @@ ends when it is unused for ``NIGHTLINE_SESSION_IDLE_S`` (15 min), at
 ``NIGHTLINE_SESSION_MAX_S`` after sign-in, at sign-out, or when its account is
 disabled. Tokens are stored only as SHA-256 digests.
 
-Failed sign-ins are counted per account (``NIGHTLINE_SIGN_IN_LOCK_AFTER`` in a row
-lock it for ``NIGHTLINE_SIGN_IN_LOCK_S``) and attempts per address per minute are
-capped. Every refusal looks the same to the caller: wrong username, wrong password,
-wrong code and a locked account are all "not signed in".
+Failed sign-ins are counted per account and address: ``NIGHTLINE_SIGN_IN_LOCK_AFTER``
+in a row lock the account for that address for ``NIGHTLINE_SIGN_IN_LOCK_S``, so
+someone who knows a clinician's username cannot lock them out from elsewhere at 3 a.m.
+Guessing spread over many addresses is caught by an account-wide count:
+:data:`ACCOUNT_WIDE_FACTOR` times as many failures lock it everywhere. Attempts per
+address per minute are capped as well. Every refusal looks the same to the caller:
+wrong username, wrong password, wrong code and a locked account are all "not signed in".
 """
 
 from __future__ import annotations
@@ -144,7 +147,10 @@ class SessionStore:
         await self._throttle(address)
         account = await self._accounts.by_username(username)
         locked = account is not None and bool(
-            await self._redis.exists(self._keys.sign_in_lock(account.account_id))
+            await self._redis.exists(
+                self._keys.sign_in_lock(account.account_id, address),
+                self._keys.sign_in_lock(account.account_id),
+            )
         )
         stored_hash = account.password_hash if account and not locked else _DUMMY_HASH
         # Argon2 takes a third of a second: off the event loop, and the same work for an
@@ -153,7 +159,7 @@ class SessionStore:
         if account is None or locked:
             raise SignInRefused()
         if not checked.ok or account.disabled:
-            await self._failed(account)
+            await self._failed(account, address)
             raise SignInRefused()
         if account.must_change_password and not changing:
             raise PasswordChangeRequired()  # the password was right: say what comes next
@@ -166,9 +172,9 @@ class SessionStore:
                 self._keys.totp_used(account.account_id, code), "1", nx=True, ex=120
             )
             if not fresh or not verify_totp(account.totp_secret, code or "", now.timestamp()):
-                await self._failed(account)
+                await self._failed(account, address)
                 raise SignInRefused(totp_required=True)
-        await self._redis.delete(self._keys.sign_in_failures(account.account_id))
+        await self._redis.delete(self._keys.sign_in_failures(account.account_id, address))
         return account, checked.new_hash
 
     async def authenticate(
@@ -257,15 +263,18 @@ class SessionStore:
         await pipe.execute()
         return TokenPair(access, refresh, self._s.access_token_s)
 
-    async def _failed(self, account: Account) -> None:
-        key = self._keys.sign_in_failures(account.account_id)
-        failures = await self._redis.incr(key)
-        await self._redis.expire(key, self._s.sign_in_lock_s)
-        if failures >= self._s.sign_in_lock_after:
-            await self._redis.set(
-                self._keys.sign_in_lock(account.account_id), "1", ex=self._s.sign_in_lock_s
-            )
-            await self._redis.delete(key)
+    async def _failed(self, account: Account, address: str) -> None:
+        """Count a failure from ``address`` and from anywhere; lock at the limits."""
+        limits = {address: self._s.sign_in_lock_after,
+                  "*": self._s.sign_in_lock_after * ACCOUNT_WIDE_FACTOR}  # fmt: skip
+        for where, limit in limits.items():
+            key = self._keys.sign_in_failures(account.account_id, where)
+            failures = await self._redis.incr(key)
+            await self._redis.expire(key, self._s.sign_in_lock_s)
+            if failures >= limit:
+                lock = self._keys.sign_in_lock(account.account_id, where)
+                await self._redis.set(lock, "1", ex=self._s.sign_in_lock_s)
+                await self._redis.delete(key)
 
     async def _throttle(self, address: str) -> None:
         key = self._keys.sign_in_address(address)
@@ -274,6 +283,10 @@ class SessionStore:
         if attempts > self._s.sign_in_per_address_per_minute:
             raise TooManyAttempts()
 
+
+ACCOUNT_WIDE_FACTOR = 5
+"""Failures from all addresses together that lock an account everywhere, as a multiple
+of the per-address limit."""
 
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 """Checked against for an unknown username, so it takes as long as a known one."""

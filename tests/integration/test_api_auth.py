@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
@@ -89,6 +89,33 @@ async def test_repeated_failures_lock_the_account(api: RunningApi) -> None:
         "/v1/auth/sign-in", json={"username": name, "password": PASSWORD}
     )
     assert locked.status_code == 401
+
+
+async def test_a_lock_holds_for_the_failing_address_and_spread_guessing_locks_everywhere(
+    api: RunningApi,
+) -> None:
+    from engine.api.sessions import ACCOUNT_WIDE_FACTOR, SignInRefused
+
+    sessions, limit = api.services.sessions, api.services.settings.sign_in_lock_after
+    name, _ = await create_account(
+        api.services, "clin", {"clinician"}, {"p-1"}, clinician_id="dr-a"
+    )
+
+    async def attempt(password: str, address: str) -> bool:
+        try:
+            await sessions.sign_in(name, password, None, None, address, datetime.now(UTC))
+        except SignInRefused:
+            return False
+        return True
+
+    for _ in range(limit):
+        assert not await attempt("wrong password!", "203.0.113.7")
+    assert not await attempt(PASSWORD, "203.0.113.7")  # locked for the guessing address
+    assert await attempt(PASSWORD, "198.51.100.20")  # the clinician elsewhere signs in
+
+    for n in range(limit * ACCOUNT_WIDE_FACTOR):  # a few failures each from many addresses
+        assert not await attempt("wrong password!", f"192.0.2.{n // (limit - 1)}")
+    assert not await attempt(PASSWORD, "198.51.100.21")  # now locked everywhere
 
 
 async def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(
