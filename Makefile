@@ -15,7 +15,7 @@ API_URL := https://127.0.0.1:$(or $(NIGHTLINE_API_PORT),8443)
 TEST_ENV := NIGHTLINE_STATE_DIR=$(CURDIR)/.nightline-test NIGHTLINE_KAFKA_PORT=29092 \
 	NIGHTLINE_KAFKA_CONTROLLER_PORT=29093 NIGHTLINE_REDIS_PORT=26379 NIGHTLINE_API_PORT=28443
 
-.PHONY: install run demo stack-up stack-down test unit integration lint schemas bench mutation clean
+.PHONY: install browser run demo stack-up stack-down test unit integration lint schemas bench mutation clean
 
 install: $(STAMP)
 
@@ -24,6 +24,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# The portal's browser tests drive Debian's Chromium (Playwright's own download cannot
+# work here); installed with apt-get when missing.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  { apt-get install -y --no-install-recommends chromium || \
+	    { apt-get update && apt-get install -y --no-install-recommends chromium; }; } \
+	    > $(VENV)/chromium-install.log 2>&1 || \
+	  { tail -20 $(VENV)/chromium-install.log; echo "could not install chromium (apt-get, as root)"; exit 1; }; }
 
 run: export NIGHTLINE_PUSH_GATEWAY := local-fakes
 run: install
@@ -74,7 +85,7 @@ stack-up: install
 stack-down: install
 	$(NL) stack down
 
-test: install lint
+test: install lint browser
 	@set -o pipefail; export $(TEST_ENV); \
 	$(NL) stack up; \
 	status=0; $(BIN)/pytest -q -p no:cacheprovider || status=$$?; \
@@ -85,7 +96,7 @@ test: install lint
 unit: install
 	$(BIN)/pytest -q tests/unit
 
-integration: install
+integration: install browser
 	@export $(TEST_ENV); $(NL) stack up && $(BIN)/pytest -q tests/integration; \
 	status=$$?; $(NL) stack down; exit $$status
 

@@ -49,6 +49,7 @@ from engine.api.routers import (
 )
 from engine.api.routers import app as app_routes
 from engine.api.services import ApiServices, build_api_services
+from engine.portal.app import install_portal
 from engine.schemas.catalogue import spec
 from engine.settings import Settings, load_settings
 
@@ -106,6 +107,7 @@ def create_api(settings: Settings, services: ApiServices) -> FastAPI:
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")
 
+    install_portal(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     origins = [o.strip() for o in settings.api_cors_origins.split(",") if o.strip()]
     if origins:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from engine.api.browser_sessions import COOKIE, CsrfRefused, cookie_session
 from engine.api.middleware import ApiMetrics
 from engine.api.problems import ApiProblem
 from engine.api.services import ApiServices
@@ -112,6 +113,7 @@ def client_address(request: Request) -> str:
 
 
 async def signed_in(
+    request: Request,
     services: Annotated[ApiServices, Depends(services_of)],
     metrics: Annotated[ApiMetrics, Depends(metrics_of)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -125,8 +127,10 @@ async def signed_in(
         ),
     ] = None,
 ) -> Principal:
-    """The person whose live access token the request carries, else 401 (403 for an
-    integration's API key, which opens the ingest only)."""
+    """The person whose live access token the request carries (or, from a browser, the
+    portal's cookie: :mod:`engine.api.browser_sessions`), else 401 (403 for an
+    integration's API key, which opens the ingest only, and for a cookie without its
+    CSRF token on an unsafe request)."""
     if credentials is None and api_key_present(x_api_key):
         raise ApiProblem(
             403,
@@ -139,6 +143,15 @@ async def signed_in(
         session = await services.sessions.authenticate(
             credentials.credentials, x_device_id, services.clock.now()
         )
+    elif credentials is None and COOKIE in request.cookies:
+        try:
+            session = await cookie_session(request, services)
+        except CsrfRefused:
+            raise ApiProblem(
+                403, "Forbidden",
+                "This form or request is missing its CSRF token: reload the page and retry.",
+                kind="csrf",
+            ) from None  # fmt: skip
     if session is None:
         metrics.auth_failures.labels("token").inc()
         raise ApiProblem(

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -138,11 +138,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error raised in ``app`` as a problem detail."""
 
     @app.exception_handler(ApiProblem)
-    async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem_response(exc.problem, exc.headers)
+    async def _api_problem(request: Request, exc: ApiProblem) -> Response:
+        return _answer(request, exc.problem, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = field_problems(exc.errors(), _contract_names(app))
         fields = ", ".join(f"{e.field} ({e.problem})" for e in errors)
         detail = f"The request is not valid: {fields}." if fields else "The request is not valid."
@@ -153,19 +153,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail=detail,
             errors=errors,
         )
-        return problem_response(problem)
+        return _answer(request, problem)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         title = _TITLES.get(exc.status_code, "Request failed")
         detail = exc.detail if isinstance(exc.detail, str) and exc.status_code < 500 else None
         headers = getattr(exc, "headers", None)
-        return problem_response(
-            Problem(title=title, status=exc.status_code, detail=detail), headers
+        return _answer(
+            request, Problem(title=title, status=exc.status_code, detail=detail), headers
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s: %s", _route(request), describe_failure(exc))
         problem = Problem(
             title="Internal error",
@@ -173,7 +173,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail="Nightline could not complete the request. Nothing about it was logged "
             "beyond its route; retry, and tell the operator if it persists.",
         )
-        return problem_response(problem)
+        return _answer(request, problem)
+
+
+def _answer(request: Request, problem: Problem, headers: dict[str, str] | None = None) -> Response:
+    """The problem as JSON, or as a page for a browser's page request (the portal sets
+    ``app.state.problem_page``, which answers None for requests that are not its own)."""
+    page = getattr(request.app.state, "problem_page", None)
+    if page is not None:
+        answer: Response | None = page(request, problem, headers)
+        if answer is not None:
+            return answer
+    return problem_response(problem, headers)
 
 
 _TITLES = {

@@ -1,0 +1,1 @@
+"""The portal's page routes, one module per part of the portal."""
