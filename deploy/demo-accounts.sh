@@ -16,3 +16,8 @@ create rivera@demo-peds demo-rivera-pass --role clinician --clinician-id dr-rive
   --practice demo-peds
 create chen@demo-peds demo-chen-pass --role clinician --clinician-id np-chen \
   --practice demo-peds
+# A practice administrator of both demo practices: TOTP is required, so its secret is
+# kept in the state dir and `nightline accounts totp-code` gives the current code.
+STATE=${NIGHTLINE_STATE_DIR:-.nightline}
+create admin@demo-peds demo-admin-pass --role practice_admin --practice demo-peds \
+  --practice maple-peds --totp-secret-file "$STATE/demo-admin.totp"

@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -67,6 +68,13 @@ def accounts() -> None:
 @click.option("--totp", is_flag=True, help="Require TOTP (always on for administrators).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--if-absent", is_flag=True, help="Do nothing if the username exists (demos).")
+@click.option(
+    "--totp-secret-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Demos only: keep the TOTP secret in this owner-only file (reused if it exists), "
+    "for `nightline accounts totp-code`.",
+)
 def create(
     username: str,
     roles: tuple[str, ...],
@@ -76,6 +84,7 @@ def create(
     totp: bool,
     password_stdin: bool,
     if_absent: bool,
+    totp_secret_file: Path | None,
 ) -> None:
     """Create an account; prints its id (and a TOTP URI when it has TOTP)."""
     from engine.api.accounts import TOTP_ROLES, Account, Role, UsernameTakenError
@@ -87,6 +96,13 @@ def create(
         raise click.UsageError("give --practice (every role but service_admin is scoped)")
     role_set = frozenset(Role(r) for r in roles)
     secret = new_totp_secret() if totp or role_set & TOTP_ROLES else None
+    if secret and totp_secret_file is not None:
+        if totp_secret_file.exists():
+            secret = totp_secret_file.read_text().strip()
+        else:
+            totp_secret_file.parent.mkdir(parents=True, exist_ok=True)
+            totp_secret_file.touch(mode=0o600)
+            totp_secret_file.write_text(secret + "\n")
     account = Account(
         account_id="",
         username=username,
@@ -121,6 +137,17 @@ def create(
     click.echo(account_id)
     if secret:
         click.echo(f"TOTP (scan once): {totp_uri(secret, username)}", err=True)
+
+
+@accounts.command("totp-code")
+@click.option(
+    "--secret-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True
+)
+def totp_code(secret_file: Path) -> None:
+    """Demos only: the current code for a secret kept with --totp-secret-file."""
+    import pyotp
+
+    click.echo(pyotp.TOTP(secret_file.read_text().strip()).now())
 
 
 @accounts.command("list")

@@ -170,3 +170,23 @@ def test_command_line_changes_to_keys_and_accounts_are_audited(
     assert "pass phrase" not in json.dumps(
         [a.model_dump(mode="json") for a in harness.read("audit")]
     )
+
+
+def test_a_demo_administrator_keeps_its_totp_secret_in_a_file(
+    harness: Harness, api_env: Settings, tmp_path: Path
+) -> None:
+    import pyotp
+
+    harness.load_practice(data.practice("p-demo-admin", timeout_s=120), [])
+    kept = tmp_path / "admin.totp"
+    args = ["accounts", "create", "--username", f"admin-{uuid.uuid4().hex[:6]}@demo",
+            "--role", "practice_admin", "--practice", "p-demo-admin", "--password-stdin",
+            "--if-absent", "--totp-secret-file", str(kept)]  # fmt: skip
+    runner = CliRunner()
+    assert runner.invoke(main, args, input="demo-admin-pass\n").exit_code == 0
+    secret = kept.read_text().strip()
+    assert kept.stat().st_mode & 0o077 == 0 and len(secret) >= 16
+    code = runner.invoke(main, ["accounts", "totp-code", "--secret-file", str(kept)])
+    assert code.exit_code == 0 and pyotp.TOTP(secret).verify(code.stdout.strip())
+    assert runner.invoke(main, args, input="demo-admin-pass\n").exit_code == 0  # if absent
+    assert kept.read_text().strip() == secret
