@@ -142,6 +142,12 @@ class EscalationPlan:
     def operator_step(self) -> PlanStep:
         return self.steps[-1]
 
+    @property
+    def seconds_before_desk(self) -> float:
+        """How long the clinician levels page, each page and re-page unanswered for its
+        whole timeout, before the operator desk is alerted."""
+        return sum(step.timeout_seconds for step in self.steps[:-1])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "steps": [s.to_dict() for s in self.steps],

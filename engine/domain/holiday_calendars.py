@@ -7,12 +7,12 @@ computes dates from rules and ships its data.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
 
-__all__ = ["holiday_calendar", "is_public_holiday"]
+__all__ = ["holiday_calendar", "holidays_between", "is_public_holiday"]
 
 
 @lru_cache(maxsize=256)
@@ -32,3 +32,11 @@ def holiday_calendar(code: str) -> holidays.HolidayBase:
 
 def is_public_holiday(code: str | None, day: date) -> bool:
     return code is not None and day in holiday_calendar(code)
+
+
+def holidays_between(code: str, first: date, last: date) -> list[tuple[date, str]]:
+    """The public holidays of ``code`` from ``first`` to ``last`` (both included), with
+    their names, in date order."""
+    calendar = holiday_calendar(code)
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [(day, str(calendar.get(day))) for day in days if day in calendar]
