@@ -32,6 +32,17 @@ TYPED = f"{data.SYNTHETIC_MESSAGE}, typed at the desk"
 NAMES = {"dr-ash": "Dr. Ada Ash", "dr-birch": "Dr. Ben Birch"}
 
 
+COUNT_TONES = """
+window.tones = 0;
+const start = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) {
+  window.tones += 1;
+  return start.apply(this, args);
+};
+"""
+"""Counts the console's tones (injected by the test, not by the page)."""
+
+
 @pytest.fixture(scope="module")
 def portal(harness: Harness) -> Iterator[Portal]:
     practice = data.practice(PRACTICE, timeout_s=0.5, repeats=0).model_copy(
@@ -55,6 +66,7 @@ def browser() -> Iterator[Browser]:
 
 def _operator(portal: Portal, browser: Browser) -> Page:
     page = new_page(browser)
+    page.context.add_init_script(COUNT_TONES)
     name, _ = portal.account("op", {"operator"}, {PRACTICE}, desks={"desk-1"})
     sign_in(page, portal, name)
     expect(page).to_have_url(re.compile(r"/portal/desk$"))
@@ -80,6 +92,7 @@ def test_an_unanswered_call_appears_live_and_only_one_operator_claims_it(
     assert data.SYNTHETIC_PATIENT not in first.content()
     expect(first.locator("#desk-announce")).to_contain_text("New urgent alert")
     assert first.evaluate("window.stayedOnThisPage") is True  # no reload, no navigation
+    assert first.evaluate("window.tones") >= 1  # the console sounded
     age = row.locator(".age")
     shown = age.inner_text()
     expect(age).not_to_have_text(shown, timeout=5_000)  # the age ticks
@@ -135,6 +148,9 @@ def test_the_script_names_who_is_on_call_and_a_page_goes_out(
     expect(script).to_contain_text("Dr. Ada Ash is on call now, then Dr. Ben Birch")
     expect(script.locator(".desk-chain li").first).to_contain_text("Dr. Ada Ash")
     assert serious_violations(page) == []
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # fits a phone
+    expect(page.get_by_role("button", name="Page now")).to_be_visible()
 
     page.get_by_label("Callback number").fill("not a number")
     page.get_by_label("Message for the clinician").fill(TYPED)
