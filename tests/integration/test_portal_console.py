@@ -99,6 +99,18 @@ def test_an_unanswered_call_appears_live_and_only_one_operator_claims_it(
     other_row = second.locator(f'#desk-queue tr[data-dispatch="{dispatch_id}"]')
     expect(other_row).to_be_visible()
     assert serious_violations(first) == []
+    # A console opened now shows the alert from the page, then from the stream's
+    # snapshot: still one row, filled in the same way.
+    opened = second.context.new_page()
+    errors: list[str] = []
+    for console in (first, second, opened):
+        console.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(f"{portal.url}/portal/desk")
+    expect(opened.locator("#desk-live")).to_have_text("Live updates: on.")
+    opened_row = opened.locator(f'#desk-queue tr[data-dispatch="{dispatch_id}"]')
+    expect(opened_row).to_have_count(1)
+    expect(opened_row).to_contain_text(f"Urgent Test practice {PRACTICE}")
+    expect(opened_row.get_by_role("button", name=re.compile("Claim the urgent"))).to_be_visible()
     # The second operator also has a tab whose live updates lag (no stream): it still
     # shows the alert after the first operator claims it, as if both clicked at once.
     lagging = second.context.new_page()
@@ -112,7 +124,10 @@ def test_an_unanswered_call_appears_live_and_only_one_operator_claims_it(
     claims = first.locator(".desk-claims")
     expect(claims).to_contain_text(f"Test practice {PRACTICE}")
 
-    expect(other_row).to_have_count(0)  # gone from the other console, live
+    expect(other_row).to_have_count(0)  # gone from the other consoles, live
+    expect(opened_row).to_have_count(0)
+    expect(opened.locator("#desk-empty")).to_be_visible()
+    assert errors == []
     stale_row.get_by_role("button", name=re.compile("Claim")).click()
     expect(lagging.get_by_role("alert")).to_contain_text("already claimed by another operator")
     expect(lagging.locator(".desk-claims")).to_have_count(0)

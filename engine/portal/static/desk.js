@@ -74,26 +74,27 @@
     row.querySelector(".reason").textContent = alert.reason;
     row.querySelector(".repeats").textContent =
       alert.alerts > 1 ? "(alerted " + alert.alerts + " times)" : "";
-    const action = row.querySelector(".action");
-    const form = action.querySelector("form");
+    const action = template.content.querySelector(".action").cloneNode(true);
     if (alert.claimed_by) {
       action.textContent = "Being claimed";
-    } else if (form) {
+    } else {
+      const form = action.querySelector("form");
       form.action = "/portal/desk/alerts/" + encodeURIComponent(alert.dispatch_id) + "/claim";
       form.querySelector("button").setAttribute("aria-label",
         "Claim the " + alert.urgency + " alert for " + practiceName(alert.practice_id));
     }
+    row.cells[row.cells.length - 1].replaceWith(action);
     setAge(row, alert.age_seconds);
   }
+  // Most urgent first, then oldest (earliest "since") first, as the server orders them.
+  function before(a, b) {
+    const ra = rank[a.dataset.urgency] ?? 3;
+    const rb = rank[b.dataset.urgency] ?? 3;
+    return ra < rb || (ra === rb && a.since < b.since);
+  }
   function place(row) {
-    const key = [rank[row.dataset.urgency] ?? 3, -((performance.now() - row.since))];
     for (const other of rows.rows) {
-      if (other === row) { continue; }
-      const theirs = [rank[other.dataset.urgency] ?? 3, -((performance.now() - other.since))];
-      if (key[0] < theirs[0] || (key[0] === theirs[0] && key[1] < theirs[1])) {
-        rows.insertBefore(row, other);
-        return;
-      }
+      if (other !== row && before(row, other)) { rows.insertBefore(row, other); return; }
     }
     rows.appendChild(row);
   }
