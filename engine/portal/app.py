@@ -11,7 +11,16 @@ from fastapi.staticfiles import StaticFiles
 
 from engine.api.browser_sessions import CookieRenewal
 from engine.portal.render import PREFIX, problem_page
-from engine.portal.routes import auth, escalation, home, me, office_hours, rotations, triage
+from engine.portal.routes import (
+    auth,
+    desk,
+    escalation,
+    home,
+    me,
+    office_hours,
+    rotations,
+    triage,
+)
 
 __all__ = ["install_portal"]
 
@@ -20,7 +29,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install_portal(app: FastAPI) -> None:
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="portal-static")
-    for module in (auth, home, me, rotations, escalation, triage, office_hours):
+    pages = (auth, home, me, rotations, escalation, triage, office_hours, desk)
+    for module in pages:
         app.include_router(module.router)
     app.state.problem_page = problem_page
     app.add_middleware(CookieRenewal)
