@@ -136,6 +136,7 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
             "clinician_id": "dr-new",
         },
         ("PUT", "/v1/admin/users/{account_id}"): {"roles": ["clinician"], "disabled": True},
+        ("POST", "/v1/admin/users/{account_id}/password-reset"): None,
         ("GET", "/v1/desk/practices/{practice_id}/script"): None,
         ("POST", "/v1/app/devices"): {
             "device_id": d.device_id,
