@@ -44,6 +44,7 @@ from engine.api.routers import (
     history,
     ingest,
     schedule_views,
+    swaps,
     usage,
     users,
 )
@@ -102,6 +103,8 @@ def create_api(settings: Settings, services: ApiServices) -> FastAPI:
     app.include_router(usage.router)
     app.include_router(history.router)
     app.include_router(users.router)
+    app.include_router(swaps.app_router)
+    app.include_router(swaps.admin_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

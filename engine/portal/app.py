@@ -19,7 +19,9 @@ from engine.portal.routes import (
     me,
     office_hours,
     rotations,
+    swaps,
     triage,
+    users,
 )
 
 __all__ = ["install_portal"]
@@ -29,7 +31,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install_portal(app: FastAPI) -> None:
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="portal-static")
-    pages = (auth, home, me, rotations, escalation, triage, office_hours, desk)
+    pages = (auth, home, me, rotations, escalation, triage, office_hours, desk, users, swaps)
     for module in pages:
         app.include_router(module.router)
     app.state.problem_page = problem_page

@@ -69,7 +69,7 @@ def navigation(principal: Principal | None, practice_id: str | None) -> list[tup
                 ("Overrides", f"{base}/overrides"),
                 ("Rotations", f"{base}/rotations"), ("Escalation", f"{base}/escalation"),
                 ("Triage", f"{base}/triage"), ("Office hours", f"{base}/office-hours"),
-                ("Messages", f"{base}/messages"),
+                ("Messages", f"{base}/messages"), ("Swap requests", f"{base}/swaps"),
             ]  # fmt: skip
         items.append(("Usage", f"{base}/usage"))
         if admin:

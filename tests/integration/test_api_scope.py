@@ -10,11 +10,15 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pyotp
 import pytest
 
+from engine.api.swap_requests import SwapRequestStore
+from engine.domain.schedule import CoverageRole
+from engine.domain.swaps import new_request
 from engine.standins.virtual_device import VirtualDevice
 from tests.integration import scenario_data as data
 from tests.integration.api_client import RunningApi, api_settings, create_account, running_api
@@ -136,6 +140,17 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
             "clinician_id": "dr-new",
         },
         ("PUT", "/v1/admin/users/{account_id}"): {"roles": ["clinician"], "disabled": True},
+        ("POST", "/v1/admin/users/{account_id}/password-reset"): None,
+        ("POST", "/v1/app/swap-requests"): {
+            "practice_id": practice_a,
+            "group_id": "main",
+            "start": "2026-12-05T00:00:00Z",
+            "end": "2026-12-06T00:00:00Z",
+            "with_clinician_id": "dr-a",
+        },
+        ("GET", f"{admin}/swap-requests"): None,
+        ("POST", f"{admin}/swap-requests/{{request_id}}/approve"): None,
+        ("POST", f"{admin}/swap-requests/{{request_id}}/decline"): None,
         ("GET", "/v1/desk/practices/{practice_id}/script"): None,
         ("POST", "/v1/app/devices"): {
             "device_id": d.device_id,
@@ -195,6 +210,10 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
     )
     found_a = await api.services.accounts.by_username(account_a)
     assert found_a is not None
+    now = api.services.clock.now()
+    swap_a = new_request("swap-a", "p-scope-a", "main", CoverageRole.PRIMARY, now,
+                         now + timedelta(hours=8), "dr-a", "dr-a2", "", now)  # fmt: skip
+    await SwapRequestStore(api.services.redis, api.services.keys).add(swap_a, now)
     real = {
         "clinician_id": "dr-a",
         "layer_id": "l1",
@@ -208,6 +227,7 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "device_id": device_a.device_id,
         "practice_id": "p-scope-a",
         "token": "A" * 43 + ".ics",
+        "request_id": "swap-a",
     }
     guessed = {
         "clinician_id": "dr-" + uuid.uuid4().hex[:6],
@@ -222,6 +242,7 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "section": "office_hours",
         "group_id": "g-" + uuid.uuid4().hex[:6],
         "override_id": "ovr-" + uuid.uuid4().hex[:6],
+        "request_id": "swap-" + uuid.uuid4().hex[:12],
     }
     sequential = {
         "clinician_id": "1",
@@ -236,6 +257,7 @@ async def test_no_route_reaches_another_practice(harness: Harness, api: RunningA
         "section": "office_hours",
         "group_id": "1",
         "override_id": "1",
+        "request_id": "1",
     }
 
     paths = api.app.openapi()["paths"]  # every route the API serves, as documented

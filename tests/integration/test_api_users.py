@@ -150,3 +150,46 @@ async def test_an_invited_administrator_enrols_totp_unseen_by_the_inviter(
         json={"username": "ada@p-users2", "password": own, "totp": pyotp.TOTP(secret).now()},
     )
     assert signed.status_code == 200
+
+
+async def test_a_password_reset_by_an_administrator(harness: Harness, api: RunningApi) -> None:
+    admin = await _admin(api, "p-reset")
+    stranger = await _admin(api, "p-reset-other")
+    name, _ = await create_account(api.services, "kim", {"clinician"}, {"p-reset"},
+                                   clinician_id="dr-kim")  # fmt: skip
+    signed = await api.client.post(
+        "/v1/auth/sign-in", json={"username": name, "password": PASSWORD}
+    )
+    assert signed.status_code == 200
+    kim = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+    found = await api.services.accounts.by_username(name)
+    assert found is not None
+    path = f"/v1/admin/users/{found.account_id}/password-reset"
+
+    hidden = await api.client.post(path, headers=stranger)
+    assert hidden.status_code == 404
+    assert (await api.client.get("/v1/me", headers=kim)).status_code == 200
+
+    reset = await api.client.post(path, headers=admin)
+    assert reset.status_code == 200, reset.text
+    one_time = reset.json()["one_time_password"]
+    assert len(one_time) >= 12 and one_time != PASSWORD
+    assert (await api.client.get("/v1/me", headers=kim)).status_code == 401  # sessions ended
+    old = await api.client.post("/v1/auth/sign-in", json={"username": name, "password": PASSWORD})
+    assert old.status_code == 401
+    first = await api.client.post("/v1/auth/sign-in", json={"username": name, "password": one_time})
+    assert first.status_code == 403 and first.json()["type"].endswith("password-change-required")
+    own = "kim's brand new passphrase"
+    changed = await api.client.post(
+        "/v1/auth/password", json={"username": name, "password": one_time, "new_password": own}
+    )
+    assert changed.status_code == 200
+    again = await api.client.post("/v1/auth/sign-in", json={"username": name, "password": own})
+    assert again.status_code == 200
+    audit = wait_for(
+        lambda: [a for a in harness.read("audit") if a.subject_id == found.account_id],
+        15,
+        "the reset in the audit",
+    )
+    assert [(a.action, a.practice_id) for a in audit] == [("password_reset", "p-reset")]
+    assert one_time not in str([a.detail for a in audit])

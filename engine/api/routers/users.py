@@ -1,10 +1,12 @@
 """People's accounts, administered over the API: invite (create with a one-time
-password to change), set roles, disable and enable, and see who signed in when.
+password to change), set roles, disable and enable, reset a password, and see who
+signed in when.
 
 A practice administrator manages the accounts of their own practices and can give only
 the roles of a practice (practice admin, clinician, operator, billing); a service
-administrator manages every account and every role. Disabling an account ends all its
-sessions at once. Every change is audited (``account_invited``, ``account_changed``, one
+administrator manages every account and every role. Disabling an account, or resetting
+its password (a new one-time password, as for an invite), ends all its sessions at once.
+Every change is audited (``account_invited``, ``account_changed``, ``password_reset``, one
 entry per practice of the account).
 """
 
@@ -197,3 +199,18 @@ async def set_roles(
     if disabled or roles != set(account.roles):
         await services.sessions.revoke_all(account.account_id)
     return _out(changed)
+
+
+@router.post("/{account_id}/password-reset", response_model=Invited, responses=_ERRORS,
+             summary="Password reset by an administrator")  # fmt: skip
+async def reset_password(account_id: Identifier, services: Services, principal: Admin) -> Invited:
+    """A new one-time password, like an invite's: it only lets the person set their own
+    (POST /v1/auth/password; TOTP stays as enrolled). Every session of the account ends."""
+    account = await _managed(services, principal, account_id)
+    password = secrets.token_urlsafe(12)
+    changed = Account(**{**account.__dict__, "password_hash": hash_password(password),
+                         "must_change_password": True})  # fmt: skip
+    await _audit(services, principal, changed, "password_reset", "must_change_password=true")
+    await services.accounts.save(changed)  # after its audit entry: never an unaudited change
+    await services.sessions.revoke_all(account.account_id)
+    return Invited(user=_out(changed), one_time_password=password)
