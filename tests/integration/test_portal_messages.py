@@ -125,6 +125,13 @@ def test_the_timeline_shows_page_repage_and_accept_and_a_view_is_audited(
     assert steps.index("Paged") < steps.index("Re-paged (no answer)") < steps.index("Accepted")
     assert serious_violations(page) == []
     assert data.SYNTHETIC_MESSAGE not in page.content()  # not before "Show message"
+    _fits_a_phone(page)
+
+    page.goto(f"{base}/messages?status=accepted&urgency=urgent")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.goto(f"{base}/messages?status=cancelled")
+    expect(page.get_by_role("status")).to_contain_text("No dispatch matches")
+    page.goto(f"{base}/messages/{accepted}")
 
     page.get_by_role("button", name="Show message").click()
     expect(page.get_by_text(data.SYNTHETIC_MESSAGE)).to_be_visible()
@@ -159,6 +166,7 @@ def test_usage_counts_the_call_in_a_table_a_chart_and_a_csv(
     expect(chart).to_be_visible()
     assert chart.locator("rect").count() == 30
     assert serious_violations(page) == []
+    _fits_a_phone(page)
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
@@ -169,6 +177,13 @@ def test_usage_counts_the_call_in_a_table_a_chart_and_a_csv(
 
     page.goto(f"{portal.url}/portal/practices/{PRACTICE}/usage?period=month")
     assert _cells(page, today[:7])["calls"] == "1"
+
+
+def _fits_a_phone(page: Page) -> None:
+    """At 375 px wide the page does not scroll sideways (a wide table scrolls in its box)."""
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def _cells(page: Page, period: str) -> dict[str, str]:
@@ -214,5 +229,6 @@ def test_the_audit_api_pages_newest_first_without_loss_or_repeat(
     assert sorted(r["subject_id"] for r in records) == sorted(subjects)
     assert [r["subject_id"] for r in records[:3]] == subjects[6:3:-1]  # newest first
     assert page.request.get(api.replace(PRACTICE, OTHER)).status == 404
-    other = page.goto(f"{portal.url}/portal/practices/{OTHER}/audit")
-    assert other is not None and other.status == 404
+    for path in ("audit", "messages", "usage"):
+        other = page.goto(f"{portal.url}/portal/practices/{OTHER}/{path}")
+        assert other is not None and other.status == 404

@@ -5,7 +5,7 @@ audits every view; once retention has purged it, the page says so."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -51,12 +51,12 @@ def local_range(start: str, end: str, zone: ZoneInfo) -> tuple[datetime | None, 
             raise ApiProblem(422, "Invalid request", f"'{name}' is a date (YYYY-MM-DD).",
                              kind="validation") from None  # fmt: skip
     first, last = days
-    since = datetime.combine(first, time(), tzinfo=zone) if first else None
-    until = (
-        datetime.combine(last + timedelta(days=1), time(), tzinfo=zone) - timedelta(milliseconds=1)
-        if last
-        else None
-    )
+
+    def midnight(day: date) -> datetime:  # as an instant: arithmetic on it is exact
+        return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+    since = midnight(first) if first else None
+    until = midnight(last + timedelta(days=1)) - timedelta(milliseconds=1) if last else None
     return since, until
 
 

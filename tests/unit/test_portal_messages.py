@@ -1,5 +1,5 @@
-"""The portal's plain-language labels for timeline entries, from the details the
-dispatch domain writes."""
+"""The portal's message pages: plain-language labels for timeline entries (from the
+details the dispatch domain writes), and local-day filters on a DST day."""
 
 from __future__ import annotations
 
@@ -30,3 +30,15 @@ def test_each_action_reads_as_plain_language(
     action: str, detail: str, to_status: str | None, expected: str
 ) -> None:
     assert label(action, detail, to_status) == expected
+
+
+def test_a_local_day_range_spans_the_dst_day_of_the_practice() -> None:
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from engine.portal.routes.messages import local_range
+
+    since, until = local_range("2026-11-01", "2026-11-01", ZoneInfo("America/New_York"))
+    assert since == datetime(2026, 11, 1, 4, 0, tzinfo=ZoneInfo("UTC"))
+    assert until is not None and until - since == timedelta(hours=25, milliseconds=-1)
+    assert local_range("", "", ZoneInfo("America/New_York")) == (None, None)
