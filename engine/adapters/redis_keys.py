@@ -162,6 +162,10 @@ class Keys:
         """List: a dispatch's audit entries as JSON, in order (no PHI)."""
         return f"{self.prefix}:message-timeline:{dispatch_id}"
 
+    def practice_audit(self, practice_id: str) -> str:
+        """Sorted set: a practice's audit records as JSON by time (ms), for its audit log."""
+        return f"{self.prefix}:practice-audit:{practice_id}"
+
     def audit_chain(self, partition: int) -> str:
         """Hash: the audit chain's head for one partition (offset, hash, count)."""
         return f"{self.prefix}:audit-chain:{partition}"

@@ -38,6 +38,7 @@ from engine.api.routers import (
     admin,
     admin_items,
     admin_views,
+    audit_log,
     auth,
     desk,
     health,
@@ -102,6 +103,7 @@ def create_api(settings: Settings, services: ApiServices) -> FastAPI:
     app.include_router(admin_views.router)
     app.include_router(usage.router)
     app.include_router(history.router)
+    app.include_router(audit_log.router)
     app.include_router(users.router)
     app.include_router(swaps.app_router)
     app.include_router(swaps.admin_router)

@@ -10,7 +10,8 @@ record also extends the audit hash chain (:mod:`engine.api.audit_chain`).
 Kept per practice: ``usage:<practice>:<local day>`` counters, ``message-index``
 (dispatches by creation time), and per dispatch its row (``message-meta``) and its
 timeline (``message-timeline``, the audit entries: actions, actors, statuses, never
-content). All of it is kept 400 days.
+content), and each practice's audit log (``practice-audit``: every audit record of the
+practice as JSON by time, at most the newest 200,000). All of it is kept 400 days.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ TOPICS = ("intake", "dispatch.state", "audit", "operator.alerts", "office.held",
           "telephony.transfers")  # fmt: skip
 _SEEN_S = 2 * 24 * 3600
 _KEEP_S = 400 * 24 * 3600
+_AUDIT_MAX = 200_000
 
 
 class ReadModel:
@@ -113,8 +115,10 @@ class ReadModel:
             )
         elif isinstance(event, DispatchStateChanged):
             await self._state(pipe, event)
-        elif isinstance(event, AuditEvent) and event.subject_type == "dispatch":
-            self._timeline(pipe, event)
+        elif isinstance(event, AuditEvent):
+            self._practice_audit(pipe, event)
+            if event.subject_type == "dispatch":
+                self._timeline(pipe, event)
         elif isinstance(event, OperatorAlert) and event.alert == 1:
             await self._count(pipe, event.practice_id, event.at, {"desk_alerts": 1})
         elif isinstance(event, HeldForOffice):
@@ -160,4 +164,15 @@ class ReadModel:
                  "step": event.step, "detail": event.detail}  # fmt: skip
         key = self._keys.message_timeline(event.subject_id)
         pipe.rpush(key, json.dumps(entry, separators=(",", ":")))
+        pipe.expire(key, _KEEP_S)
+
+    def _practice_audit(self, pipe: Any, event: AuditEvent) -> None:
+        """Index the record under its practice: the JSON is the member (its event id
+        makes it unique), the time the score; older than the retention or beyond the
+        newest ``_AUDIT_MAX`` is trimmed."""
+        key = self._keys.practice_audit(event.practice_id)
+        at_ms = int(event.at.timestamp() * 1000)
+        pipe.zadd(key, {event.model_dump_json(): at_ms})
+        pipe.zremrangebyscore(key, "-inf", at_ms - _KEEP_S * 1000)
+        pipe.zremrangebyrank(key, 0, -_AUDIT_MAX - 1)
         pipe.expire(key, _KEEP_S)

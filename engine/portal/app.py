@@ -12,15 +12,18 @@ from fastapi.staticfiles import StaticFiles
 from engine.api.browser_sessions import CookieRenewal
 from engine.portal.render import PREFIX, problem_page
 from engine.portal.routes import (
+    audit,
     auth,
     desk,
     escalation,
     home,
     me,
+    messages,
     office_hours,
     rotations,
     swaps,
     triage,
+    usage,
     users,
 )
 
@@ -31,7 +34,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install_portal(app: FastAPI) -> None:
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="portal-static")
-    pages = (auth, home, me, rotations, escalation, triage, office_hours, desk, users, swaps)
+    pages = (
+        auth, home, me, rotations, escalation, triage, office_hours, messages, usage, audit,
+        desk, users, swaps,
+    )  # fmt: skip
     for module in pages:
         app.include_router(module.router)
     app.state.problem_page = problem_page

@@ -80,6 +80,11 @@ class MessageVault:
             return None
         return content
 
+    async def kept(self, dispatch_id: str) -> bool:
+        """Whether a record is still kept (without opening it): the portal offers to
+        show a message only while retention keeps it."""
+        return bool(await self._redis.exists(self._key(dispatch_id)))
+
     async def forget(self, dispatch_id: str) -> None:
         """Delete the record (e.g. once the dispatch is closed)."""
         await self._redis.delete(self._key(dispatch_id))

@@ -131,6 +131,7 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
         ("GET", "/v1/admin/practices/{practice_id}/messages"): None,
         ("GET", "/v1/admin/practices/{practice_id}/messages/{dispatch_id}"): None,
         ("GET", "/v1/admin/practices/{practice_id}/messages/{dispatch_id}/content"): None,
+        ("GET", "/v1/admin/practices/{practice_id}/audit"): None,
         ("GET", "/v1/usage/practices/{practice_id}"): None,
         ("GET", "/v1/admin/users"): None,
         ("POST", "/v1/admin/users"): {
