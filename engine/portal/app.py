@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from engine.api.browser_sessions import CookieRenewal
 from engine.portal.render import PREFIX, problem_page
-from engine.portal.routes import auth, home, me
+from engine.portal.routes import auth, calendar, home, me, overrides
 
 __all__ = ["install_portal"]
 
@@ -20,7 +20,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install_portal(app: FastAPI) -> None:
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="portal-static")
-    for module in (auth, home, me):
+    for module in (auth, home, me, calendar, overrides):
         app.include_router(module.router)
     app.state.problem_page = problem_page
     app.add_middleware(CookieRenewal)
