@@ -121,7 +121,42 @@ def test_a_save_on_a_stale_revision_says_so_and_remove_works(
     first.get_by_role("button", name="Preview").click()
     first.get_by_role("button", name="Save").click()
     expect(first.get_by_role("status")).to_contain_text("Saved as revision")
-    expect(first.get_by_role("row", name=re.compile(NAMES["dr-brandt"]))).to_be_visible()
+    row = first.get_by_role("row", name=re.compile(NAMES["dr-brandt"]))
+    expect(row).to_contain_text("12:00")
+    row.get_by_role("link", name=re.compile("Edit")).click()
+    expect(first.get_by_role("heading", name="Edit the override")).to_be_visible()
+    expect(first.get_by_label("Start (America/Chicago)")).to_have_value("2027-02-01T09:00")
+    first.get_by_label("End (America/Chicago)").fill("2027-02-01T13:30")
+    first.get_by_role("button", name="Preview").click()
+    first.get_by_role("button", name="Save").click()
+    row = first.get_by_role("row", name=re.compile(NAMES["dr-brandt"]))
+    expect(row).to_contain_text("13:30")
+    expect(row).to_have_count(1)  # changed, not added
+
+
+def test_a_removal_that_leaves_nobody_is_a_marked_gap(portal: Portal, browser: Browser) -> None:
+    page = _admin(portal, browser)
+    page.goto(f"{portal.url}{CALENDAR}?view=week&date=2027-02-02")
+    tuesday = page.locator("li.day").filter(has_text="Tue 02 Feb")
+    primary = tuesday.locator('li.segment[data-role="primary"]')
+    shift = primary.filter(has_text=re.compile("\u201317:00"))  # until 17:00
+    link = shift.get_by_role("link", name=re.compile("Replace with"))
+    person = parse_qs(urlsplit(link.get_attribute("href") or "").query)["replace"][0]
+    link.click()
+    page.get_by_label("Kind").select_option("remove")
+    page.get_by_label("Covering for (optional)").select_option("")
+    page.get_by_label("Who").select_option(person)
+    page.get_by_label("Start (America/Chicago)").fill("2027-02-02T10:00")
+    page.get_by_label("End (America/Chicago)").fill("2027-02-02T11:00")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("alert")).to_contain_text("Nobody would be primary on call")
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"/calendar\?view=week&group=peds-after-hours"))
+    gap = page.locator("li.segment.gap").filter(has_text="10:00\u201311:00")
+    expect(gap).to_contain_text("Gap: nobody")
+    expect(gap).to_contain_text("Override")
+    expect(gap.get_by_role("link", name=re.compile("Cover"))).to_be_visible()
+    assert serious_violations(page) == []
 
 
 @pytest.mark.parametrize(("day", "label"), [("2026-03-08", "23 h day"),
