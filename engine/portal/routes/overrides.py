@@ -35,7 +35,7 @@ __all__ = ["router"]
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Services = Annotated[ApiServices, Depends(services_of)]
 Admin = Annotated[Principal, Depends(requires("practice_admin", "service_admin"))]
-Field = Annotated[str, Form(max_length=64)]
+Text = Annotated[str, Form(max_length=64)]
 Back = Literal["calendar", "overrides"]
 LOCAL = "%Y-%m-%dT%H:%M"
 STALE = "Someone saved a change to this practice meanwhile. Nothing was saved: check the "
@@ -135,9 +135,9 @@ def _proposal(practice: Practice, form: dict[str, Any]) -> Proposal:
 @router.post("/practices/{practice_id}/overrides/preview")
 async def preview_override(
     request: Request, practice_id: Identifier, services: Services, principal: Admin,
-    group_id: Field, role: Field, kind: Field, clinician_id: Field, start: Field, end: Field,
-    replaced: Field = "", note: Annotated[str, Form(max_length=300)] = "",
-    override_id: Field = "", back: Field = "overrides",
+    group_id: Text, role: Text, kind: Text, clinician_id: Text, start: Text, end: Text,
+    replaced: Text = "", note: Annotated[str, Form(max_length=300)] = "",
+    override_id: Text = "", back: Text = "overrides",
 ) -> Response:  # fmt: skip
     """The schedule for that time with the change, and its conflicts; nothing saved."""
     practice = await practice_in_scope(services, principal, practice_id)
@@ -160,12 +160,11 @@ async def _save(
     """Through the API's own routes; the revision saved."""
     if_match = etag(revision)
     pid, gid = practice.practice_id, proposal.group_id
-    answer: Any
+    body = admin_items.NewOverride(
+        clinician_id=proposal.clinician_id, start=proposal.start, end=proposal.end,
+        kind=proposal.kind, role=proposal.role, note=proposal.note,
+    )  # fmt: skip
     if proposal.override_id:
-        body = admin_items.NewOverride(
-            clinician_id=proposal.clinician_id, start=proposal.start, end=proposal.end,
-            kind=proposal.kind, role=proposal.role, note=proposal.note,
-        )  # fmt: skip
         answer = await admin_items.edit_override(pid, gid, proposal.override_id, body,
                                                  services, principal, if_match)  # fmt: skip
     elif proposal.replaced and proposal.kind is OverrideKind.REPLACE:
@@ -175,10 +174,6 @@ async def _save(
         )  # fmt: skip
         answer = await admin_items.replace_on_call(pid, cover, services, principal, if_match)
     else:
-        body = admin_items.NewOverride(
-            clinician_id=proposal.clinician_id, start=proposal.start, end=proposal.end,
-            kind=proposal.kind, role=proposal.role, note=proposal.note,
-        )  # fmt: skip
         answer = await admin_items.add_override(pid, gid, body, services, principal, if_match)
     return int(answer.headers["ETag"].strip('"'))
 
@@ -186,10 +181,10 @@ async def _save(
 @router.post("/practices/{practice_id}/overrides/save")
 async def save_override(
     request: Request, practice_id: Identifier, services: Services, principal: Admin,
-    group_id: Field, role: Field, kind: Field, clinician_id: Field, start: Field, end: Field,
-    revision: Annotated[int, Form(ge=1)], replaced: Field = "",
-    note: Annotated[str, Form(max_length=300)] = "", override_id: Field = "",
-    back: Field = "overrides",
+    group_id: Text, role: Text, kind: Text, clinician_id: Text, start: Text, end: Text,
+    revision: Annotated[int, Form(ge=1)], replaced: Text = "",
+    note: Annotated[str, Form(max_length=300)] = "", override_id: Text = "",
+    back: Text = "overrides",
 ) -> Response:  # fmt: skip
     """Saved: back to the calendar or the list. Refused: the form again, saying why."""
     practice = await practice_in_scope(services, principal, practice_id)
