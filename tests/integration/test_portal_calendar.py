@@ -170,6 +170,9 @@ def test_the_days_the_clocks_change_show_their_length(
     expect(sunday).to_have_count(1)
     expect(sunday.get_by_role("heading")).to_contain_text("Sun 0")
     expect(page.locator("li.day").filter(has_text="h day")).to_have_count(1)
+    answer = page.goto(f"{portal.url}{CALENDAR}?view=month&date=9999-12-31")
+    assert answer is not None and answer.status == 422
+    expect(page.get_by_role("alert")).to_contain_text("date: must be from")
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -182,6 +185,13 @@ def test_calendar_and_overrides_pages_are_accessible_and_fit_a_phone(
         assert serious_violations(page) == [], path
         fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert fits, f"{path} is wider than {width} px"
+    page.get_by_label("Who").select_option("dr-okafor")
+    page.get_by_label("Start (America/Chicago)").fill("2027-03-01T08:00")
+    page.get_by_label("End (America/Chicago)").fill("2027-03-01T09:00")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("heading", name="Preview (not saved yet)")).to_be_visible()
+    assert serious_violations(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.goto(f"{portal.url}{CALENDAR}?view=month")
     page.get_by_label("Coverage group").select_option("newborn-hospital")
     page.get_by_role("button", name="Show").click()

@@ -27,7 +27,7 @@ __all__ = ["router"]
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Services = Annotated[ApiServices, Depends(services_of)]
 Admin = Annotated[Principal, Depends(requires("practice_admin", "service_admin"))]
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+FIRST, LAST = date(1970, 1, 1), date(2199, 12, 31)
 
 
 def replace_link(
@@ -61,6 +61,9 @@ async def calendar(
         raise ApiProblem(404, "Not found", "No coverage group of this practice has that id.",
                          kind="not-found") from None  # fmt: skip
     anchor = day or now.astimezone(zone).date()
+    if not FIRST <= anchor <= LAST:
+        raise ApiProblem(422, "Invalid date", f"date: must be from {FIRST} to {LAST}",
+                         kind="validation")  # fmt: skip
     dates = shown_dates(view, anchor)
     start, _ = day_bounds(dates[0], zone)
     rows = await admin_views.final_schedule(practice_id, services, principal, start=start,
@@ -76,6 +79,6 @@ async def calendar(
         request, "calendar.html", principal, practice_id=practice_id, practice=practice,
         chosen=chosen, view=view, anchor=anchor, days=grid(dates, zone, schedule, overrides),
         previous=step(view, anchor, -1), following=step(view, anchor, 1), now=now,
-        tz=practice.timezone, weekdays=WEEKDAYS, replace_link=replace_link, saved=saved,
+        tz=practice.timezone, replace_link=replace_link, saved=saved,
         names={c.clinician_id: c.display_name for c in practice.clinicians},
     )  # fmt: skip
