@@ -1,6 +1,6 @@
 """What an override would do, before it is saved (pure): the group's schedule for the
 affected time with and without it, computed in memory from the practice with the change
-applied, and the conflicts an administrator should see first:
+applied (or the override removed), and the conflicts an administrator should see first:
 
 - the end is not after the start (then nothing else is computed);
 - the covering clinician is not one of the practice's;
@@ -22,7 +22,7 @@ from engine.domain.practice import Practice
 from engine.domain.schedule import CoverageRole, Override, OverrideKind
 from engine.domain.schedule_resolution import Segment, render
 
-__all__ = ["Preview", "Proposal", "preview", "with_override"]
+__all__ = ["Preview", "Proposal", "preview", "removal_preview", "with_override"]
 
 _WHEN = "%a %d %b %H:%M"
 
@@ -123,3 +123,26 @@ def preview(practice: Practice, proposal: Proposal) -> Preview:
         if not s.clinicians:
             conflicts.append(f"Nobody would be {role.value} on call ({when(s.start, s.end)}).")
     return Preview(before, after, conflicts)
+
+
+def removal_preview(practice: Practice, group_id: str, override_id: str) -> Preview | None:
+    """The schedule over an override's time with it and without it, and the gaps its
+    removal leaves; None when there is no such override."""
+    zone = practice.zone
+    for group in practice.coverage_groups:
+        found = [o for o in group.overrides if o.override_id == override_id]
+        if group.group_id != group_id or not found:
+            continue
+        gone = found[0]
+        without = group.model_copy(
+            update={"overrides": [o for o in group.overrides if o.override_id != override_id]}
+        )
+        before = render(group, gone.role, gone.start, gone.end, zone)
+        after = render(without, gone.role, gone.start, gone.end, zone)
+        conflicts = [
+            f"Nobody would be {gone.role.value} on call ({s.start.astimezone(zone):{_WHEN}} "
+            f"to {s.end.astimezone(zone):{_WHEN}})."
+            for s in after if not s.clinicians
+        ]  # fmt: skip
+        return Preview(before, after, conflicts)
+    return None

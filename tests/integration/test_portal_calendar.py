@@ -111,7 +111,13 @@ def test_a_save_on_a_stale_revision_says_so_and_remove_works(
 
     second.goto(f"{portal.url}{OVERRIDES}")
     row = second.get_by_role("row", name=re.compile("conference"))
-    row.get_by_role("button", name=re.compile("Remove")).click()
+    row.get_by_role("link", name=re.compile("Remove")).click()
+    expect(second.get_by_role("heading", name="Remove this override?")).to_be_visible()
+    without = second.get_by_role("table", name=re.compile("With this change"))
+    expect(without).to_contain_text(NAMES["dr-brandt"])  # back to the rotation's own
+    expect(second.get_by_role("row", name=re.compile("conference"))).to_have_count(1)
+    assert serious_violations(second) == []
+    second.get_by_role("button", name="Remove the override").click()
     expect(second.get_by_role("status")).to_contain_text("Saved as revision")
     expect(second.get_by_role("row", name=re.compile("conference"))).to_have_count(0)
 

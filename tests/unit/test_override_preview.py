@@ -8,7 +8,7 @@ Wednesday 4 March 2026 (day 58) is dr-b's from 08:00 EST (13:00 UTC).
 from __future__ import annotations
 
 from engine.domain.schedule import Clinician, CoverageRole, OverrideKind
-from engine.portal.override_preview import Proposal, preview, with_override
+from engine.portal.override_preview import Proposal, preview, removal_preview, with_override
 from tests.unit.schedule_factories import group, layer, override, schedule_practice, utc
 
 PRIMARY, BACKUP = CoverageRole.PRIMARY, CoverageRole.BACKUP
@@ -82,5 +82,21 @@ def test_overlapping_overrides_and_gaps_are_conflicts_but_an_edit_is_not_its_own
     gap = preview(practice, _proposal(kind=OverrideKind.REMOVE, clinician_id="dr-b",
                                       end=utc("2026-03-04 16:00")))  # fmt: skip
     assert gap.conflicts == [
+        "Nobody would be primary on call (Wed 04 Mar 09:00 to Wed 04 Mar 11:00)."
+    ]
+
+
+def test_removing_an_override_shows_who_is_on_call_without_it() -> None:
+    cover = override("dr-c", utc("2026-03-04 14:00"), utc("2026-03-04 16:00"))
+    shown = removal_preview(_practice(cover), "peds", cover.override_id)
+    assert shown is not None
+    assert [s.clinicians for s in shown.before] == [("dr-c",)]
+    assert [s.clinicians for s in shown.after] == [("dr-b",)] and shown.conflicts == []
+    assert removal_preview(_practice(cover), "nursery", cover.override_id) is None
+    added = override("dr-c", utc("2026-03-04 14:00"), utc("2026-03-04 16:00"), kind="add")
+    lone = group(overrides=[added], group_id="peds")  # no layers: only the override covers
+    practice = schedule_practice(lone).model_copy(update={"clinicians": []})
+    gap = removal_preview(practice, "peds", added.override_id)
+    assert gap is not None and gap.conflicts == [
         "Nobody would be primary on call (Wed 04 Mar 09:00 to Wed 04 Mar 11:00)."
     ]

@@ -26,7 +26,7 @@ from engine.api.services import ApiServices
 from engine.domain._wall_clock import localize
 from engine.domain.practice import Practice
 from engine.domain.schedule import CoverageRole, OverrideKind
-from engine.portal.override_preview import Proposal, preview
+from engine.portal.override_preview import Proposal, preview, removal_preview
 from engine.portal.render import PREFIX, page, see_other
 from engine.schemas._base import Identifier
 
@@ -73,7 +73,7 @@ async def _page(
 ) -> Response:  # fmt: skip
     practice = await practice_in_scope(services, principal, practice_id)
     context = {"revision": practice.revision, "error": None, "shown": None, "saved": None,
-               "proposal": None, **context}  # fmt: skip
+               "proposal": None, "removing": None, **context}  # fmt: skip
     return page(
         request, "overrides.html", principal, practice_id=practice_id, practice=practice,
         tz=practice.timezone, form=form, base=_base(practice_id), status_code=status_code,
@@ -88,9 +88,11 @@ async def overrides_page(
     start: Annotated[str | None, Query(max_length=40)] = None,
     end: Annotated[str | None, Query(max_length=40)] = None,
     replace: Identifier | None = None, edit: Identifier | None = None,
+    remove: Identifier | None = None,
     back: Back = "overrides", saved: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:  # fmt: skip
-    """The list, and the form: empty, prefilled from the calendar, or an override to edit."""
+    """The list, and the form: empty, prefilled from the calendar, or an override to edit;
+    with ``remove``, first the schedule without that override and a button to confirm."""
     practice = await practice_in_scope(services, principal, practice_id)
     form: dict[str, Any] = {
         "group_id": group or "", "role": role.value, "kind": "replace", "clinician_id": "",
@@ -106,7 +108,13 @@ async def overrides_page(
                     start=_local_input(o.start.isoformat(), practice),
                     end=_local_input(o.end.isoformat(), practice),
                 )  # fmt: skip
-    return await _page(request, services, principal, practice_id, form, saved=saved)
+    removing = None
+    for g in practice.coverage_groups:
+        for o in g.overrides:
+            if o.override_id == remove and g.group_id == group:
+                removing = (g, o, removal_preview(practice, g.group_id, o.override_id))
+    return await _page(request, services, principal, practice_id, form, saved=saved,
+                       removing=removing)  # fmt: skip
 
 
 def _form(
