@@ -46,13 +46,17 @@ def _base(practice_id: str) -> str:
 
 
 def _local_input(value: str | None, practice: Practice) -> str:
-    """An ISO instant from a link as the value of a local datetime input."""
+    """An ISO instant from a link as the value of a local datetime input (empty if it
+    is not one)."""
     if not value:
         return ""
     try:
-        return datetime.fromisoformat(value).astimezone(practice.zone).strftime(LOCAL)
+        instant = datetime.fromisoformat(value)
     except ValueError:
         return ""
+    if instant.tzinfo is None:  # already local
+        return instant.strftime(LOCAL)
+    return instant.astimezone(practice.zone).strftime(LOCAL)
 
 
 def _instant(text: str, practice: Practice, name: str) -> datetime:
