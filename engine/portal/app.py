@@ -14,12 +14,14 @@ from engine.portal.render import PREFIX, problem_page
 from engine.portal.routes import (
     audit,
     auth,
+    calendar,
     desk,
     escalation,
     home,
     me,
     messages,
     office_hours,
+    overrides,
     rotations,
     swaps,
     triage,
@@ -35,8 +37,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 def install_portal(app: FastAPI) -> None:
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="portal-static")
     pages = (
-        auth, home, me, rotations, escalation, triage, office_hours, messages, usage, audit,
-        desk, users, swaps,
+        auth, home, me, calendar, overrides, rotations, escalation, triage, office_hours,
+        messages, usage, audit, desk, users, swaps,
     )  # fmt: skip
     for module in pages:
         app.include_router(module.router)
