@@ -15,7 +15,7 @@ API_URL := https://127.0.0.1:$(or $(NIGHTLINE_API_PORT),8443)
 TEST_ENV := NIGHTLINE_STATE_DIR=$(CURDIR)/.nightline-test NIGHTLINE_KAFKA_PORT=29092 \
 	NIGHTLINE_KAFKA_CONTROLLER_PORT=29093 NIGHTLINE_REDIS_PORT=26379 NIGHTLINE_API_PORT=28443
 
-.PHONY: install browser run demo stack-up stack-down test unit integration lint schemas bench mutation clean
+.PHONY: install browser screenshots run demo stack-up stack-down test unit integration lint schemas bench mutation clean
 
 install: $(STAMP)
 
@@ -113,6 +113,12 @@ bench: install
 	@status=0; for b in schedule triage apns push timing e2e; do \
 		echo "== $(BIN)/python bench/bench_$$b.py"; $(BIN)/python bench/bench_$$b.py || status=1; \
 	done; exit $$status
+
+# The README's portal screenshots (docs/img/*.png), taken on the test stack with the
+# browser tests' setup; about a minute.
+screenshots: install browser
+	@export $(TEST_ENV); $(NL) stack up && $(BIN)/python -m tests.integration.screenshots; \
+	status=$$?; $(NL) stack down; exit $$status
 
 schemas: install
 	$(NL) schemas export
