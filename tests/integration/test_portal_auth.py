@@ -67,6 +67,8 @@ def test_a_form_without_its_csrf_token_is_refused(portal: Portal, browser: Brows
     page = new_page(browser)
     name, _ = portal.account("clin", {"clinician"}, {"maple-a"}, clinician_id="dr-okafor")
     sign_in(page, portal, name)
+    expect(page.get_by_role("heading", name="My shifts")).to_be_visible()
+    assert serious_violations(page) == []  # the clinician's own page
     forged = page.request.post(f"{portal.url}/portal/sign-out", form={"reason": "out"})
     assert forged.status == 403 and "CSRF" in forged.text()
     no_header = page.request.post(f"{portal.url}/portal/keepalive")
@@ -92,6 +94,7 @@ def test_no_page_of_another_practice_opens(portal: Portal, browser: Browser) -> 
         answer = page.goto(f"{portal.url}{path}")
         assert answer is not None and answer.status == 404
         expect(page.get_by_role("alert")).to_contain_text("No practice of yours")
+        assert serious_violations(page) == []  # the error page
     clinician = new_page(browser)
     name, _ = portal.account("clin", {"clinician"}, {"maple-a"}, clinician_id="dr-brandt")
     sign_in(clinician, portal, name)
