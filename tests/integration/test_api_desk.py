@@ -202,3 +202,32 @@ async def test_a_stream_ends_with_its_session(
     assert not listening.done()
     assert (await api.client.post("/v1/auth/sign-out", headers=operator)).status_code == 204
     await asyncio.wait_for(listening, 10)  # the server ended the stream
+
+
+async def test_an_operator_works_only_the_practices_of_their_desks(
+    desk_harness: Harness, api: RunningApi
+) -> None:
+    h = desk_harness
+    ours = data.practice("p-our-desk", primary=(), backup=())
+    theirs = data.practice("p-their-desk", primary=(), backup=()).model_copy(
+        update={"operator_desk": "desk-2"}
+    )
+    for practice in (ours, theirs):
+        h.load_practice(practice, [])
+    me = await _operator(api, {"p-our-desk", "p-their-desk"}, {"desk-1"})  # both in scope
+    calls = {p.practice_id: data.urgent_call(p.practice_id) for p in (ours, theirs)}
+    for call in calls.values():
+        h.producer.send_intake(call)
+    ids = {p: dispatch_id_for(c.event_id) for p, c in calls.items()}
+    await _eventually(lambda: all(i in api.services.desk.board.open for i in ids.values()), 30,
+                      "both alerts on the board")  # fmt: skip
+    listed = (await api.client.get("/v1/desk/alerts", headers=me)).json()["alerts"]
+    shown = {a["dispatch_id"] for a in listed}
+    assert ids["p-our-desk"] in shown and ids["p-their-desk"] not in shown
+    claim = await api.client.post(f"/v1/desk/alerts/{ids['p-their-desk']}/claim", headers=me)
+    assert claim.status_code == 404
+    script = await api.client.get("/v1/desk/practices/p-their-desk/script", headers=me)
+    assert script.status_code == 404
+    assert (await api.client.get("/v1/desk/practices/p-our-desk/script", headers=me)).is_success
+    body = json.loads(data.urgent_call("p-their-desk").model_dump_json())
+    assert (await api.client.post("/v1/desk/page", headers=me, json=body)).status_code == 403

@@ -27,6 +27,7 @@ from engine.api.publishing import KafkaUnavailableError
 from engine.api.routers.ingest import IntakeAccepted
 from engine.api.services import ApiServices
 from engine.domain.desk_script import desk_script
+from engine.domain.practice import Practice
 from engine.handlers.desk_alerts import UNKNOWN_PRACTICE
 from engine.schemas._base import Identifier, derived_event_id
 from engine.schemas.acks import AckKind, Acknowledgement
@@ -80,12 +81,32 @@ class Claimed(BaseModel):
     status: str
 
 
+def works(principal: Principal, practice_id: str, desk_id: str | None) -> bool:
+    """Whether this person works a practice's desk alerts: a service administrator
+    always; an operator for a practice in their scope whose alerts go to a desk they
+    work (an alert whose input named no readable practice: by its desk alone). One
+    rule for the queue, the stream, claims, resolves, scripts and pages."""
+    if principal.all_practices:
+        return True
+    if desk_id is None or desk_id not in principal.desks:
+        return False
+    return practice_id == UNKNOWN_PRACTICE or principal.may_act_for(practice_id)
+
+
 def _visible(principal: Principal, item: DeskItem) -> bool:
-    """An alert of a practice in my scope; or, for input that named no readable practice
-    (the deployment's default desk), an alert of a desk I work."""
-    if item.practice_id == UNKNOWN_PRACTICE:
-        return item.desk_id in principal.desks or principal.all_practices
-    return principal.may_act_for(item.practice_id)
+    return works(principal, item.practice_id, item.desk_id)
+
+
+async def _served_practice(
+    services: ApiServices, principal: Principal, practice_id: str
+) -> Practice | None:
+    """The practice, if this person works its desk; else None (never says which)."""
+    if not principal.may_act_for(practice_id):
+        return None
+    practice = await services.practices.get(practice_id)
+    if practice is None or not works(principal, practice_id, practice.operator_desk):
+        return None
+    return practice
 
 
 def _operator_id(principal: Principal) -> str:
@@ -209,10 +230,7 @@ async def claim(dispatch_id: str, services: Services, principal: Operator) -> Cl
             return Claimed(dispatch_id=dispatch_id, claimed_by=me, status="claimed")
         holder, desk = _holder(await services.redis.get(services.keys.desk_claim(dispatch_id)))
         practice = str(state.get("practice_id", "")) if state is not None else ""
-        visible = state is not None and (
-            principal.may_act_for(practice)
-            or (practice == UNKNOWN_PRACTICE and desk in principal.desks)
-        )
+        visible = state is not None and works(principal, practice, desk)
         if holder is not None and visible:
             raise ApiProblem(
                 409, "Conflict", "Another operator has claimed this alert.", kind="claimed"
@@ -306,10 +324,9 @@ async def resolve(
     me = _operator_id(principal)
     state = await _owned_at_desk(services, dispatch_id)
     practice = str(state.get("practice_id", "")) if state is not None else ""
-    if state is None or not principal.may_act_for(practice):
-        _, desk = _holder(await services.redis.get(services.keys.desk_claim(dispatch_id)))
-        if state is None or practice != UNKNOWN_PRACTICE or desk not in principal.desks:
-            raise _not_found()
+    _, desk = _holder(await services.redis.get(services.keys.desk_claim(dispatch_id)))
+    if state is None or not works(principal, practice, desk):
+        raise _not_found()
     if not _mine_at_desk(state, me):
         raise ApiProblem(
             409,
@@ -373,6 +390,10 @@ async def page(body: dict[str, Any], services: Services, principal: Operator) ->
     """An intake event from the desk, handled like any other (triage, then pages);
     ``source_system`` is set to the desk."""
     event = {**body, "source_system": f"desk.{_operator_id(principal)}"}
+    named = body.get("practice_id")
+    if isinstance(named, str) and await _served_practice(services, principal, named) is None:
+        raise ApiProblem(403, "Forbidden", "Your desks do not take calls for that practice.",
+                         kind="forbidden")  # fmt: skip
     accepted = await accept_event(services, principal, event)
     return IntakeAccepted(event_id=accepted.event_id, dispatch_id=accepted.dispatch_id)
 
@@ -413,11 +434,10 @@ async def call_script(
 ) -> CallScript:
     """Greeting, office open or closed now, the call-handling rules, and who would be
     paged now for a message of ``urgency``, by name, ending at the desk."""
-    practice = (
-        await services.practices.get(practice_id) if principal.may_act_for(practice_id) else None
-    )
+    practice = await _served_practice(services, principal, practice_id)
     if practice is None:
-        raise ApiProblem(404, "Not found", "No practice of yours has that id.", kind="not-found")
+        raise ApiProblem(404, "Not found", "No practice of your desks has that id.",
+                         kind="not-found")  # fmt: skip
     script = desk_script(practice, services.clock.now(), urgency)
     return CallScript(
         practice_id=script.practice_id,

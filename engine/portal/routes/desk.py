@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from engine.api.deps import Principal, requires, services_of
 from engine.api.problems import ApiProblem, field_problems
 from engine.api.routers import desk as desk_routes
+from engine.api.routers.desk import works
 from engine.api.services import ApiServices
 from engine.domain.practice import Practice
 from engine.portal.render import PREFIX, page, see_other
@@ -68,15 +69,11 @@ _PAGE_FIELDS = (
 
 
 async def desk_practices(services: ApiServices, principal: Principal) -> list[Practice]:
-    """The practices an operator takes calls for: in their scope and served by one of
-    their desks (every practice in scope when they work no desk, e.g. a service admin)."""
-    mine = [
-        p
-        for p in await services.run_store(services.practice_store.all)
-        if principal.may_act_for(p.practice_id)
-    ]
-    served = [p for p in mine if p.operator_desk in principal.desks]
-    return sorted(served if principal.desks else mine, key=lambda p: p.name)
+    """The practices an operator takes calls for: the API's own rule (in their scope and
+    served by one of their desks; every practice for a service administrator)."""
+    everyone = await services.run_store(services.practice_store.all)
+    served = [p for p in everyone if works(principal, p.practice_id, p.operator_desk)]
+    return sorted(served, key=lambda p: p.name)
 
 
 async def _console(
