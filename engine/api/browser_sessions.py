@@ -5,7 +5,8 @@ The cookie (``__Host-nightline``: ``Secure``, ``HttpOnly``, ``SameSite=Strict``,
 ``/``) holds the portal device id and the session's access and refresh tokens. When
 the access token has expired but the session is still live (used within the idle
 limit), the refresh token is spent for a new pair and the cookie is renewed on the
-response (:class:`CookieRenewal`); the idle and absolute limits are the API's.
+response (:class:`CookieRenewal`); requests racing with the same expired cookie share
+that one renewal. The idle and absolute limits are the API's.
 
 A browser sends cookies by itself, so every unsafe request authenticated by the cookie
 must also carry the session's CSRF token, in the ``X-CSRF-Token`` header or a
@@ -15,6 +16,7 @@ so only pages this session was served can hold it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -24,6 +26,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from engine.api.security import secret_digest
 from engine.api.sessions import Session, TokenPair
 
 __all__ = [
@@ -85,22 +88,56 @@ async def cookie_session(request: Request, services: Any) -> Session | None:
     if cookie is None:
         return None
     now = services.clock.now()
-    sessions = services.sessions
-    session: Session | None = await sessions.authenticate(
+    session: Session | None = await services.sessions.authenticate(
         cookie.access_token, cookie.device_id, now
     )
     if session is None:
-        pair: TokenPair | None = await sessions.refresh(cookie.refresh_token, cookie.device_id, now)
-        if pair is None:
-            return None
-        session = await sessions.authenticate(pair.access_token, cookie.device_id, now)
-        renewed = BrowserCookie(cookie.device_id, pair.access_token, pair.refresh_token)
-        request.state.renew_cookie = cookie_header(
-            renewed.encode(), services.settings.session_max_s
-        )
+        session = await _renewed(request, services, cookie, now)
     if session is not None and request.method in _UNSAFE:
         await _require_csrf(request, session.family)
     return session
+
+
+async def _renewed(
+    request: Request, services: Any, cookie: BrowserCookie, now: Any
+) -> Session | None:
+    """Spend the refresh token once for a new pair, and set the renewed cookie.
+
+    A browser often sends several requests with the same expired cookie (two tabs, a
+    double click, a stream reconnecting). Spending a refresh token twice ends the whole
+    session, so the first request spends it under a short lock and keeps the new cookie
+    sealed for :data:`_RENEWED_S`; the others wait for it and use the same pair."""
+    digest = secret_digest(cookie.refresh_token)
+    prefix = services.keys.prefix
+    kept, lock = f"{prefix}:portal-renewed:{digest}", f"{prefix}:portal-renewing:{digest}"
+    renewed = None
+    for _ in range(30):
+        sealed = await services.redis.get(kept)
+        if sealed is not None:
+            renewed = BrowserCookie.decode(services.sealer.decrypt(sealed).decode())
+            break
+        if await services.redis.set(lock, "1", nx=True, ex=10):
+            pair: TokenPair | None = await services.sessions.refresh(
+                cookie.refresh_token, cookie.device_id, now
+            )
+            if pair is None:
+                return None
+            renewed = BrowserCookie(cookie.device_id, pair.access_token, pair.refresh_token)
+            await services.redis.set(
+                kept, services.sealer.encrypt(renewed.encode().encode()), ex=_RENEWED_S
+            )
+            break
+        await asyncio.sleep(0.1)  # another request is renewing this cookie
+    if renewed is None:
+        return None
+    session: Session | None = await services.sessions.authenticate(
+        renewed.access_token, cookie.device_id, now
+    )
+    request.state.renew_cookie = cookie_header(renewed.encode(), services.settings.session_max_s)
+    return session
+
+
+_RENEWED_S = 30
 
 
 class CsrfRefused(Exception):
