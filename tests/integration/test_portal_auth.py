@@ -115,3 +115,21 @@ def test_an_idle_session_is_warned_then_signed_out(harness: Harness, browser: Br
         expect(page.get_by_role("status")).to_contain_text("without activity")
         page.goto(f"{short.url}/portal/me")
         expect(page).to_have_url(re.compile(r"/portal/sign-in"))
+
+
+def test_a_tab_left_open_does_not_sign_out_a_person_working_in_another(
+    harness: Harness, browser: Browser
+) -> None:
+    settings = api_settings(harness.settings, harness.log_dir, session_idle_s=9)
+    with serve_portal(settings) as short:
+        left_open = new_page(browser)
+        name, _ = short.account("clin", {"clinician"}, {"maple-a"}, clinician_id="dr-okafor")
+        sign_in(left_open, short, name)
+        working = left_open.context.new_page()
+        for _ in range(6):  # 18 s of work in the other tab: twice the idle limit
+            working.goto(f"{short.url}/portal/me")
+            working.wait_for_timeout(3_000)
+        assert "/portal/me" in left_open.url  # still there, not signed out
+        expect(left_open.get_by_role("button", name="Sign out")).to_be_visible()
+        working.close()
+        expect(left_open).to_have_url(re.compile(r"reason=idle"), timeout=20_000)
