@@ -69,6 +69,11 @@ def test_a_form_without_its_csrf_token_is_refused(portal: Portal, browser: Brows
     sign_in(page, portal, name)
     expect(page.get_by_role("heading", name="My shifts")).to_be_visible()
     assert serious_violations(page) == []  # the clinician's own page
+    elsewhere = page.request.post(
+        f"{portal.url}/portal/sign-in", form={"username": name, "password": "x" * 12},
+        headers={"Origin": "https://attacker.example"},
+    )  # fmt: skip
+    assert elsewhere.status == 403  # login CSRF: a sign-in from another site is refused
     forged = page.request.post(f"{portal.url}/portal/sign-out", form={"reason": "out"})
     assert forged.status == 403 and "CSRF" in forged.text()
     no_header = page.request.post(f"{portal.url}/portal/keepalive")

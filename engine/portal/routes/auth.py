@@ -6,6 +6,7 @@ idle warning. Every step goes through the API's own sign-in and session rules
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -33,6 +34,20 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith(PREFIX + "/") and not target.startswith("//"):
         return target
     return PREFIX + "/"
+
+
+def _same_site(request: Request) -> None:
+    """Login CSRF: a sign-in posted from another site is refused, so nobody can sign a
+    clinician into an account of theirs without them noticing. Browsers say where a
+    form came from (``Sec-Fetch-Site``; ``Origin``, which is ``null`` under our
+    no-referrer policy); clients that send neither are not browsers."""
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    if (site is not None and site not in ("same-origin", "none")) or (
+        origin not in (None, "null") and urlsplit(origin).netloc != request.url.netloc
+    ):  # the host only: behind a TLS-terminating proxy the scheme seen here is http
+        raise ApiProblem(403, "Forbidden", "This form was not sent from Nightline's own page.",
+                         kind="cross-site")  # fmt: skip
 
 
 def _pending_key(services: ApiServices, pending: str) -> str:
@@ -70,6 +85,7 @@ async def sign_in(
     username: Annotated[str, Form(max_length=128)], password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=500)] = PREFIX + "/",
 ) -> Response:  # fmt: skip
+    _same_site(request)
     target = _safe_next(next)
     try:
         return await _start_session(request, services, username, password, None, target)
@@ -96,6 +112,7 @@ async def sign_in_code(
     next: Annotated[str, Form(max_length=500)] = PREFIX + "/",
 ) -> Response:  # fmt: skip
     """The second step: the code, with the password kept sealed for two minutes."""
+    _same_site(request)
     target = _safe_next(next)
     sealed = await services.redis.getdel(_pending_key(services, pending))
     if sealed is None:
@@ -121,6 +138,7 @@ async def set_password(
 ) -> Response:  # fmt: skip
     """Set one's own password (after an invite, with the one-time password), through the
     API's own route; an invited administrator is shown their TOTP once."""
+    _same_site(request)
     body = api_auth.PasswordChange(username=username, password=password,
                                    new_password=new_password, totp=totp or None)  # fmt: skip
     try:
