@@ -6,8 +6,8 @@ idle warning. Every step goes through the API's own sign-in and session rules
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
