@@ -54,6 +54,11 @@ def test_an_administrator_signs_in_with_a_code_and_sees_the_practice_home(
     page.get_by_label("Password").fill("wrong password, surely")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("wrong")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("Code")).to_be_visible()
+    assert serious_violations(page) == []  # the code step
     sign_in(page, portal, name, secret)
     expect(page).to_have_url(re.compile(r"/portal/practices/maple-a$"))
     expect(page.get_by_role("heading", name="On call now")).to_be_visible()
@@ -100,6 +105,11 @@ def test_no_page_of_another_practice_opens(portal: Portal, browser: Browser) -> 
         assert answer is not None and answer.status == 404
         expect(page.get_by_role("alert")).to_contain_text("No practice of yours")
         assert serious_violations(page) == []  # the error page
+    both = new_page(browser)
+    name, secret = portal.account("admin", {"practice_admin"}, {"maple-a", "maple-b"}, totp=True)
+    sign_in(both, portal, name, secret)
+    expect(both.get_by_role("heading", name="Practices")).to_be_visible()  # choose one
+    assert serious_violations(both) == []
     clinician = new_page(browser)
     name, _ = portal.account("clin", {"clinician"}, {"maple-a"}, clinician_id="dr-brandt")
     sign_in(clinician, portal, name)

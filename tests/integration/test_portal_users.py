@@ -84,6 +84,7 @@ def test_an_administrator_invites_someone_and_sees_the_password_once(
     person = new_page(browser)
     _try_sign_in(person, portal, "newcomer@maple-users", one_time)
     expect(person.get_by_role("heading", name="Set your password")).to_be_visible()
+    assert serious_violations(person) == []  # the set-password page
 
 
 def test_a_disabled_account_can_no_longer_sign_in(portal: Portal, browser: Browser) -> None:
