@@ -11,6 +11,7 @@ kept through a form's re-renders (signed in by the portal's cookie, no browser):
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -153,3 +154,45 @@ async def test_a_form_shown_again_keeps_the_revision_it_was_read_at(
     saved = await client.post(f"{BASE}/overrides/save", data=form)
     assert saved.status_code == 412 and "Someone saved a change" in saved.text
     assert _revision(saved.text, f"{BASE}/overrides/preview") == read
+
+
+async def test_a_service_administrator_gives_an_operator_desks(
+    api: RunningApi,  # noqa: F811
+) -> None:
+    operator, billing = f"op-{uuid.uuid4().hex[:6]}", f"bill-{uuid.uuid4().hex[:6]}"
+    boss, csrf = await _browser(api, {"service_admin"})
+    listed = await boss.get("/portal/users")
+    assert 'name="desks" value="maple-desk"' in listed.text
+    answer = await boss.post("/portal/users/invite", data={
+        "csrf_token": csrf, "username": operator, "roles": "operator",
+        "practices": "scope-a", "desks": "maple-desk",
+    })  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    invited = await api.services.accounts.by_username(operator)
+    assert invited is not None and invited.desks == {"maple-desk"}
+    roles = f"/portal/users/{invited.account_id}/roles"
+    form = {"csrf_token": csrf, "roles": "operator", "desks_shown": "true"}
+    assert (await boss.post(roles, data=form)).status_code == 303
+    assert (await api.services.accounts.get(invited.account_id)).desks == set()  # type: ignore[union-attr]
+    assert (await boss.post(roles, data={**form, "desks": "operator-desk"})).status_code == 303
+    changed = await api.services.accounts.get(invited.account_id)
+    assert changed is not None and changed.desks == {"operator-desk"}
+
+    admin, admin_csrf = await _browser(api, {"practice_admin"})
+    assert 'name="desks"' not in (await admin.get("/portal/users")).text
+    answer = await admin.post("/portal/users/invite", data={
+        "csrf_token": admin_csrf, "username": billing, "roles": "billing",
+        "practices": "scope-a",
+    })  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    doctor = await api.services.accounts.by_username(billing)
+    assert doctor is not None
+    refused = await admin.put(f"/v1/admin/users/{doctor.account_id}",
+                              json={"roles": ["billing"], "desks": ["maple-desk"]},
+                              headers={"X-CSRF-Token": admin_csrf})  # fmt: skip
+    assert refused.status_code == 403, refused.text
+    kept = await admin.post(f"/portal/users/{doctor.account_id}/roles",
+                            data={"csrf_token": admin_csrf, "roles": "billing"})  # fmt: skip
+    assert kept.status_code == 303
+    after = await api.services.accounts.get(doctor.account_id)
+    assert after is not None and after.desks == set() and after.roles == {"billing"}
