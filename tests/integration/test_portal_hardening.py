@@ -61,13 +61,27 @@ async def test_cursors_and_revisions_int_refuses_are_4xx(api: RunningApi) -> Non
 
 
 async def test_dates_at_the_ends_of_the_calendar_are_4xx(api: RunningApi) -> None:  # noqa: F811
-    client, _ = await _browser(api, {"practice_admin"})
+    client, csrf = await _browser(api, {"practice_admin"})
     ends = {"start": "0001-01-01T00:00+05:00", "end": "9999-12-31T23:59-05:00"}
     answer = await client.get(f"{BASE}/overrides", params=ends)
     assert answer.status_code == 200
     for page in ("messages", "audit"):
         answer = await client.get(f"{BASE}/{page}", params={"to": "9999-12-31"})
         assert answer.status_code == 422 and "out of range" in answer.text, page
+
+    for view, params in [
+        ("schedule", {"start": "9999-12-31T00:00:00Z", "days": "93"}),
+        ("schedule", {"start": "0001-01-01T00:00:00+05:00"}),
+        ("on-call", {"at": "0001-01-01T00:00:00+05:00"}),
+        ("on-call", {"at": "9999-12-31T23:59:00-05:00"}),
+    ]:
+        answer = await client.get(f"{ADMIN}/{view}", params=params)
+        assert answer.status_code == 422, (view, params)
+        assert [e["field"] for e in answer.json()["errors"]] == [next(iter(params))]
+    late = {"message": "fever", "at": "9999-12-31T23:59:00-05:00"}
+    checked = await client.post(f"{ADMIN}/triage-check", headers={"X-CSRF-Token": csrf}, json=late)
+    assert checked.status_code == 422 and checked.json()["errors"][0]["field"] == "at"
+    assert (await client.get(f"{ADMIN}/schedule", params={"days": "93"})).status_code == 200
 
 
 async def _override_preview(
