@@ -87,7 +87,7 @@ class BodyLimit:
             return
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None:
-            if not length.isdigit() or int(length) > self.limit:
+            if not length.isdigit() or len(length) > 18 or int(length) > self.limit:
                 await _too_large(send, self.limit)
                 return
             await self.app(scope, receive, send)

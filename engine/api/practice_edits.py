@@ -28,6 +28,7 @@ __all__ = [
     "expected_revision",
     "invalid",
     "not_found",
+    "plain_number",
     "practice_in_scope",
     "save",
     "validated",
@@ -42,6 +43,13 @@ IfMatch = Annotated[
 
 def etag(revision: int) -> str:
     return f'"{revision}"'
+
+
+def plain_number(text: str, digits: int = 19) -> bool:
+    """Whether ``text`` is a whole number written with ASCII digits only, at most
+    ``digits`` long (``str.isdigit`` also accepts ``²``, which ``int`` refuses, and
+    ``int`` refuses more than 4300 digits)."""
+    return text.isascii() and text.isdecimal() and len(text) <= digits
 
 
 def not_found(what: str) -> ApiProblem:
@@ -69,7 +77,7 @@ def expected_revision(if_match: str | None) -> int:
             kind="if-match-required",
         )  # fmt: skip
     text = if_match.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not plain_number(text):
         raise ApiProblem(412, "Precondition failed", "If-Match is not a revision.", kind="stale")
     return int(text)
 

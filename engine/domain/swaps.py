@@ -9,7 +9,7 @@ stays in the request and never reaches a log, an audit entry or an error message
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.domain.schedule import CoverageRole
 from engine.schemas._base import AwareDatetime, Identifier
 
-__all__ = ["SwapError", "SwapRequest", "SwapStatus", "decide", "new_request"]
+__all__ = ["LONGEST", "SwapError", "SwapRequest", "SwapStatus", "decide", "new_request"]
 
 NOTE_MAX = 200
+LONGEST = timedelta(days=31)
 
 
 class SwapStatus(StrEnum):
@@ -60,10 +61,12 @@ def new_request(
     request_id: str, practice_id: str, group_id: str, role: CoverageRole, start: datetime,
     end: datetime, requester_id: str, with_clinician_id: str, note: str, now: datetime,
 ) -> SwapRequest:  # fmt: skip
-    """A pending request, if it makes sense: a time that has not ended, after its start,
-    and someone other than the requester to take it."""
+    """A pending request, if it makes sense: a time that has not ended, after its start
+    and at most :data:`LONGEST` long, and someone other than the requester to take it."""
     if end <= start:
         raise SwapError("end", "must be after start")
+    if end - start > LONGEST:
+        raise SwapError("end", f"a swap covers at most {LONGEST.days} days")
     if end <= now:
         raise SwapError("end", "the shift is over")
     if with_clinician_id == requester_id:

@@ -140,7 +140,11 @@ def _body(path: str, method: str, practice_a: str, device: VirtualDevice) -> Any
             "practices": [practice_a],
             "clinician_id": "dr-new",
         },
-        ("PUT", "/v1/admin/users/{account_id}"): {"roles": ["clinician"], "disabled": True},
+        ("PUT", "/v1/admin/users/{account_id}"): {
+            "roles": ["clinician"],
+            "disabled": True,
+            "desks": [],
+        },
         ("POST", "/v1/admin/users/{account_id}/password-reset"): None,
         ("POST", "/v1/app/swap-requests"): {
             "practice_id": practice_a,

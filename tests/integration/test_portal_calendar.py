@@ -124,6 +124,13 @@ def test_a_save_on_a_stale_revision_says_so_and_remove_works(
     first.get_by_role("button", name="Save").click()
     expect(first.get_by_role("alert")).to_contain_text("Someone saved a change")
     assert "{" not in first.get_by_role("alert").inner_text()  # a sentence, not JSON
+    first.get_by_role("button", name="Preview").click()  # the draft keeps its revision
+    first.get_by_role("button", name="Save").click()
+    expect(first.get_by_role("alert")).to_contain_text("Someone saved a change")
+    first.goto(f"{portal.url}{OVERRIDES}")  # read afresh, then the change saves
+    first.get_by_label("Who").select_option("dr-brandt")
+    first.get_by_label("Start (America/Chicago)").fill("2027-02-01T09:00")
+    first.get_by_label("End (America/Chicago)").fill("2027-02-01T12:00")
     first.get_by_role("button", name="Preview").click()
     first.get_by_role("button", name="Save").click()
     expect(first.get_by_role("status")).to_contain_text("Saved as revision")

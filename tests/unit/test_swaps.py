@@ -39,6 +39,8 @@ def test_a_new_request_is_pending_with_its_ids_and_times() -> None:
         ({"start": NOW - timedelta(hours=9), "end": NOW - timedelta(hours=1)}, "end"),
         ({"with_clinician_id": "dr-ash"}, "with_clinician_id"),
         ({"note": "x" * 201}, "note"),
+        ({"end": START + timedelta(days=31, seconds=1)}, "end"),
+        ({"start": datetime(1, 1, 1, tzinfo=UTC), "end": END}, "end"),
     ],
 )
 def test_a_request_that_makes_no_sense_names_the_field(
@@ -53,6 +55,10 @@ def test_a_request_that_makes_no_sense_names_the_field(
 def test_a_shift_under_way_may_still_be_swapped() -> None:
     request = _ask(start=NOW - timedelta(hours=1))
     assert request.status is SwapStatus.PENDING
+
+
+def test_a_swap_of_exactly_31_days_may_be_asked() -> None:
+    assert _ask(end=START + timedelta(days=31)).end == START + timedelta(days=31)
 
 
 @pytest.mark.parametrize(("approve", "status"), [(True, "approved"), (False, "declined")])

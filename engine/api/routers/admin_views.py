@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field, TypeAdapter
 
 from engine.api.practice_edits import practice_in_scope
-from engine.api.problems import problem_responses
+from engine.api.problems import ApiProblem, FieldProblem, problem_responses
 from engine.api.routers.admin import Admin, Services
 from engine.domain.coverage_report import coverage_gaps, double_bookings, shared_clinicians
 from engine.domain.desk_script import desk_script
@@ -28,6 +28,17 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/admin/practices", tags=["admin"])
 _ERRORS = problem_responses(404)
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _within_reach(instant: datetime, name: str) -> datetime:
+    """``instant`` if it is from 1970 to 2199: schedules are not computed near the ends
+    of what a datetime holds, where a zone's offset overflows it (422 naming the field)."""
+    if not EARLIEST <= instant < LATEST:
+        problem = "must be from 1970 to 2199"
+        raise ApiProblem(422, "Invalid request", f"{name}: {problem}", kind="validation",
+                         errors=[FieldProblem(field=name, problem=problem)])  # fmt: skip
+    return instant
 
 
 class Segment(BaseModel):
@@ -50,20 +61,24 @@ async def final_schedule(
     """Who is primary and backup, per coverage group, from ``start`` (default now) for
     ``days``: overrides applied, gaps as segments with nobody."""
     practice = await practice_in_scope(services, principal, practice_id)
-    begin = start or services.clock.now()
+    begin = _within_reach(start or services.clock.now(), "start")
     end = begin + timedelta(days=days)
-    return [
-        GroupSchedule(
-            group_id=g.group_id,
-            role=role.value,
-            segments=[
-                Segment(start=s.start, end=s.end, clinicians=list(s.clinicians))
-                for s in render(g, role, begin, end, practice.zone)
-            ],
-        )
-        for g in practice.coverage_groups
-        for role in CoverageRole
-    ]
+
+    def rows() -> list[GroupSchedule]:
+        return [
+            GroupSchedule(
+                group_id=g.group_id,
+                role=role.value,
+                segments=[
+                    Segment(start=s.start, end=s.end, clinicians=list(s.clinicians))
+                    for s in render(g, role, begin, end, practice.zone)
+                ],
+            )
+            for g in practice.coverage_groups
+            for role in CoverageRole
+        ]
+
+    return await asyncio.to_thread(rows)  # CPU work off the event loop
 
 
 class Gap(BaseModel):
@@ -145,7 +160,7 @@ async def who_is_on_call(
 ) -> WhoAt:  # fmt: skip
     """Who is on call at ``at`` (default now): primary per group, and the urgent chain."""
     practice = await practice_in_scope(services, principal, practice_id)
-    when = at or services.clock.now()
+    when = _within_reach(at or services.clock.now(), "at")
     script = desk_script(practice, when)
     return WhoAt(
         at=when,
@@ -185,7 +200,7 @@ async def triage_check(
     """What Nightline would do with this message now (or ``at``), and which rules say so.
     Nothing is sent or kept."""
     practice = await practice_in_scope(services, principal, practice_id)
-    when = body.at or services.clock.now()
+    when = _within_reach(body.at or services.clock.now(), "at")
     event = TypeAdapter(IntakeEvent).validate_python({
         "kind": IntakeKind(body.channel).value, "event_id": secrets.token_hex(16),
         "practice_id": practice_id, "source_system": "admin-check", "received_at": when,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from engine.api.deps import Principal, requires, services_of
-from engine.api.practice_edits import practice_in_scope
+from engine.api.practice_edits import plain_number, practice_in_scope
 from engine.api.problems import ApiProblem, problem_responses
 from engine.api.services import ApiServices
 from engine.schemas._base import AwareDatetime, Identifier
@@ -54,7 +54,7 @@ def _cursor(before: str | None, until: datetime | None) -> tuple[int, int]:
     if before is None:
         return top, 0
     ms, _, shown = before.partition(":")
-    if not ms.isdigit() or not shown.isdigit():
+    if not plain_number(ms) or not plain_number(shown):
         raise ApiProblem(422, "Invalid request", "'before' is the next_before of a page.",
                          kind="validation")  # fmt: skip
     return min(int(ms), top), int(shown) if int(ms) <= top else 0

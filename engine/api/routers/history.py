@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from engine.api.deps import Principal, requires, services_of
-from engine.api.practice_edits import practice_in_scope
+from engine.api.practice_edits import plain_number, practice_in_scope
 from engine.api.problems import ApiProblem, problem_responses
 from engine.api.services import ApiServices
 from engine.schemas._base import AwareDatetime, Identifier
@@ -58,7 +58,7 @@ async def messages(
     after: tuple[int, str] | None = None
     if before is not None:
         ms, _, member = before.partition(":")
-        if not ms.isdigit() or not member:
+        if not plain_number(ms) or not member:
             raise ApiProblem(422, "Invalid request", "'before' is the next_before of a page.",
                              kind="validation")  # fmt: skip
         after = (int(ms), member)

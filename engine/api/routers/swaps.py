@@ -11,6 +11,7 @@ Audited (ids and times only, never the requester's note): ``swap_requested``,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from typing import Annotated
@@ -113,7 +114,9 @@ async def ask_swap(body: SwapAsk, services: Services, principal: Clinician) -> S
         raise _invalid("group_id", "no such coverage group") from None
     if body.with_clinician_id not in people_of(practice):
         raise _invalid("with_clinician_id", "not a clinician of that practice")
-    held = render(group, body.role, body.start, body.end, practice.zone)
+    held = await asyncio.to_thread(
+        render, group, body.role, body.start, body.end, practice.zone
+    )  # CPU work off the event loop (the span is capped by new_request)
     if not any(me in segment.clinicians for segment in held):
         raise _invalid("start", f"you are not {body.role.value} in that time")
     try:

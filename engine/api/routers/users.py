@@ -4,8 +4,10 @@ signed in when.
 
 A practice administrator manages the accounts of their own practices and can give only
 the roles of a practice (practice admin, clinician, operator, billing); a service
-administrator manages every account and every role. Disabling an account, or resetting
-its password (a new one-time password, as for an invite), ends all its sessions at once.
+administrator manages every account and every role, and alone assigns an operator's
+desks (at the invite or later). Disabling an account, changing its roles or desks, or
+resetting its password (a new one-time password, as for an invite), ends all its
+sessions at once.
 Every change is audited (``account_invited``, ``account_changed``, ``password_reset``, one
 entry per practice of the account).
 """
@@ -74,6 +76,11 @@ class Invited(BaseModel):
 class RoleChange(BaseModel):
     roles: list[Role] = Field(min_length=1)
     disabled: bool | None = None
+    desks: list[Identifier] | None = Field(
+        default=None,
+        description="The desks an operator claims alerts of (only a service administrator "
+        "sets them, as at an invite); unset: kept.",
+    )
 
 
 def _out(a: Account) -> UserOut:
@@ -102,6 +109,12 @@ def _allowed(principal: Principal, roles: set[Role], practices: set[str]) -> Non
             403, "Forbidden", "You can give only a practice's roles, in your practices.",
             kind="forbidden",
         )  # fmt: skip
+
+
+def _may_assign_desks(principal: Principal, assigning: bool) -> None:
+    if assigning and not principal.all_practices:
+        raise ApiProblem(403, "Forbidden", "Only a service administrator assigns desks.",
+                         kind="forbidden")  # fmt: skip
 
 
 async def _audit(
@@ -154,9 +167,7 @@ async def invite(body: Invite, services: Services, principal: Admin) -> Invited:
     if Role.CLINICIAN in roles and not body.clinician_id:
         raise ApiProblem(422, "Invalid request", "A clinician needs a clinician_id.",
                          kind="validation")  # fmt: skip
-    if body.desks and not principal.all_practices:
-        raise ApiProblem(403, "Forbidden", "Only a service administrator assigns desks.",
-                         kind="forbidden")  # fmt: skip
+    _may_assign_desks(principal, bool(body.desks))
     if body.clinician_id and not principal.all_practices:
         await _require_own_clinician(services, principal, body.clinician_id, practices)
     password = secrets.token_urlsafe(12)
@@ -184,19 +195,24 @@ async def invite(body: Invite, services: Services, principal: Admin) -> Invited:
 async def set_roles(
     account_id: Identifier, body: RoleChange, services: Services, principal: Admin
 ) -> UserOut:
-    """Set an account's roles, and disable or enable it (disabling ends its sessions)."""
+    """Set an account's roles (and, for a service administrator, its desks), and disable
+    or enable it; any of these changes ends its sessions."""
     account = await _managed(services, principal, account_id)
     roles = set(body.roles)
     _allowed(principal, roles, set(account.practices))
+    _may_assign_desks(principal, body.desks is not None and set(body.desks) != account.desks)
     if roles & TOTP_ROLES and account.totp_secret is None:
         raise ApiProblem(409, "Conflict", "An administrator needs TOTP: invite a new account.",
                          kind="totp-required")  # fmt: skip
     disabled = account.disabled if body.disabled is None else body.disabled
-    changed = Account(**{**account.__dict__, "roles": frozenset(roles), "disabled": disabled})
+    desks = account.desks if body.desks is None else frozenset(body.desks)
+    changed = Account(**{**account.__dict__, "roles": frozenset(roles), "disabled": disabled,
+                         "desks": desks})  # fmt: skip
     await _audit(services, principal, changed, "account_changed",
-                 f"roles={','.join(sorted(roles))} disabled={str(disabled).lower()}")  # fmt: skip
+                 f"roles={','.join(sorted(roles))} disabled={str(disabled).lower()} "
+                 f"desks={','.join(sorted(desks))}")  # fmt: skip
     await services.accounts.save(changed)  # after its audit entry: never an unaudited change
-    if disabled or roles != set(account.roles):
+    if disabled or roles != set(account.roles) or desks != account.desks:
         await services.sessions.revoke_all(account.account_id)
     return _out(changed)
 

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from engine.api.deps import Principal, requires, services_of
-from engine.api.practice_edits import practice_in_scope
+from engine.api.practice_edits import plain_number, practice_in_scope
 from engine.api.routers import admin_items
 from engine.api.services import ApiServices
 from engine.domain.escalation import dispatch_plan
@@ -29,6 +29,7 @@ Services = Annotated[ApiServices, Depends(services_of)]
 Admin = Annotated[Principal, Depends(requires("practice_admin", "service_admin"))]
 MOST_URGENT_FIRST = sorted(Urgency, key=lambda u: -u.rank)
 TARGET_HELP = "primary of GROUP, backup of GROUP, clinician ID, group GROUP, or desk"
+MOST_LEVELS = 20
 
 
 def target_text(target: LevelTarget) -> str:
@@ -63,8 +64,13 @@ def target_from_text(line: str) -> LevelTarget:
 
 
 def _levels_from_form(form: Any) -> list[dict[str, Any]]:
+    """The levels the form describes (its ``count`` rows, the last one blank for a new
+    level); ``ValueError`` when there are more rows than a policy may have."""
+    count = str(form.get("count", "0") or "0")
+    if not plain_number(count, 3) or int(count) > MOST_LEVELS + 1:
+        raise ValueError(f"count: a policy has at most {MOST_LEVELS} levels")
     levels = []
-    for n in range(int(form.get("count", "0") or 0)):
+    for n in range(int(count)):
         targets = [t for t in str(form.get(f"targets-{n}", "")).splitlines() if t.strip()]
         if not targets or form.get(f"remove-{n}"):
             continue

@@ -52,12 +52,19 @@ def local_range(start: str, end: str, zone: ZoneInfo) -> tuple[datetime | None, 
                              kind="validation") from None  # fmt: skip
     first, last = days
 
-    def midnight(day: date) -> datetime:  # as an instant: arithmetic on it is exact
-        return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+    def midnight(day: date, name: str) -> datetime:  # an instant: arithmetic on it is exact
+        try:
+            return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+        except OverflowError:  # the first or last day a datetime can hold, in some zones
+            raise ApiProblem(422, "Invalid request", f"'{name}' is out of range.",
+                             kind="validation") from None  # fmt: skip
 
-    since = midnight(first) if first else None
-    until = midnight(last + timedelta(days=1)) - timedelta(milliseconds=1) if last else None
-    return since, until
+    since = midnight(first, "from") if first else None
+    if last is None:
+        return since, None
+    if last == date.max:
+        raise ApiProblem(422, "Invalid request", "'to' is out of range.", kind="validation")
+    return since, midnight(last + timedelta(days=1), "to") - timedelta(milliseconds=1)
 
 
 @router.get("/practices/{practice_id}/messages")

@@ -54,8 +54,10 @@ def _redirect(practice_id: str, note: str) -> Response:
 async def _page(
     request: Request, services: ApiServices, principal: Principal, practice_id: str, *,
     status_code: int = 200, problems: list[str] | None = None, where: str = "",
-    done: str = "", weekly: dict[str, str] | None = None,
+    done: str = "", weekly: dict[str, str] | None = None, revision: str | None = None,
 ) -> Response:  # fmt: skip
+    """The page; ``weekly`` and ``revision``: the hours form as it was sent and the
+    revision it was read at (kept, so a save after someone else's is refused)."""
     practice = await practice_in_scope(services, principal, practice_id)
     hours = practice.office_hours
     today = services.clock.now().astimezone(practice.zone).date()
@@ -66,7 +68,7 @@ async def _page(
         weekly=weekly or {d.value: hours_text(hours, d) for d in Weekday},
         days=[d.value for d in Weekday], closed=hours.closed_dates, today=today,
         calendar=calendar, holidays=ahead, problems=problems or [], where=where, done=done,
-        status_code=status_code,
+        hours_revision=revision if weekly is not None else None, status_code=status_code,
     )  # fmt: skip
 
 
@@ -99,7 +101,8 @@ async def edit_hours(
         ))  # fmt: skip
     if problems:
         return await _page(request, services, principal, practice_id, status_code=422,
-                           problems=problems, where="hours", weekly=typed)  # fmt: skip
+                           problems=problems, where="hours", weekly=typed,
+                           revision=str(form.get("revision", "")))  # fmt: skip
     return _redirect(practice_id, "hours")
 
 

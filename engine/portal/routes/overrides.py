@@ -10,7 +10,8 @@ said so on the page.
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from engine.domain.practice import Practice
 from engine.domain.schedule import CoverageRole, OverrideKind
 from engine.portal.override_preview import Proposal, preview, removal_preview
 from engine.portal.render import PREFIX, page, see_other
+from engine.portal.routes.settings_forms import form_problems
 from engine.schemas._base import Identifier
 
 __all__ = ["router"]
@@ -38,7 +40,9 @@ Admin = Annotated[Principal, Depends(requires("practice_admin", "service_admin")
 Text = Annotated[str, Form(max_length=64)]
 Back = Literal["calendar", "overrides"]
 LOCAL = "%Y-%m-%dT%H:%M"
-STALE = "Someone saved a change to this practice meanwhile. Nothing was saved: check the "
+STALE = ("Someone saved a change to this practice meanwhile. Nothing was saved: open the "
+         "overrides page again to see the change, then make yours again.")  # fmt: skip
+LONGEST_PREVIEW = timedelta(days=93)
 
 
 def _base(practice_id: str) -> str:
@@ -52,11 +56,11 @@ def _local_input(value: str | None, practice: Practice) -> str:
         return ""
     try:
         instant = datetime.fromisoformat(value)
-    except ValueError:
+        if instant.tzinfo is None:  # already local
+            return instant.strftime(LOCAL)
+        return instant.astimezone(practice.zone).strftime(LOCAL)
+    except (ValueError, OverflowError):  # not an instant, or not one in the local zone
         return ""
-    if instant.tzinfo is None:  # already local
-        return instant.strftime(LOCAL)
-    return instant.astimezone(practice.zone).strftime(LOCAL)
 
 
 def _instant(text: str, practice: Practice, name: str) -> datetime:
@@ -116,7 +120,9 @@ async def overrides_page(
     for g in practice.coverage_groups:
         for o in g.overrides:
             if o.override_id == remove and g.group_id == group:
-                removing = (g, o, removal_preview(practice, g.group_id, o.override_id))
+                shown = await asyncio.to_thread(removal_preview, practice, g.group_id,
+                                                o.override_id)  # fmt: skip
+                removing = (g, o, shown)
     return await _page(request, services, principal, practice_id, form, saved=saved,
                        removing=removing)  # fmt: skip
 
@@ -131,38 +137,59 @@ def _form(
 
 
 def _proposal(practice: Practice, form: dict[str, Any]) -> Proposal:
+    """The override the form describes, checked as the API would check it (422 naming
+    the fields, never their values)."""
     try:
-        return Proposal(
-            group_id=form["group_id"], role=CoverageRole(form["role"]),
-            kind=OverrideKind(form["kind"]), clinician_id=form["clinician_id"],
-            start=_instant(form["start"], practice, "start"),
-            end=_instant(form["end"], practice, "end"), note=form["note"],
-            override_id=form["override_id"] or None, replaced=form["replaced"] or None,
-        )  # fmt: skip
+        role, kind = CoverageRole(form["role"]), OverrideKind(form["kind"])
     except ValueError:
         raise ApiProblem(422, "Invalid form", "role or kind: not one of the choices",
                          kind="validation") from None  # fmt: skip
+    proposal = Proposal(
+        group_id=form["group_id"], role=role, kind=kind, clinician_id=form["clinician_id"],
+        start=_instant(form["start"], practice, "start"),
+        end=_instant(form["end"], practice, "end"), note=form["note"],
+        override_id=form["override_id"] or None, replaced=form["replaced"] or None,
+    )  # fmt: skip
+    try:
+        if proposal.end > proposal.start:  # else the preview says so, in plain words
+            proposal.override()
+    except ValidationError as error:
+        raise ApiProblem(422, "Invalid form", "; ".join(form_problems(error)),
+                         kind="validation") from None  # fmt: skip
+    return proposal
+
+
+def _previewable(proposal: Proposal) -> Proposal:
+    """The proposal, if its time is short enough to preview (422 otherwise)."""
+    if proposal.end - proposal.start > LONGEST_PREVIEW:
+        raise ApiProblem(422, "Invalid form", f"end: at most {LONGEST_PREVIEW.days} days "
+                         "after the start can be previewed; split a longer override",
+                         kind="validation")  # fmt: skip
+    return proposal
 
 
 @router.post("/practices/{practice_id}/overrides/preview")
 async def preview_override(
     request: Request, practice_id: Identifier, services: Services, principal: Admin,
     group_id: Text, role: Text, kind: Text, clinician_id: Text, start: Text, end: Text,
-    replaced: Text = "", note: Annotated[str, Form(max_length=300)] = "",
-    override_id: Text = "", back: Text = "overrides",
+    revision: Annotated[int, Form(ge=1)], replaced: Text = "",
+    note: Annotated[str, Form(max_length=300)] = "", override_id: Text = "",
+    back: Text = "overrides",
 ) -> Response:  # fmt: skip
-    """The schedule for that time with the change, and its conflicts; nothing saved."""
+    """The schedule for that time with the change, and its conflicts; nothing saved.
+    The revision the form was read at goes on to the Save button, so a change saved
+    meanwhile is refused rather than overwritten."""
     practice = await practice_in_scope(services, principal, practice_id)
     form = _form(group_id, role, kind, clinician_id, replaced, start, end, note, override_id,
                  back)  # fmt: skip
     try:
-        proposal = _proposal(practice, form)
+        proposal = _previewable(_proposal(practice, form))
     except ApiProblem as problem:
         return await _page(request, services, principal, practice_id, form, 422,
-                           error=problem.problem.detail)  # fmt: skip
-    shown = preview(practice, proposal)
+                           error=problem.problem.detail, revision=revision)  # fmt: skip
+    shown = await asyncio.to_thread(preview, practice, proposal)  # CPU work off the loop
     return await _page(request, services, principal, practice_id, form, shown=shown,
-                       proposal=proposal, revision=practice.revision)  # fmt: skip
+                       proposal=proposal, revision=revision)  # fmt: skip
 
 
 async def _save(
@@ -206,10 +233,12 @@ async def save_override(
         proposal = _proposal(practice, form)
         saved = await _save(practice, proposal, revision, services, principal)
     except ApiProblem as problem:
-        return await _refused(request, services, principal, practice_id, form, problem)
+        return await _refused(request, services, principal, practice_id, form, problem,
+                              revision)  # fmt: skip
     except ValidationError:
         error = "The override is not valid: check who, role and times."
-        return await _page(request, services, principal, practice_id, form, 422, error=error)
+        return await _page(request, services, principal, practice_id, form, 422, error=error,
+                           revision=revision)  # fmt: skip
     if back == "calendar":
         day = proposal.start.astimezone(practice.zone).date().isoformat()
         return see_other(f"{_base(practice_id)}/calendar?view=week&group={quote(group_id)}"
@@ -219,17 +248,19 @@ async def save_override(
 
 async def _refused(
     request: Request, services: ApiServices, principal: Principal, practice_id: str,
-    form: dict[str, Any], problem: ApiProblem,
+    form: dict[str, Any], problem: ApiProblem, revision: int,
 ) -> Response:  # fmt: skip
-    """A stale revision or an invalid change, as a message on the page (never JSON)."""
+    """A stale revision or an invalid change, as a message on the page (never JSON); the
+    form keeps the revision it was read at."""
     status = problem.problem.status
     if status == 412:
-        message = STALE + "schedule below, preview again, then save."
+        message = STALE
     elif status == 404:
         message = "That override or group no longer exists: someone removed it meanwhile."
     else:
         message = f"Not saved: {problem.problem.detail or problem.problem.title}"
-    return await _page(request, services, principal, practice_id, form, status, error=message)
+    return await _page(request, services, principal, practice_id, form, status, error=message,
+                       revision=revision)  # fmt: skip
 
 
 @router.post("/practices/{practice_id}/overrides/{group_id}/{override_id}/remove")
@@ -242,6 +273,7 @@ async def remove_override(
                                                    services, principal, etag(revision))  # fmt: skip
     except ApiProblem as problem:
         blank = _form("", "primary", "replace", "", "", "", "", "", "", "overrides")
-        return await _refused(request, services, principal, practice_id, blank, problem)
+        return await _refused(request, services, principal, practice_id, blank, problem,
+                              revision)  # fmt: skip
     saved = answer.headers["ETag"].strip('"')
     return see_other(f"{_base(practice_id)}/overrides?saved={saved}")

@@ -5,8 +5,10 @@ the change applied (validated like a save, nothing saved)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -18,7 +20,7 @@ from engine.api.problems import ApiProblem
 from engine.api.routers import admin_items
 from engine.api.services import ApiServices
 from engine.domain.practice import Practice
-from engine.domain.schedule import CoverageRole, Layer, ShiftUnit
+from engine.domain.schedule import CoverageGroup, CoverageRole, Layer, ShiftUnit
 from engine.domain.schedule_resolution import Segment, render
 from engine.portal.render import PREFIX, page, see_other
 from engine.portal.routes.settings_forms import form_problems, saved
@@ -91,12 +93,21 @@ def _with_layer(practice: Practice, group_id: str, layer: Layer) -> Practice:
     return validated(practice.model_copy(update={"coverage_groups": groups}))
 
 
+def _preview(
+    group: CoverageGroup, start: datetime, end: datetime, zone: ZoneInfo
+) -> dict[str, list[Segment]]:
+    return {role.value: render(group, role, start, end, zone) for role in CoverageRole}
+
+
 async def _page(
     request: Request, services: ApiServices, principal: Principal, practice_id: str, *,
     status_code: int = 200, editing: tuple[str, str] | None = None,
     draft: dict[str, str] | None = None, problems: list[str] | None = None,
     preview: dict[str, list[Segment]] | None = None, done: str | None = None,
+    revision: str | None = None,
 ) -> Response:  # fmt: skip
+    """The page; ``draft`` and ``revision``: the layer form being edited as it was sent,
+    and the revision it was read at (kept, so a save after someone else's is refused)."""
     practice = await practice_in_scope(services, principal, practice_id)
     forms = {
         (g.group_id, lay.layer_id): layer_fields(lay)
@@ -109,7 +120,7 @@ async def _page(
         forms=forms, editing=editing, problems=problems or [], preview=preview,
         tz=practice.timezone, names={c.clinician_id: c.display_name for c in practice.clinicians},
         roles=[r.value for r in CoverageRole], units=[u.value for u in ShiftUnit],
-        done=done, status_code=status_code,
+        done=done, draft_revision=revision, status_code=status_code,
     )  # fmt: skip
 
 
@@ -130,7 +141,8 @@ async def edit_layer(
     it at the revision the form was read at."""
     form = await request.form()
     fields = {name: str(form.get(name, "")) for name in FIELDS}
-    answer: dict[str, Any] = {"editing": (group_id, layer_id), "draft": fields}
+    answer: dict[str, Any] = {"editing": (group_id, layer_id), "draft": fields,
+                              "revision": str(form.get("revision", ""))}  # fmt: skip
     try:
         layer = layer_from_fields(layer_id, fields)
     except ValidationError as error:
@@ -150,8 +162,7 @@ async def edit_layer(
         group = next(g for g in changed.coverage_groups if g.group_id == group_id)
         now = services.clock.now()
         end = now + timedelta(days=PREVIEW_DAYS)
-        answer["preview"] = {role.value: render(group, role, now, end, changed.zone)
-                             for role in CoverageRole}  # fmt: skip
+        answer["preview"] = await asyncio.to_thread(_preview, group, now, end, changed.zone)
         return await _page(request, services, principal, practice_id, **answer)
     problems = await saved(admin_items.put_layer(
         practice_id, group_id, layer_id, layer, services, principal,

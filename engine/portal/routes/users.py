@@ -1,6 +1,7 @@
 """Users, for practice and service administrators: the accounts they manage (roles,
-practices, disabled, last sign-in), invite (the one-time password shown once on the
-answer), set roles, disable and enable, and a password reset by the administrator.
+practices, desks, disabled, last sign-in), invite (the one-time password shown once on
+the answer), set roles (and, for a service administrator, an operator's desks), disable
+and enable, and a password reset by the administrator.
 Every action is the API's own route in :mod:`engine.api.routers.users`, with its scope
 and audit."""
 
@@ -41,11 +42,14 @@ def form_body(model: type[Model], **fields: Any) -> Model:
 
 
 async def _choices(services: ApiServices, principal: Principal) -> dict[str, list[str]]:
+    """What the forms offer; desks (the practices' and the default one) only to a
+    service administrator, who alone assigns them."""
     if principal.all_practices:
         everyone = await services.run_store(services.practice_store.all)
         practices = sorted(p.practice_id for p in everyone)
-        return {"roles": [r.value for r in Role], "practices": practices}
-    return {"roles": _PRACTICE_ROLES, "practices": sorted(principal.practices)}
+        desks = {p.operator_desk for p in everyone} | {services.settings.default_operator_desk}
+        return {"roles": [r.value for r in Role], "practices": practices, "desks": sorted(desks)}
+    return {"roles": _PRACTICE_ROLES, "practices": sorted(principal.practices), "desks": []}
 
 
 @router.get("/users")
@@ -61,10 +65,11 @@ async def invite(
     username: Annotated[str, Form(max_length=128)],
     roles: Annotated[list[str], Form()], practices: Annotated[list[str], Form()],
     clinician_id: Annotated[str, Form(max_length=128)] = "",
+    desks: Annotated[list[str] | None, Form()] = None,
 ) -> Response:  # fmt: skip
     """The answer shows the one-time password, once (it is not kept anywhere)."""
     body = form_body(users.Invite, username=username, roles=roles, practices=practices,
-                     clinician_id=clinician_id.strip() or None)  # fmt: skip
+                     clinician_id=clinician_id.strip() or None, desks=desks or [])  # fmt: skip
     invited = await users.invite(body, services, principal)
     return page(request, "user_secret.html", principal, user=invited.user, invited=True,
                 one_time_password=invited.one_time_password)  # fmt: skip
@@ -80,9 +85,14 @@ async def _account(services: ApiServices, principal: Principal, account_id: str)
 @router.post("/users/{account_id}/roles")
 async def set_roles(
     account_id: Identifier, services: Services, principal: Admin,
-    roles: Annotated[list[str], Form()],
+    roles: Annotated[list[str], Form()], desks: Annotated[list[str] | None, Form()] = None,
+    desks_shown: Annotated[bool, Form()] = False,
 ) -> Response:  # fmt: skip
-    await users.set_roles(account_id, form_body(users.RoleChange, roles=roles), services, principal)
+    """``desks_shown``: the form had the desk boxes (a service administrator's), so none
+    ticked means no desks; without it the account's desks are kept."""
+    change = form_body(users.RoleChange, roles=roles,
+                       desks=(desks or []) if desks_shown else None)  # fmt: skip
+    await users.set_roles(account_id, change, services, principal)
     return see_other(f"{PREFIX}/users")
 
 
