@@ -41,6 +41,7 @@ from engine.api.routers import (
     audit_log,
     auth,
     desk,
+    desk_calls,
     health,
     history,
     ingest,
@@ -95,6 +96,7 @@ def create_api(settings: Settings, services: ApiServices) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(auth.router)
     app.include_router(desk.router)
+    app.include_router(desk_calls.router)
     app.include_router(app_routes.router)
     app.include_router(schedule_views.router)
     app.include_router(schedule_views.feeds)

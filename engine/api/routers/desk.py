@@ -1,8 +1,8 @@
 """The operator desk: the live queue of alerts (a list and a Server-Sent Event stream),
-claiming and resolving an alert, and paging on a caller's behalf.
+and claiming and resolving an alert (the script for an incoming call and paging on a
+caller's behalf are in ``desk_calls``).
 
-An operator sees the alerts of the practices in their scope, and those of the desks
-they work (an intake that named no readable practice goes to the default desk).
+An operator works a practice whose alerts go to a desk they work (:func:`works`).
 Claiming is the desk's acknowledgement: it stops the desk's re-alerts. The first
 operator to claim wins; another gets 409.
 """
@@ -21,21 +21,18 @@ from pydantic import BaseModel, Field
 
 from engine.api.deps import Principal, requires, services_of
 from engine.api.desk_board import DeskItem
-from engine.api.ingest import accept_event, unavailable
+from engine.api.ingest import unavailable
 from engine.api.problems import ApiProblem, problem_responses
 from engine.api.publishing import KafkaUnavailableError
-from engine.api.routers.ingest import IntakeAccepted
 from engine.api.services import ApiServices
-from engine.domain.desk_script import desk_script
 from engine.domain.practice import Practice
 from engine.handlers.desk_alerts import UNKNOWN_PRACTICE
-from engine.schemas._base import Identifier, derived_event_id
+from engine.schemas._base import derived_event_id
 from engine.schemas.acks import AckKind, Acknowledgement
 from engine.schemas.audit import AuditEvent
 from engine.schemas.codec import encode
-from engine.schemas.intake import Urgency
 
-__all__ = ["router"]
+__all__ = ["Operator", "Services", "operator_id", "router", "served_practice", "works"]
 
 router = APIRouter(prefix="/v1/desk", tags=["desk"])
 Services = Annotated[ApiServices, Depends(services_of)]
@@ -97,7 +94,7 @@ def _visible(principal: Principal, item: DeskItem) -> bool:
     return works(principal, item.practice_id, item.desk_id)
 
 
-async def _served_practice(
+async def served_practice(
     services: ApiServices, principal: Principal, practice_id: str
 ) -> Practice | None:
     """The practice, if this person works its desk; else None (never says which)."""
@@ -109,7 +106,7 @@ async def _served_practice(
     return practice
 
 
-def _operator_id(principal: Principal) -> str:
+def operator_id(principal: Principal) -> str:
     return principal.subject.removeprefix("account:")
 
 
@@ -222,7 +219,7 @@ async def claim(dispatch_id: str, services: Services, principal: Operator) -> Cl
     waits up to 3 s for the worker to record it: ``claimed`` (it did), 409 (another
     operator, or a clinician, took it first), or ``claim_sent`` (not recorded yet: see
     ``GET /v1/desk/claims``). Claiming again as the same operator is harmless."""
-    me = _operator_id(principal)
+    me = operator_id(principal)
     item = _open_item(services, principal, dispatch_id)
     if item is None:
         state = await _owned_at_desk(services, dispatch_id)
@@ -293,7 +290,7 @@ class MyClaim(BaseModel):
 async def my_claims(services: Services, principal: Operator) -> list[MyClaim]:
     """The dispatches the worker recorded you as owning at the desk and that you have not
     resolved: a claimed alert leaves the queue, and must not leave your sight."""
-    me = _operator_id(principal)
+    me = operator_id(principal)
     key = services.keys.desk_claims(me)
     out = []
     for raw in sorted(await services.redis.smembers(key)):
@@ -321,7 +318,7 @@ async def resolve(
 ) -> Claimed:
     """Close a dispatch the worker recorded you as owning, with its outcome (audited) and
     a note (kept sealed)."""
-    me = _operator_id(principal)
+    me = operator_id(principal)
     state = await _owned_at_desk(services, dispatch_id)
     practice = str(state.get("practice_id", "")) if state is not None else ""
     _, desk = _holder(await services.redis.get(services.keys.desk_claim(dispatch_id)))
@@ -369,95 +366,3 @@ async def resolve(
         raise unavailable("Kafka") from None
     await services.redis.srem(services.keys.desk_claims(me), dispatch_id)
     return Claimed(dispatch_id=dispatch_id, claimed_by=me, status="resolved")
-
-
-@router.post(
-    "/page",
-    status_code=202,
-    response_model=IntakeAccepted,
-    responses=_ERRORS,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/IntakeEvent"}}
-            },
-        }
-    },
-    summary="Page on a caller's behalf",
-)
-async def page(body: dict[str, Any], services: Services, principal: Operator) -> IntakeAccepted:
-    """An intake event from the desk, handled like any other (triage, then pages);
-    ``source_system`` is set to the desk."""
-    event = {**body, "source_system": f"desk.{_operator_id(principal)}"}
-    named = body.get("practice_id")
-    if isinstance(named, str) and await _served_practice(services, principal, named) is None:
-        raise ApiProblem(403, "Forbidden", "Your desks do not take calls for that practice.",
-                         kind="forbidden")  # fmt: skip
-    accepted = await accept_event(services, principal, event)
-    return IntakeAccepted(event_id=accepted.event_id, dispatch_id=accepted.dispatch_id)
-
-
-class ScriptLevel(BaseModel):
-    name: str
-    people: list[str] = Field(description="Display names, in paging order.")
-    timeout_seconds: float | None
-    repeats: int | None
-    operator_desk: bool
-
-
-class CallScript(BaseModel):
-    practice_id: str
-    practice_name: str
-    greeting: str
-    local_time: str
-    office_open: bool
-    next_opening: datetime | None
-    on_call_line: str = Field(description="E.g. 'Dr. Lee is on call now, then NP Chen, ...'")
-    chain: list[ScriptLevel]
-    reason_urgency: dict[str, str]
-    caller_type_minimum: dict[str, str]
-    live_transfer_urgencies: list[str]
-
-
-@router.get(
-    "/practices/{practice_id}/script",
-    response_model=CallScript,
-    responses=_ERRORS,
-    summary="The script for an incoming call",
-)
-async def call_script(
-    practice_id: Identifier,
-    services: Services,
-    principal: Operator,
-    urgency: Urgency = Urgency.URGENT,
-) -> CallScript:
-    """Greeting, office open or closed now, the call-handling rules, and who would be
-    paged now for a message of ``urgency``, by name, ending at the desk."""
-    practice = await _served_practice(services, principal, practice_id)
-    if practice is None:
-        raise ApiProblem(404, "Not found", "No practice of your desks has that id.",
-                         kind="not-found")  # fmt: skip
-    script = desk_script(practice, services.clock.now(), urgency)
-    return CallScript(
-        practice_id=script.practice_id,
-        practice_name=script.practice_name,
-        greeting=script.greeting,
-        local_time=script.local_time,
-        office_open=script.office_open,
-        next_opening=script.next_opening,
-        on_call_line=script.on_call_line,
-        chain=[
-            ScriptLevel(
-                name=lv.name,
-                people=list(lv.people),
-                timeout_seconds=lv.timeout_seconds,
-                repeats=lv.repeats,
-                operator_desk=lv.operator_desk,
-            )
-            for lv in script.chain
-        ],
-        reason_urgency=script.reason_urgency,
-        caller_type_minimum=script.caller_type_minimum,
-        live_transfer_urgencies=list(script.live_transfer_urgencies),
-    )

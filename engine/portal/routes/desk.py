@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from engine.api.deps import Principal, requires, services_of
 from engine.api.problems import ApiProblem, field_problems
 from engine.api.routers import desk as desk_routes
+from engine.api.routers import desk_calls
 from engine.api.routers.desk import works
 from engine.api.services import ApiServices
 from engine.domain.practice import Practice
@@ -87,7 +88,7 @@ async def _console(
     chosen = practice if any(p.practice_id == practice for p in practices) else None
     script = None
     if chosen is not None:
-        script = await desk_routes.call_script(chosen, services, principal, urgency)
+        script = await desk_calls.call_script(chosen, services, principal, urgency)
     zones = {p.practice_id: p.timezone for p in practices}
     names = {p.practice_id: p.name for p in practices}
     blank = dict.fromkeys(_PAGE_FIELDS, "") | {"event_id": str(uuid.uuid4())}
@@ -190,7 +191,7 @@ async def page_for_caller(request: Request, services: Services, principal: Opera
     error, status = f"Nothing was sent. Check: {', '.join(fields)}.", 422
     if not fields:
         try:
-            await desk_routes.page(event, services, principal)
+            await desk_calls.page(event, services, principal)
         except ApiProblem as problem:
             if problem.problem.status != 409:
                 raise
